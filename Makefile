@@ -1,0 +1,92 @@
+# duct: one binary, ./duct, plus unit tests, fuzzers and an ASan/UBSan build.
+#   make            build ./duct
+#   make run        build and serve the built-in demo site on 127.0.0.1:8080
+#   make test       build and run every test; ends with "N passed, N failed"
+#   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       build and briefly run the libFuzzer targets (clang)
+
+CC      ?= cc
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2 -g
+CFLAGS  ?=
+LDLIBS  := -lpthread
+
+ifeq ($(SAN),1)
+BUILD   := build/san
+OPT     := -O1 -g -fno-omit-frame-pointer
+SANFLAGS:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
+BIN     := $(BUILD)/duct
+else
+BUILD   := build/rel
+SANFLAGS:=
+BIN     := duct
+endif
+
+# io_uring is optional: the build includes it when pkg-config finds liburing.
+URING_LIBS := $(shell pkg-config --libs liburing 2>/dev/null)
+ifneq ($(URING_LIBS),)
+CSTD    += -DDUCT_HAVE_URING=1
+LDLIBS  += $(URING_LIBS)
+endif
+
+ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Isrc -I$(BUILD)/gen $(CFLAGS)
+
+LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/demo_assets.o
+MAIN_OBJ := $(BUILD)/obj/main.o
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+DEMO     := $(sort $(wildcard src/serve/demo/site/*))
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+.PHONY: all run test unit integration fuzz clean
+all: $(BIN)
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DDUCT_VERSION='"$(VERSION)"' -MMD -MP -c -o $@ $<
+
+# The demo site is compiled into the binary so that `duct serve` with no DIR shows a real page.
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -o $@ $<
+
+$(BUILD)/gen/demo_assets.c: $(BUILD)/tools/embed $(DEMO)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $(DEMO) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/demo_assets.o: $(BUILD)/gen/demo_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+run: $(BIN)
+	./$(BIN) serve
+
+test: $(BIN) $(UNIT_BIN)
+	@DUCT_BIN=$(abspath $(BIN)) UNIT_DIR=$(BUILD)/tests tests/run
+
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB := $(filter src/http/%,$(LIB_SRC))
+FUZZ_SECONDS ?= 20
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -3 || exit 1; done
+
+clean:
+	rm -rf build duct
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,55 @@
+/* Incremental, zero-copy HTTP/1.x request-head parser (RFC 9112 §2-§5).
+ *
+ * Stateless in the manner of picohttpparser: the caller hands over everything
+ * received so far and the parser either finds a complete head or says it needs
+ * more. Every span points into the caller's buffer and stays valid until the
+ * caller moves or overwrites those bytes. Nothing is allocated or copied. */
+#ifndef DUCT_HTTP_PARSE_H
+#define DUCT_HTTP_PARSE_H
+
+#include <stddef.h>
+
+#define HTTP_MAX_HEADERS 64
+
+struct http_span {
+    const char *ptr;
+    size_t len;
+};
+
+struct http_header {
+    struct http_span name;  /* as sent; compare with http_span_ieq */
+    struct http_span value; /* leading and trailing OWS removed */
+};
+
+struct http_request {
+    struct http_span method;
+    struct http_span target; /* request-target exactly as sent */
+    int version_major;       /* HTTP/1.1 gives 1 and 1 */
+    int version_minor;
+    size_t header_count;
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t head_len; /* bytes of the head including the final CRLF CRLF */
+};
+
+enum {
+    HTTP_PARSE_INCOMPLETE = -2, /* the head is not complete yet: read more */
+    HTTP_PARSE_ERROR = -1,      /* malformed: *status holds the HTTP status to answer */
+};
+
+/* Parses the request head at buf[0..len). Returns the head length (> 0) when a
+ * complete head was found, HTTP_PARSE_INCOMPLETE, or HTTP_PARSE_ERROR with
+ * *status set to 400 (malformed), 414 (request line longer than max_head),
+ * 431 (header section longer than max_head or more than HTTP_MAX_HEADERS
+ * fields), or 505 (HTTP major version other than 1). A request line or head
+ * that cannot fit in max_head bytes is reported as soon as that is certain,
+ * even while incomplete. Empty lines before the request line are skipped
+ * (RFC 9112 §2.2) and count in the returned length. */
+int http_parse_request(const char *buf, size_t len, size_t max_head, struct http_request *req, int *status);
+
+/* Case-insensitive comparison of a span with a NUL-terminated lower-case literal. */
+int http_span_ieq(struct http_span span, const char *lower);
+
+/* The first header named `lower_name` (case-insensitive), or NULL. */
+const struct http_header *http_find_header(const struct http_request *req, const char *lower_name);
+
+#endif

@@ -1,0 +1,30 @@
+/* Listening and connecting sockets. Functions return a descriptor or 0, and -1
+ * with errno set; the syscall that failed is named in *failed when it is given. */
+#ifndef DUCT_NET_SOCK_H
+#define DUCT_NET_SOCK_H
+
+#include "net/addr.h"
+
+enum {
+    NET_REUSEPORT = 1 << 0, /* SO_REUSEPORT: one listener per worker on the same port */
+    NET_NONBLOCK = 1 << 1,  /* O_NONBLOCK on the returned descriptor */
+};
+
+/* socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen, close-on-exec. For
+ * AF_UNIX a stale socket file left by a dead server is replaced, but a live
+ * one (connect succeeds) gives EADDRINUSE. IPv6 listeners are IPv6-only. */
+int net_listen(const struct net_addr *addr, int backlog, int flags, const char **failed);
+
+/* socket + connect (blocking unless NET_NONBLOCK, in which case EINPROGRESS is
+ * success and the caller waits for writability). */
+int net_connect(const struct net_addr *addr, int flags, const char **failed);
+
+/* accept4 with SOCK_CLOEXEC, and SOCK_NONBLOCK when nonblock is set. */
+int net_accept(int listen_fd, int nonblock, struct sockaddr_storage *peer, socklen_t *peer_len);
+
+int net_set_nonblock(int fd, int on);
+
+/* TCP_NODELAY on TCP sockets; a no-op returning 0 on Unix sockets. */
+int net_set_nodelay(int fd);
+
+#endif
