@@ -48,7 +48,8 @@ $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DDUCT_VERSION='"$(VERSION)"' -MMD -MP -c -o $@ $<
+	@echo "  CC    $<"
+	@$(CC) $(ALL_CFLAGS) -DDUCT_VERSION='"$(VERSION)"' -MMD -MP -c -o $@ $<
 
 # The demo site is compiled into the binary so that `duct serve` with no DIR shows a real page.
 $(BUILD)/tools/embed: tools/embed.c

@@ -1,0 +1,500 @@
+#include "http/conn.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/head.h"
+#include "http/path.h"
+#include "http/request.h"
+#include "http/status.h"
+
+#define ALLOW_METHODS "GET, HEAD, OPTIONS"
+#define SERVER_NAME "duct"
+
+/* The pool keeps freed buffers in a singly linked list threaded through their
+ * first bytes, so taking and returning one is two pointer moves. */
+static char *pool_take(struct http_buf_pool *pool)
+{
+    void **head = pool->free_list;
+    if (head) {
+        pool->free_list = *head;
+        return (char *)head;
+    }
+    return malloc(pool->buf_size);
+}
+
+static void pool_give(struct http_buf_pool *pool, char *buf)
+{
+    *(void **)buf = pool->free_list;
+    pool->free_list = buf;
+}
+
+void http_ctx_init(struct http_ctx *ctx, size_t max_head, uint64_t max_body, struct http_handler handler)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->max_head = max_head;
+    ctx->max_body = max_body;
+    ctx->handler = handler;
+    ctx->pool.buf_size = max_head < 4096 ? 4096 : max_head;
+}
+
+void http_ctx_destroy(struct http_ctx *ctx)
+{
+    while (ctx->pool.free_list) {
+        void **head = ctx->pool.free_list;
+        ctx->pool.free_list = *head;
+        free(head);
+    }
+}
+
+static void clear_output(struct http_conn *c)
+{
+    memset(&c->out, 0, sizeof c->out);
+    c->out.file_fd = -1;
+}
+
+void http_conn_init(struct http_conn *c, struct http_ctx *ctx, const char *peer)
+{
+    memset(c, 0, sizeof *c);
+    c->ctx = ctx;
+    c->state = HTTP_CONN_HEAD;
+    c->res.fd = -1;
+    clear_output(c);
+    strncpy(c->peer, peer, sizeof c->peer - 1);
+}
+
+static void release_resource(struct http_conn *c)
+{
+    if (c->res.fd >= 0 || c->res.data)
+        c->ctx->handler.release(c->ctx->handler.ctx, &c->res);
+    memset(&c->res, 0, sizeof c->res);
+    c->res.fd = -1;
+}
+
+/* Called only where no span of c->req is still needed. */
+static void drop_buffer_if_empty(struct http_conn *c)
+{
+    if (c->buf && c->buf_start == c->buf_end) {
+        pool_give(&c->ctx->pool, c->buf);
+        c->buf = NULL;
+        c->buf_start = c->buf_end = 0;
+    }
+}
+
+void http_conn_release(struct http_conn *c)
+{
+    release_resource(c);
+    if (c->buf) {
+        pool_give(&c->ctx->pool, c->buf);
+        c->buf = NULL;
+    }
+    c->state = HTTP_CONN_CLOSE;
+}
+
+enum http_want http_conn_want(const struct http_conn *c)
+{
+    switch (c->state) {
+    case HTTP_CONN_HEAD:
+    case HTTP_CONN_BODY:
+        return HTTP_WANT_READ;
+    case HTTP_CONN_SEND:
+        return HTTP_WANT_WRITE;
+    case HTTP_CONN_CLOSE:
+        break;
+    }
+    return HTTP_WANT_CLOSE;
+}
+
+int http_conn_idle(const struct http_conn *c)
+{
+    return c->state == HTTP_CONN_HEAD && c->buf_start == c->buf_end;
+}
+
+const struct http_output *http_conn_output(const struct http_conn *c)
+{
+    return &c->out;
+}
+
+char *http_conn_read_space(struct http_conn *c, size_t *room)
+{
+    if (!c->buf) {
+        c->buf = pool_take(&c->ctx->pool);
+        if (!c->buf)
+            return NULL;
+        c->buf_start = c->buf_end = 0;
+    }
+    /* The compaction point: request spans are dead while reading, so the
+     * unparsed tail can move to the front. */
+    if (c->buf_start > 0) {
+        memmove(c->buf, c->buf + c->buf_start, c->buf_end - c->buf_start);
+        c->buf_end -= c->buf_start;
+        c->buf_start = 0;
+    }
+    *room = c->ctx->pool.buf_size - c->buf_end;
+    return c->buf + c->buf_end;
+}
+
+static void begin_head(struct http_conn *c, struct http_head *h, int status, time_t now)
+{
+    c->status = status;
+    http_head_start(h, c->head, sizeof c->head, status);
+    http_head_field_str(h, "Server", SERVER_NAME);
+    http_head_field(h, "Date", http_date_cached(&c->ctx->date, now), HTTP_DATE_LEN);
+}
+
+/* HTTP/1.1 persists unless told otherwise; HTTP/1.0 only when both sides say
+ * keep-alive (RFC 9112 §9.3). */
+static void connection_field(struct http_conn *c, struct http_head *h)
+{
+    if (!c->keep_alive)
+        http_head_field_str(h, "Connection", "close");
+    else if (c->have_req && c->req.version_minor == 0)
+        http_head_field_str(h, "Connection", "keep-alive");
+}
+
+/* The response is head[0..len): the head, perhaps followed by a small body. */
+static void set_output(struct http_conn *c, const struct http_head *h, size_t head_only_len)
+{
+    assert(!h->overflow); /* every head duct builds is bounded well below HTTP_HEAD_BUF */
+    clear_output(c);
+    c->out.head = c->head;
+    c->out.head_len = h->len;
+    c->head_only_len = head_only_len;
+    c->bytes_sent = 0;
+    c->state = HTTP_CONN_SEND;
+}
+
+static int is_head_request(const struct http_conn *c)
+{
+    return c->have_req && c->req.method.len == 4 && memcmp(c->req.method.ptr, "HEAD", 4) == 0;
+}
+
+/* An error answer: a short HTML body inside the head buffer, so that the whole
+ * response leaves in one write. */
+static void respond_error(struct http_conn *c, int status, time_t now)
+{
+    static const char fmt_a[] = "<!DOCTYPE html>\n<html><head><title>";
+    static const char fmt_b[] = "</title></head>\n<body><h1>";
+    static const char fmt_c[] = "</h1></body></html>\n";
+    char title[64];
+    size_t title_len = http_u64_to_dec((uint64_t)status, title);
+    const char *reason = http_status_text(status);
+    size_t reason_len = strlen(reason);
+    title[title_len++] = ' ';
+    memcpy(title + title_len, reason, reason_len);
+    title_len += reason_len;
+
+    struct http_head h;
+    begin_head(c, &h, status, now);
+    if (status == 405)
+        http_head_field_str(&h, "Allow", ALLOW_METHODS);
+    http_head_field_str(&h, "Content-Type", "text/html; charset=utf-8");
+    http_head_field_u64(&h, "Content-Length", sizeof fmt_a - 1 + sizeof fmt_b - 1 + sizeof fmt_c - 1 + 2 * title_len);
+    connection_field(c, &h);
+    size_t head_len = http_head_finish(&h);
+    if (!is_head_request(c)) {
+        http_head_append(&h, fmt_a, sizeof fmt_a - 1);
+        http_head_append(&h, title, title_len);
+        http_head_append(&h, fmt_b, sizeof fmt_b - 1);
+        http_head_append(&h, title, title_len);
+        http_head_append(&h, fmt_c, sizeof fmt_c - 1);
+    }
+    set_output(c, &h, head_len);
+}
+
+static void respond_options(struct http_conn *c, time_t now)
+{
+    struct http_head h;
+    begin_head(c, &h, 204, now);
+    http_head_field_str(&h, "Allow", ALLOW_METHODS);
+    connection_field(c, &h);
+    set_output(c, &h, http_head_finish(&h));
+}
+
+/* A directory asked for without its trailing slash. The Location is built
+ * from the normalised path, re-encoded, so it is always a path on this server:
+ * "//evil.example/dir" was normalised to "/evil.example/dir" and never
+ * becomes a scheme-relative URL. The query is kept as sent; the parser
+ * admitted only visible ASCII into the target. */
+static void respond_redirect(struct http_conn *c, const char *path, size_t path_len, struct http_span query,
+                             time_t now)
+{
+    char location[HTTP_HEAD_BUF / 2];
+    long n = http_path_encode(path, path_len, location, sizeof location - 1);
+    if (n < 0 || (size_t)n + 1 + query.len >= sizeof location) {
+        respond_error(c, 414, now);
+        return;
+    }
+    location[n++] = '/';
+    memcpy(location + n, query.ptr, query.len);
+    n += (long)query.len;
+
+    struct http_head h;
+    begin_head(c, &h, 301, now);
+    http_head_field(&h, "Location", location, (size_t)n);
+    http_head_field_str(&h, "Content-Length", "0");
+    connection_field(c, &h);
+    set_output(c, &h, http_head_finish(&h));
+}
+
+/* ETag as mtime-size in hex, like nginx, so replicas agree without sharing
+ * state (RFC 9110 §8.8.3). */
+static size_t format_etag(const struct http_resource *res, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t parts[2] = {(uint64_t)res->mtime, res->size};
+    size_t n = 0;
+    out[n++] = '"';
+    for (int p = 0; p < 2; p++) {
+        int shift = 60;
+        while (shift > 0 && ((parts[p] >> shift) & 15) == 0)
+            shift -= 4;
+        for (; shift >= 0; shift -= 4)
+            out[n++] = hex[(parts[p] >> shift) & 15];
+        out[n++] = p == 0 ? '-' : '"';
+    }
+    return n;
+}
+
+static void respond_resource(struct http_conn *c, time_t now)
+{
+    char date[HTTP_DATE_LEN + 1], etag[40];
+    struct http_head h;
+    begin_head(c, &h, 200, now);
+    http_head_field_str(&h, "Content-Type", c->res.content_type);
+    http_head_field_u64(&h, "Content-Length", c->res.size);
+    http_date_format(c->res.mtime, date);
+    http_head_field(&h, "Last-Modified", date, HTTP_DATE_LEN);
+    http_head_field(&h, "ETag", etag, format_etag(&c->res, etag));
+    connection_field(c, &h);
+    set_output(c, &h, http_head_finish(&h));
+    if (is_head_request(c)) {
+        release_resource(c);
+    } else if (c->res.fd >= 0) {
+        c->out.file_fd = c->res.fd;
+        c->out.file_len = c->res.size;
+    } else {
+        c->out.data = c->res.data;
+        c->out.data_len = (size_t)c->res.size;
+    }
+}
+
+static void route_path(struct http_conn *c, struct http_span target, time_t now)
+{
+    char path[4096];
+    long len = http_path_normalize(target.ptr, target.len, path, sizeof path);
+    if (len < 0) {
+        respond_error(c, (int)-len, now);
+        return;
+    }
+    const struct http_handler *handler = &c->ctx->handler;
+    handler->resolve(handler->ctx, path, (size_t)len, &c->res);
+    if (c->res.status == 200) {
+        respond_resource(c, now);
+        return;
+    }
+    int status = c->res.status;
+    release_resource(c);
+    if (status == 301) {
+        const char *q = memchr(target.ptr, '?', target.len);
+        struct http_span query = {q, q ? (size_t)(target.ptr + target.len - q) : 0};
+        respond_redirect(c, path, (size_t)len, query, now);
+    } else {
+        respond_error(c, status, now);
+    }
+}
+
+/* The request line as sent, for the access log: method, target and version. */
+static struct http_span request_line_of(const struct http_request *req)
+{
+    const char *end = req->target.ptr + req->target.len + 9; /* " HTTP/x.y" */
+    return (struct http_span){req->method.ptr, (size_t)(end - req->method.ptr)};
+}
+
+static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
+{
+    struct http_request_info info;
+    c->have_req = 1;
+    c->log_line = request_line_of(&c->req);
+    c->buf_start += head_len;
+    int status = http_request_interpret(&c->req, &info);
+    c->keep_alive = info.keep_alive && !c->draining;
+    if (status == 0 && info.content_length > c->ctx->max_body)
+        status = 413;
+    if (status != 0) {
+        /* The body's framing is unknown or refused: the connection cannot go on. */
+        c->keep_alive = 0;
+        respond_error(c, status, now);
+        return;
+    }
+    c->body_left = info.content_length;
+    if (info.method == HTTP_METHOD_OPTIONS)
+        respond_options(c, now);
+    else if (info.method == HTTP_METHOD_OTHER)
+        respond_error(c, 405, now);
+    else if (info.asterisk)
+        respond_error(c, 400, now);
+    else
+        route_path(c, info.path, now);
+}
+
+/* A head the parser refused: answer its status and close, since where the
+ * next request would begin is unknown. */
+static void reject_head(struct http_conn *c, int status, time_t now)
+{
+    const char *p = c->buf + c->buf_start;
+    size_t avail = c->buf_end - c->buf_start, n = 0;
+    while (n < avail && n < 1024 && p[n] != '\r' && p[n] != '\n')
+        n++;
+    c->log_line = (struct http_span){p, n};
+    c->have_req = 0;
+    c->keep_alive = 0;
+    c->buf_start = c->buf_end;
+    respond_error(c, status, now);
+}
+
+/* Returns 1 when the state changed and the machine should run again. */
+static int step_head(struct http_conn *c, time_t now)
+{
+    if (c->buf_start == c->buf_end) {
+        drop_buffer_if_empty(c);
+        if (c->peer_eof || c->draining) {
+            c->state = HTTP_CONN_CLOSE;
+            return 1;
+        }
+        return 0;
+    }
+    int status = 0;
+    int r = http_parse_request(c->buf + c->buf_start, c->buf_end - c->buf_start, c->ctx->max_head, &c->req,
+                               &status);
+    if (r == HTTP_PARSE_INCOMPLETE) {
+        if (c->peer_eof) {
+            c->state = HTTP_CONN_CLOSE;
+            return 1;
+        }
+        return 0;
+    }
+    if (r == HTTP_PARSE_ERROR)
+        reject_head(c, status, now);
+    else
+        start_exchange(c, (size_t)r, now);
+    return 1;
+}
+
+static int step_body(struct http_conn *c)
+{
+    size_t avail = c->buf_end - c->buf_start;
+    size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
+    c->buf_start += take;
+    c->body_left -= take;
+    if (c->body_left == 0) {
+        c->state = HTTP_CONN_HEAD;
+        return 1;
+    }
+    drop_buffer_if_empty(c);
+    if (c->peer_eof) {
+        c->state = HTTP_CONN_CLOSE;
+        return 1;
+    }
+    return 0;
+}
+
+static void advance(struct http_conn *c, time_t now)
+{
+    for (;;) {
+        int moved = 0;
+        switch (c->state) {
+        case HTTP_CONN_HEAD:
+            moved = step_head(c, now);
+            break;
+        case HTTP_CONN_BODY:
+            moved = step_body(c);
+            break;
+        case HTTP_CONN_SEND:
+        case HTTP_CONN_CLOSE:
+            break;
+        }
+        if (!moved || c->state == HTTP_CONN_SEND || c->state == HTTP_CONN_CLOSE)
+            return;
+    }
+}
+
+void http_conn_received(struct http_conn *c, size_t n, time_t now)
+{
+    assert(c->state == HTTP_CONN_HEAD || c->state == HTTP_CONN_BODY);
+    c->buf_end += n;
+    if (n == 0)
+        c->peer_eof = 1;
+    advance(c, now);
+}
+
+static void log_exchange(struct http_conn *c, time_t now)
+{
+    if (!c->ctx->on_log)
+        return;
+    struct http_log_entry e = {
+        .peer = c->peer,
+        .request_line = c->log_line,
+        .status = c->status,
+        .body_bytes = c->bytes_sent > c->head_only_len ? c->bytes_sent - c->head_only_len : 0,
+        .now = now,
+    };
+    if (c->have_req) {
+        const struct http_header *h = http_find_header(&c->req, "referer");
+        if (h)
+            e.referer = h->value;
+        h = http_find_header(&c->req, "user-agent");
+        if (h)
+            e.user_agent = h->value;
+    }
+    c->ctx->on_log(c->ctx->log_ctx, &e);
+}
+
+static void finish_exchange(struct http_conn *c, time_t now)
+{
+    log_exchange(c, now);
+    release_resource(c);
+    clear_output(c);
+    c->have_req = 0;
+    c->log_line = (struct http_span){NULL, 0};
+    if (!c->keep_alive)
+        c->state = HTTP_CONN_CLOSE;
+    else
+        c->state = c->body_left ? HTTP_CONN_BODY : HTTP_CONN_HEAD;
+    advance(c, now);
+}
+
+void http_conn_sent(struct http_conn *c, size_t n, time_t now)
+{
+    assert(c->state == HTTP_CONN_SEND);
+    struct http_output *o = &c->out;
+    c->bytes_sent += n;
+    size_t take = n < o->head_len ? n : o->head_len;
+    o->head += take;
+    o->head_len -= take;
+    n -= take;
+    take = n < o->data_len ? n : o->data_len;
+    o->data += take;
+    o->data_len -= take;
+    n -= take;
+    assert(n <= o->file_len);
+    o->file_offset += n;
+    o->file_len -= n;
+    if (o->head_len == 0 && o->data_len == 0 && o->file_len == 0)
+        finish_exchange(c, now);
+}
+
+void http_conn_abort(struct http_conn *c)
+{
+    release_resource(c);
+    clear_output(c);
+    c->state = HTTP_CONN_CLOSE;
+}
+
+void http_conn_drain(struct http_conn *c, time_t now)
+{
+    c->draining = 1;
+    if (c->state == HTTP_CONN_HEAD)
+        advance(c, now);
+}

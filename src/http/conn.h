@@ -1,0 +1,160 @@
+/* The per-connection HTTP/1.1 protocol state: bytes in, a response plan out.
+ *
+ * A connection never sees a descriptor. Its driver (a blocking loop, a
+ * reactor, io_uring) asks where to read into, reports how many bytes arrived,
+ * asks what to send (head bytes, then a memory body or a file range) and
+ * reports how many were sent. Every concurrency model drives this one core, so
+ * none of them parses HTTP or builds a response itself.
+ *
+ *   for (;;) switch (http_conn_want(c)) {
+ *   case HTTP_WANT_READ:  n = read(fd, http_conn_read_space(c, &room), room);
+ *                         http_conn_received(c, n > 0 ? n : 0, now); break;
+ *   case HTTP_WANT_WRITE: send what http_conn_output(c) describes;
+ *                         http_conn_sent(c, n); break;
+ *   case HTTP_WANT_CLOSE: close(fd); http_conn_release(c); return;
+ *   }
+ */
+#ifndef DUCT_HTTP_CONN_H
+#define DUCT_HTTP_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "http/date.h"
+#include "http/parse.h"
+
+/* What the static-file handler found for a normalised path. */
+struct http_resource {
+    int status;               /* 200; 301 = a directory asked for without its '/'; or 403, 404, ... */
+    int fd;                   /* body from this file when >= 0; given back through release */
+    const void *data;         /* else body from memory, which outlives the response */
+    uint64_t size;            /* body length */
+    time_t mtime;             /* Last-Modified */
+    uint64_t etag_id;         /* distinguishes files of equal size and mtime (the inode) */
+    const char *content_type; /* lives as long as the handler */
+};
+
+struct http_handler {
+    /* Fills res for the decoded, normalised path (starts with '/', NUL-terminated). */
+    void (*resolve)(void *ctx, const char *path, size_t path_len, struct http_resource *res);
+    /* Gives back what resolve acquired (closes res->fd). */
+    void (*release)(void *ctx, struct http_resource *res);
+    void *ctx;
+};
+
+/* One finished exchange, for the access log. Spans are valid only during the call. */
+struct http_log_entry {
+    const char *peer; /* "127.0.0.1" */
+    struct http_span request_line; /* empty when no request line could be parsed */
+    int status;
+    uint64_t body_bytes; /* body bytes actually sent */
+    struct http_span referer;
+    struct http_span user_agent;
+    time_t now;
+};
+
+/* Fixed-size read buffers shared by the connections of one worker, so that
+ * an idle keep-alive connection holds no buffer and no request allocates. */
+struct http_buf_pool {
+    size_t buf_size;
+    void *free_list;
+};
+
+/* Per-worker context shared by that worker's connections (not thread-safe). */
+struct http_ctx {
+    size_t max_head;   /* request line and header section limit (414 / 431) */
+    uint64_t max_body; /* Content-Length beyond this is 413 */
+    struct http_handler handler;
+    void (*on_log)(void *log_ctx, const struct http_log_entry *entry); /* NULL: no log */
+    void *log_ctx;
+    struct http_date_cache date;
+    struct http_buf_pool pool;
+};
+
+enum http_want {
+    HTTP_WANT_READ,  /* waiting for request bytes */
+    HTTP_WANT_WRITE, /* a response is ready to send */
+    HTTP_WANT_CLOSE, /* done: the driver closes the socket and calls http_conn_release */
+};
+
+/* States of a connection, in the order one exchange visits them. */
+enum http_conn_state {
+    HTTP_CONN_HEAD,  /* reading a request head (possibly already buffered) */
+    HTTP_CONN_SEND,  /* sending the response: head, then body */
+    HTTP_CONN_BODY,  /* discarding the rest of a request body announced by Content-Length */
+    HTTP_CONN_CLOSE, /* finished; nothing more will be read or sent */
+};
+
+/* What to send now: first head[0..head_len), then either data[0..data_len) or
+ * file_len bytes of file_fd from file_offset. Sent bytes are reported with
+ * http_conn_sent, which advances these fields. */
+struct http_output {
+    const char *head;
+    size_t head_len;
+    const char *data;
+    size_t data_len;
+    int file_fd;
+    uint64_t file_offset;
+    uint64_t file_len;
+};
+
+#define HTTP_HEAD_BUF 1024
+
+struct http_conn {
+    enum http_conn_state state;
+    struct http_ctx *ctx;
+    char *buf;        /* from ctx->pool while bytes are buffered, else NULL */
+    size_t buf_start; /* unparsed bytes are buf[buf_start..buf_end) */
+    size_t buf_end;
+    uint64_t body_left; /* request body bytes still to discard */
+    int keep_alive;     /* the connection survives the current response */
+    int peer_eof;       /* the client shut down its sending side */
+    int draining;       /* server stopping: answer what is buffered, then close */
+    struct http_resource res;
+    struct http_output out;
+    int status;            /* of the current response, for the log */
+    size_t head_only_len;  /* head bytes of the current response, the rest is body */
+    uint64_t bytes_sent;   /* of the current response, head included */
+    struct http_span log_line; /* the request line as received, for the log */
+    struct http_request req;
+    int have_req;       /* req is valid (the log can quote it) */
+    char peer[48];
+    char head[HTTP_HEAD_BUF];
+};
+
+void http_ctx_init(struct http_ctx *ctx, size_t max_head, uint64_t max_body, struct http_handler handler);
+/* Frees the pooled buffers. Call when every connection is released. */
+void http_ctx_destroy(struct http_ctx *ctx);
+
+void http_conn_init(struct http_conn *c, struct http_ctx *ctx, const char *peer);
+/* Gives back the buffer and any open resource. */
+void http_conn_release(struct http_conn *c);
+
+enum http_want http_conn_want(const struct http_conn *c);
+
+/* Where the next read goes and how much room it has, or NULL when no buffer
+ * is available (out of memory: the driver closes the connection). */
+char *http_conn_read_space(struct http_conn *c, size_t *room);
+
+/* n bytes were read into the read space; n == 0 means end of input. Runs the
+ * state machine as far as the buffered bytes allow. */
+void http_conn_received(struct http_conn *c, size_t n, time_t now);
+
+const struct http_output *http_conn_output(const struct http_conn *c);
+
+/* n bytes of the output were sent (head first, then body). */
+void http_conn_sent(struct http_conn *c, size_t n, time_t now);
+
+/* The file ended before file_len bytes were sent (it shrank): the response
+ * cannot be completed, so the connection must end. */
+void http_conn_abort(struct http_conn *c);
+
+/* The server is stopping: finish the current response and any request already
+ * buffered, then close instead of waiting for more. */
+void http_conn_drain(struct http_conn *c, time_t now);
+
+/* True when the connection holds no partial request and no response. */
+int http_conn_idle(const struct http_conn *c);
+
+#endif

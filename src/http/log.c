@@ -1,0 +1,93 @@
+#include "http/log.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "http/head.h"
+
+size_t http_log_escape(const char *src, size_t len, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)src[i];
+        if (b == '"' || b == '\\') {
+            if (n + 2 > cap)
+                break;
+            out[n++] = '\\';
+            out[n++] = (char)b;
+        } else if (b < 0x20 || b >= 0x7F) {
+            if (n + 4 > cap)
+                break;
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[b >> 4];
+            out[n++] = hex[b & 15];
+        } else {
+            if (n + 1 > cap)
+                break;
+            out[n++] = (char)b;
+        }
+    }
+    return n;
+}
+
+/* "[25/Nov/2026:12:00:00 +0000]": UTC, so that no time zone lookup is needed. */
+static size_t format_log_time(time_t t, char *out)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        memset(&tm, 0, sizeof tm);
+    char *p = out;
+    *p++ = '[';
+    *p++ = (char)('0' + tm.tm_mday / 10);
+    *p++ = (char)('0' + tm.tm_mday % 10);
+    *p++ = '/';
+    memcpy(p, months + 3 * tm.tm_mon, 3);
+    p += 3;
+    *p++ = '/';
+    p += http_u64_to_dec((uint64_t)tm.tm_year + 1900, p);
+    int parts[3] = {tm.tm_hour, tm.tm_min, tm.tm_sec};
+    for (int i = 0; i < 3; i++) {
+        *p++ = ':';
+        *p++ = (char)('0' + parts[i] / 10);
+        *p++ = (char)('0' + parts[i] % 10);
+    }
+    memcpy(p, " +0000]", 7);
+    p += 7;
+    return (size_t)(p - out);
+}
+
+/* A quoted field, or "-" when empty (CLF's mark for "not present"). */
+static size_t quoted(char *out, struct http_span field, size_t cap)
+{
+    size_t n = 0;
+    out[n++] = '"';
+    if (field.len == 0)
+        out[n++] = '-';
+    else
+        n += http_log_escape(field.ptr, field.len, out + n, cap - 2);
+    out[n++] = '"';
+    return n;
+}
+
+size_t http_log_combined(char *out, const struct http_log_entry *e)
+{
+    size_t n = http_log_escape(e->peer, strlen(e->peer), out, 64);
+    memcpy(out + n, " - - ", 5);
+    n += 5;
+    n += format_log_time(e->now, out + n);
+    out[n++] = ' ';
+    n += quoted(out + n, e->request_line, 4000);
+    out[n++] = ' ';
+    n += http_u64_to_dec((uint64_t)e->status, out + n);
+    out[n++] = ' ';
+    n += http_u64_to_dec(e->body_bytes, out + n);
+    out[n++] = ' ';
+    n += quoted(out + n, e->referer, 1800);
+    out[n++] = ' ';
+    n += quoted(out + n, e->user_agent, 1800);
+    out[n++] = '\n';
+    return n;
+}

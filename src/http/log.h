@@ -1,0 +1,24 @@
+/* Access-log lines in the Combined Log Format, which GoAccess and AWStats read:
+ *   127.0.0.1 - - [25/Nov/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 1234 "referer" "agent"
+ * Client-supplied fields are escaped so that no client can forge a line or a field. */
+#ifndef DUCT_HTTP_LOG_H
+#define DUCT_HTTP_LOG_H
+
+#include <stddef.h>
+
+#include "http/conn.h"
+
+/* Room enough for any line http_log_combined writes. */
+#define HTTP_LOG_LINE_MAX 8192
+
+/* Writes one line, newline included, into out (at least HTTP_LOG_LINE_MAX
+ * bytes). A quoted field longer than fits is cut, never the line's shape.
+ * Returns the line's length. */
+size_t http_log_combined(char *out, const struct http_log_entry *entry);
+
+/* Escapes src into out like nginx's escape=default: '"' and '\' get a
+ * backslash; bytes below 0x20, 0x7F and above become \xHH. Writes at most cap
+ * bytes and never splits an escape. Returns the length written. */
+size_t http_log_escape(const char *src, size_t len, char *out, size_t cap);
+
+#endif

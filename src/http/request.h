@@ -1,0 +1,32 @@
+/* What a parsed request head means for framing and routing (RFC 9112 §6, §9;
+ * RFC 9110 §7.2, §9). Separate from the parser, which only checks syntax. */
+#ifndef DUCT_HTTP_REQUEST_H
+#define DUCT_HTTP_REQUEST_H
+
+#include <stdint.h>
+
+#include "http/parse.h"
+
+enum http_method {
+    HTTP_METHOD_GET,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_OPTIONS,
+    HTTP_METHOD_OTHER,
+};
+
+struct http_request_info {
+    enum http_method method;
+    int keep_alive;          /* the client allows the connection to persist */
+    uint64_t content_length; /* request body length (0 when none) */
+    struct http_span path;   /* origin-form path and query ("/a?b"); empty for "*" */
+    struct http_span host;   /* Host field, or the authority of an absolute-form target */
+    int asterisk;            /* the target was "*" (only meaningful for OPTIONS) */
+};
+
+/* Fills info from req. Returns 0, or the status to answer before closing:
+ * 400 (no or several Host in HTTP/1.1, bad or conflicting Content-Length,
+ * Content-Length with Transfer-Encoding, a target of no known form), or 501
+ * (a Transfer-Encoding this server does not decode). */
+int http_request_interpret(const struct http_request *req, struct http_request_info *info);
+
+#endif

@@ -1,0 +1,239 @@
+/* duct: the command line. Each subcommand parses its flags into a config and
+ * hands it to its module; only this file exits. Exit status 2 is a usage
+ * error, 1 a runtime failure. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/addr.h"
+#include "serve/server.h"
+
+#ifndef DUCT_VERSION
+#define DUCT_VERSION "0.0.0"
+#endif
+
+static void usage_main(FILE *out)
+{
+    fprintf(out,
+            "duct %s: the socket programming model made real\n"
+            "\n"
+            "usage: duct <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  serve [DIR]   HTTP/1.1 static-file server (the built-in demo site without DIR)\n"
+            "\n"
+            "  duct --help | duct --version | duct <command> --help\n",
+            DUCT_VERSION);
+}
+
+static void usage_serve(FILE *out)
+{
+    fprintf(out, "usage: duct serve [DIR] [options]\n"
+                 "\n"
+                 "Serves the files under DIR (or the built-in demo site) over HTTP/1.1.\n"
+                 "\n"
+                 "options:\n"
+                 "  -l, --listen ADDR       listen on ADDR; may be repeated (default 127.0.0.1:8080)\n"
+                 "                          ADDR: 127.0.0.1:8080, [::1]:8080, :8080, unix:/path\n"
+                 "  -m, --model M           concurrency model (default epoll), one of:\n");
+    for (int i = 0; serve_models[i]; i++)
+        fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
+    fprintf(out, "  -w, --workers N         event-loop threads (default: number of CPUs)\n"
+                 "      --access-log FILE   Combined Log Format access log; '-' for stdout\n"
+                 "      --max-conns N       live connections at most (default 10000)\n"
+                 "      --max-body BYTES    largest request body accepted and discarded (default 1048576)\n"
+                 "      --max-head BYTES    largest request line and header section (default 8192)\n"
+                 "      --header-timeout S  seconds to receive a request head (default 30)\n"
+                 "      --idle-timeout S    seconds a keep-alive connection may idle (default 60)\n"
+                 "      --send-timeout S    seconds a client may stall a response (default 60)\n"
+                 "  -q, --quiet             no start-up or stop messages\n"
+                 "  -h, --help              this help\n"
+                 "\n"
+                 "SIGINT or SIGTERM stops accepting, finishes responses in flight and exits 0.\n");
+}
+
+/* A whole decimal number in [min, max]; anything else is a usage error. */
+static int parse_count(const char *flag, const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "duct serve: %s wants a number from %lld to %lld, not \"%s\"\n", flag, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+enum {
+    OPT_ACCESS_LOG = 256,
+    OPT_MAX_CONNS,
+    OPT_MAX_BODY,
+    OPT_MAX_HEAD,
+    OPT_HEADER_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_SEND_TIMEOUT,
+};
+
+static const struct option serve_options[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"model", required_argument, NULL, 'm'},
+    {"workers", required_argument, NULL, 'w'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"max-head", required_argument, NULL, OPT_MAX_HEAD},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+    {NULL, 0, NULL, 0},
+};
+
+static void serve_defaults(struct serve_config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->workers = cpus > 0 ? (int)(cpus > SERVE_MAX_WORKERS ? SERVE_MAX_WORKERS : cpus) : 1;
+    cfg->model = "epoll";
+    cfg->max_head = 8192;
+    cfg->max_body = 1 << 20;
+    cfg->max_conns = 10000;
+    cfg->header_timeout = 30;
+    cfg->idle_timeout = 60;
+    cfg->send_timeout = 60;
+    cfg->drain_timeout = 30;
+}
+
+static int add_listen(struct serve_config *cfg, const char *text)
+{
+    char err[256];
+    if (cfg->listen_count == SERVE_MAX_LISTEN) {
+        fprintf(stderr, "duct serve: at most %d --listen addresses\n", SERVE_MAX_LISTEN);
+        return 2;
+    }
+    if (net_addr_parse(text, &cfg->listen[cfg->listen_count], err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", text, err);
+        return 1;
+    }
+    cfg->listen_count++;
+    return 0;
+}
+
+/* Applies one numeric option. Returns 0, or 2 for a usage error. */
+static int set_number(struct serve_config *cfg, int opt, const char *arg)
+{
+    long long v;
+    switch (opt) {
+    case 'w':
+        if (parse_count("--workers", arg, 1, SERVE_MAX_WORKERS, &v) != 0)
+            return 2;
+        cfg->workers = (int)v;
+        return 0;
+    case OPT_MAX_CONNS:
+        if (parse_count("--max-conns", arg, 1, 10000000, &v) != 0)
+            return 2;
+        cfg->max_conns = (int)v;
+        return 0;
+    case OPT_MAX_BODY:
+        if (parse_count("--max-body", arg, 0, 1LL << 50, &v) != 0)
+            return 2;
+        cfg->max_body = (uint64_t)v;
+        return 0;
+    case OPT_MAX_HEAD:
+        if (parse_count("--max-head", arg, 256, 1 << 20, &v) != 0)
+            return 2;
+        cfg->max_head = (size_t)v;
+        return 0;
+    default:
+        break;
+    }
+    int *timeout = opt == OPT_HEADER_TIMEOUT ? &cfg->header_timeout
+                   : opt == OPT_IDLE_TIMEOUT ? &cfg->idle_timeout
+                                             : &cfg->send_timeout;
+    if (parse_count("timeout", arg, 1, 86400, &v) != 0)
+        return 2;
+    *timeout = (int)v;
+    return 0;
+}
+
+static int parse_serve(int argc, char **argv, struct serve_config *cfg)
+{
+    int opt;
+    serve_defaults(cfg);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "l:m:w:qh", serve_options, NULL)) != -1) {
+        int status = 0;
+        switch (opt) {
+        case 'l':
+            status = add_listen(cfg, optarg);
+            break;
+        case 'm':
+            cfg->model = optarg;
+            break;
+        case 'q':
+            cfg->quiet = 1;
+            break;
+        case 'h':
+            usage_serve(stdout);
+            return -1;
+        case OPT_ACCESS_LOG:
+            cfg->access_log = optarg;
+            break;
+        case '?':
+            fprintf(stderr, "duct serve: see duct serve --help\n");
+            return 2;
+        default:
+            status = set_number(cfg, opt, optarg);
+            break;
+        }
+        if (status)
+            return status;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "duct serve: one DIR at most (got \"%s\" too)\n", argv[optind + 1]);
+        return 2;
+    }
+    if (optind < argc)
+        cfg->dir = argv[optind];
+    if (cfg->listen_count == 0)
+        return add_listen(cfg, "127.0.0.1:8080");
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static struct serve_config cfg;
+    int status = parse_serve(argc, argv, &cfg);
+    if (status == -1)
+        return 0;
+    if (status)
+        return status;
+    return serve_run(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_main(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("duct %s\n", DUCT_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    fprintf(stderr, "duct: unknown command \"%s\" (see duct --help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,239 @@
+#include "serve/files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "serve/demo.h"
+
+/* openat2 with RESOLVE_BENEATH lets the kernel refuse any path, ".." or
+ * symlink included, that would leave the root: the guarantee holds even if a
+ * file below the root is swapped for a symlink between two requests.
+ * O_NONBLOCK keeps a FIFO from blocking the worker at open. */
+static int open_beneath(int dir_fd, const char *path)
+{
+    struct open_how how = {
+        .flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd;
+    do
+        fd = syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+    while (fd < 0 && errno == EINTR);
+    return (int)fd;
+}
+
+static int status_for_errno(int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+        return 404;
+    case EACCES:
+    case EPERM:
+    case EXDEV: /* the path leads outside the root */
+    case ELOOP:
+        return 403;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+static void fill_from_stat(struct http_resource *res, int fd, const struct stat *st, const struct files *files,
+                           const char *name, size_t name_len)
+{
+    res->status = 200;
+    res->fd = fd;
+    res->size = (uint64_t)st->st_size;
+    res->mtime = st->st_mtime;
+    res->etag_id = (uint64_t)st->st_ino;
+    res->content_type = mime_type_for(files->mime, name, name_len);
+}
+
+/* A directory URL ending in '/' is answered by its index.html; without an
+ * index it is 403, as nginx does while listings are off. */
+static void resolve_index(struct files *files, int dir_fd, struct http_resource *res)
+{
+    struct stat st;
+    int fd = open_beneath(dir_fd, "index.html");
+    close(dir_fd);
+    if (fd < 0) {
+        res->status = errno == ENOENT ? 403 : status_for_errno(errno);
+        return;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        res->status = 403;
+        return;
+    }
+    fill_from_stat(res, fd, &st, files, "index.html", 10);
+}
+
+static void resolve_file(void *ctx, const char *path, size_t path_len, struct http_resource *res)
+{
+    struct files *files = ctx;
+    struct stat st;
+    memset(res, 0, sizeof *res);
+    res->fd = -1;
+    int fd = open_beneath(files->root_fd, path_len > 1 ? path + 1 : ".");
+    if (fd < 0) {
+        res->status = status_for_errno(errno);
+        return;
+    }
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        res->status = 500;
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (path[path_len - 1] == '/') {
+            resolve_index(files, fd, res);
+            return;
+        }
+        close(fd);
+        res->status = 301;
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        /* FIFOs, devices and sockets: reading them could block or have effects. */
+        close(fd);
+        res->status = 403;
+        return;
+    }
+    fill_from_stat(res, fd, &st, files, path, path_len);
+}
+
+static void resolve_demo(void *ctx, const char *path, size_t path_len, struct http_resource *res)
+{
+    struct files *files = ctx;
+    char name[256];
+    memset(res, 0, sizeof *res);
+    res->fd = -1;
+    res->status = 404;
+    if (path_len + sizeof "index.html" > sizeof name)
+        return;
+    memcpy(name, path, path_len + 1);
+    if (name[path_len - 1] == '/')
+        memcpy(name + path_len, "index.html", sizeof "index.html");
+    for (const struct demo_asset *a = demo_assets; a->path; a++) {
+        if (strcmp(a->path, name) == 0) {
+            res->status = 200;
+            res->data = a->data;
+            res->size = a->len;
+            res->mtime = files->started;
+            res->etag_id = (uint64_t)(a - demo_assets);
+            res->content_type = mime_type_for(files->mime, name, strlen(name));
+            return;
+        }
+    }
+}
+
+static void release(void *ctx, struct http_resource *res)
+{
+    (void)ctx;
+    if (res->fd >= 0)
+        close(res->fd);
+    res->fd = -1;
+}
+
+struct http_handler files_handler(struct files *files)
+{
+    struct http_handler h = {
+        .resolve = files->root_fd >= 0 ? resolve_file : resolve_demo,
+        .release = release,
+        .ctx = files,
+    };
+    return h;
+}
+
+/* Reads a whole small file; NULL when it cannot be read. */
+static char *read_small_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *text = malloc(cap);
+    while (text) {
+        n += fread(text + n, 1, cap - n, f);
+        if (n < cap || cap >= (1u << 22))
+            break;
+        char *bigger = realloc(text, cap * 2);
+        if (!bigger) {
+            free(text);
+            text = NULL;
+            break;
+        }
+        text = bigger;
+        cap *= 2;
+    }
+    fclose(f);
+    *len = n;
+    return text;
+}
+
+static int build_mime_table(struct files *files, char *err, size_t errlen)
+{
+    size_t len = 0;
+    files->mime = mime_table_new();
+    if (!files->mime) {
+        snprintf(err, errlen, "out of memory building the MIME table");
+        return -1;
+    }
+    char *text = read_small_file("/etc/mime.types", &len);
+    if (text) {
+        long added = mime_table_load(files->mime, text, len);
+        free(text);
+        if (added < 0) {
+            snprintf(err, errlen, "out of memory loading /etc/mime.types");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int files_open(struct files *files, const char *dir, char *err, size_t errlen)
+{
+    files->root_fd = -1;
+    files->started = time(NULL);
+    if (build_mime_table(files, err, errlen) != 0)
+        return -1;
+    if (!dir)
+        return 0;
+    files->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (files->root_fd < 0) {
+        snprintf(err, errlen, "cannot open document root %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    int probe = open_beneath(files->root_fd, ".");
+    if (probe < 0) {
+        snprintf(err, errlen, "cannot read document root %s: %s%s", dir, strerror(errno),
+                 errno == ENOSYS ? " (openat2 needs Linux 5.6 or later)" : "");
+        goto fail;
+    }
+    close(probe);
+    return 0;
+fail:
+    files_close(files);
+    return -1;
+}
+
+void files_close(struct files *files)
+{
+    if (files->root_fd >= 0)
+        close(files->root_fd);
+    files->root_fd = -1;
+    mime_table_free(files->mime);
+    files->mime = NULL;
+}

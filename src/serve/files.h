@@ -1,0 +1,27 @@
+/* The static-file handler: maps a normalised request path to a file below the
+ * document root, or to an asset of the built-in demo site. */
+#ifndef DUCT_SERVE_FILES_H
+#define DUCT_SERVE_FILES_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "http/conn.h"
+#include "http/mime.h"
+
+struct files {
+    int root_fd; /* the document root, or -1 when serving the demo site */
+    struct mime_table *mime;
+    time_t started; /* Last-Modified of the demo assets */
+};
+
+/* Opens dir (NULL: the demo site) and builds the MIME table, extended by
+ * /etc/mime.types when it exists. Returns 0, or -1 with a one-line reason. */
+int files_open(struct files *files, const char *dir, char *err, size_t errlen);
+void files_close(struct files *files);
+
+/* The handler that http_conn calls; shared by all workers (it holds no
+ * per-request state). */
+struct http_handler files_handler(struct files *files);
+
+#endif

@@ -1,0 +1,220 @@
+#include "serve/server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "net/sock.h"
+#include "serve/log.h"
+
+#define LISTEN_BACKLOG 4096
+
+extern const struct serve_model serve_model_select, serve_model_poll, serve_model_epoll;
+
+const struct serve_model *const serve_models[] = {
+    &serve_model_select,
+    &serve_model_poll,
+    &serve_model_epoll,
+    NULL,
+};
+
+static const struct serve_model *find_model(const char *name)
+{
+    for (int i = 0; serve_models[i]; i++)
+        if (strcmp(serve_models[i]->name, name) == 0)
+            return serve_models[i];
+    return NULL;
+}
+
+/* Every connection costs a descriptor: take all the kernel allows. */
+static int raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > (1 << 20) ? (1 << 20) : (int)rl.rlim_cur;
+}
+
+/* SO_REUSEPORT would let duct share a port with another duct run by the same
+ * user, splitting its traffic silently. A plain bind tells whether anyone
+ * holds the port before the workers' listeners are made. */
+static int port_is_free(const struct net_addr *addr)
+{
+    int fd = socket(addr->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1, free_port;
+    if (fd < 0)
+        return 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (addr->family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    free_port = bind(fd, (const struct sockaddr *)&addr->sa, addr->len) == 0 || errno != EADDRINUSE;
+    close(fd);
+    return free_port;
+}
+
+static int listen_error(const struct net_addr *addr, const char *failed)
+{
+    char text[NET_ADDR_TEXT_MAX];
+    net_addr_format(addr, text, sizeof text);
+    if (errno == EADDRINUSE)
+        log_error("cannot listen on %s: address already in use", text);
+    else
+        log_error("cannot listen on %s: %s: %s", text, failed ? failed : "listen", strerror(errno));
+    return -1;
+}
+
+/* A TCP address gets one SO_REUSEPORT listener per worker; the first one
+ * fixes the port when the address asked for any port (":0"). */
+static int open_tcp_listeners(struct server *srv, int i)
+{
+    struct net_addr addr = srv->cfg->listen[i];
+    const char *failed = NULL;
+    if (!port_is_free(&addr)) {
+        errno = EADDRINUSE;
+        return listen_error(&addr, "bind");
+    }
+    for (int w = 0; w < srv->cfg->workers; w++) {
+        int fd = net_listen(&addr, LISTEN_BACKLOG, NET_REUSEPORT | NET_NONBLOCK, &failed);
+        if (fd < 0)
+            return listen_error(&addr, failed);
+        srv->listen_fd[w][i] = fd;
+        if (w == 0 && getsockname(fd, (struct sockaddr *)&addr.sa, &addr.len) != 0)
+            return listen_error(&addr, "getsockname");
+    }
+    return 0;
+}
+
+static int open_listeners(struct server *srv)
+{
+    for (int i = 0; i < srv->cfg->listen_count; i++) {
+        const struct net_addr *addr = &srv->cfg->listen[i];
+        if (addr->family != AF_UNIX) {
+            if (open_tcp_listeners(srv, i) != 0)
+                return -1;
+            continue;
+        }
+        const char *failed = NULL;
+        int fd = net_listen(addr, LISTEN_BACKLOG, NET_NONBLOCK, &failed);
+        if (fd < 0)
+            return listen_error(addr, failed);
+        srv->listen_shared[i] = 1;
+        for (int w = 0; w < srv->cfg->workers; w++)
+            srv->listen_fd[w][i] = fd;
+    }
+    return 0;
+}
+
+static void close_listeners(struct server *srv)
+{
+    for (int i = 0; i < srv->cfg->listen_count; i++) {
+        int workers = srv->listen_shared[i] ? 1 : srv->cfg->workers;
+        for (int w = 0; w < workers; w++)
+            if (srv->listen_fd[w][i] >= 0)
+                close(srv->listen_fd[w][i]);
+        const struct net_addr *addr = &srv->cfg->listen[i];
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&addr->sa;
+        if (addr->family == AF_UNIX && un->sun_path[0] != '\0' && srv->listen_shared[i])
+            unlink(un->sun_path);
+    }
+}
+
+static void announce(const struct server *srv)
+{
+    for (int i = 0; i < srv->cfg->listen_count && !srv->cfg->quiet; i++) {
+        struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->listen[i].family};
+        char text[NET_ADDR_TEXT_MAX];
+        if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
+            bound = srv->cfg->listen[i];
+        net_addr_format(&bound, text, sizeof text);
+        fprintf(stderr, "duct serve: listening on %s%s%s (model %s, %d worker%s, %s)\n",
+                bound.family == AF_UNIX ? "" : "http://", text, bound.family == AF_UNIX ? "" : "/",
+                srv->model->name, srv->cfg->workers, srv->cfg->workers == 1 ? "" : "s",
+                srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
+    }
+}
+
+/* SIGINT and SIGTERM are taken synchronously by the main thread with
+ * sigwait; workers inherit the blocked mask and never see them. SIGPIPE is
+ * ignored so that a client hanging up costs only its connection. */
+static int block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    int err = pthread_sigmask(SIG_BLOCK, set, NULL);
+    if (err != 0)
+        log_syscall("pthread_sigmask", NULL, err);
+    return err ? -1 : 0;
+}
+
+static int wait_for_stop(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+static int prepare(struct server *srv, const struct serve_config *cfg)
+{
+    char err[256];
+    memset(srv->listen_fd, -1, sizeof srv->listen_fd);
+    srv->files.root_fd = -1;
+    srv->cfg = cfg;
+    srv->access_fd = -1;
+    srv->model = find_model(cfg->model);
+    if (!srv->model) {
+        log_error("unknown model \"%s\" (see duct serve --help)", cfg->model);
+        return -1;
+    }
+    if (files_open(&srv->files, cfg->dir, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    srv->access_fd = access_log_open(cfg->access_log);
+    if (srv->access_fd == -1) {
+        log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));
+        return -1;
+    }
+    if (srv->access_fd == -2)
+        srv->access_fd = -1;
+    srv->max_fds = raise_fd_limit();
+    return open_listeners(srv);
+}
+
+int serve_run(const struct serve_config *cfg)
+{
+    static struct server srv;
+    sigset_t stop_signals;
+    int status = 1;
+    if (prepare(&srv, cfg) != 0 || block_stop_signals(&stop_signals) != 0)
+        goto out;
+    if (srv.model->start(&srv) != 0) {
+        srv.model->stop(&srv);
+        goto out;
+    }
+    announce(&srv);
+    int sig = wait_for_stop(&stop_signals);
+    if (!cfg->quiet)
+        fprintf(stderr, "duct serve: %s received, finishing responses in flight\n", strsignal(sig));
+    srv.model->stop(&srv);
+    status = 0;
+out:
+    close_listeners(&srv);
+    if (srv.access_fd > STDERR_FILENO)
+        close(srv.access_fd);
+    files_close(&srv.files);
+    return status;
+}

@@ -1,0 +1,62 @@
+/* What every concurrency model is given: the configuration, the document root
+ * handler, the access log and the listening sockets, already set up. A model
+ * only decides who accepts, who reads and writes, and when. */
+#ifndef DUCT_SERVE_SERVER_H
+#define DUCT_SERVE_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/addr.h"
+#include "serve/files.h"
+
+#define SERVE_MAX_LISTEN 16
+#define SERVE_MAX_WORKERS 256
+
+struct serve_config {
+    const char *dir; /* NULL: the built-in demo site */
+    struct net_addr listen[SERVE_MAX_LISTEN];
+    int listen_count;
+    int workers;
+    const char *model;
+    const char *access_log; /* NULL: none; "-": stdout */
+    int quiet;
+    size_t max_head;
+    uint64_t max_body;
+    int max_conns;       /* live connections per server; beyond it new ones are closed */
+    int header_timeout;  /* seconds to receive a whole request head */
+    int idle_timeout;    /* seconds a keep-alive connection may wait for its next request */
+    int send_timeout;    /* seconds a client may take to accept more response bytes */
+    int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
+};
+
+struct server;
+
+/* A concurrency model: one entry per file under src/serve/models/. */
+struct serve_model {
+    const char *name;
+    const char *summary; /* one line for `duct serve --help` */
+    /* Starts serving on srv's listeners in the background. 0, or -1 after logging why. */
+    int (*start)(struct server *srv);
+    /* Stops accepting, finishes responses in flight, and returns when all is done. */
+    void (*stop)(struct server *srv);
+};
+
+struct server {
+    const struct serve_config *cfg;
+    const struct serve_model *model;
+    struct files files;
+    int access_fd;        /* -1: no access log */
+    int max_fds;          /* the descriptor limit after raising it */
+    int listen_fd[SERVE_MAX_WORKERS][SERVE_MAX_LISTEN]; /* worker w's listener for address i */
+    int listen_shared[SERVE_MAX_LISTEN]; /* address i has one socket for all workers */
+    void *model_state;
+};
+
+/* The models, NULL-terminated, in the order `--help` lists them. */
+extern const struct serve_model *const serve_models[];
+
+/* Runs `duct serve` until SIGINT or SIGTERM. Returns the exit status. */
+int serve_run(const struct serve_config *cfg);
+
+#endif
