@@ -44,7 +44,8 @@ VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 all: $(BIN)
 
 $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK  $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)

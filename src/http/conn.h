@@ -33,6 +33,7 @@ struct http_resource {
     time_t mtime;             /* Last-Modified */
     uint64_t etag_id;         /* distinguishes files of equal size and mtime (the inode) */
     const char *content_type; /* lives as long as the handler */
+    void *handle;             /* the handler's own, for release */
 };
 
 struct http_handler {

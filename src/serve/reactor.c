@@ -14,6 +14,7 @@
 
 #include "loop/loop.h"
 #include "net/sock.h"
+#include "serve/filecache.h"
 #include "serve/log.h"
 
 /* Bounds that keep one busy client from starving the others on its worker:
@@ -48,6 +49,7 @@ struct worker {
     struct timespec resume_at;
     time_t last_sweep;
     int highest_fd; /* bounds the timeout sweep */
+    struct file_cache *files;
     struct http_ctx http;
     struct access_log log;
 };
@@ -398,6 +400,7 @@ static void destroy_worker(struct worker *w)
         free(rc);
     }
     http_ctx_destroy(&w->http);
+    file_cache_free(w->files);
     free(w->by_fd);
     if (w->loop)
         loop_destroy(w->loop);
@@ -426,7 +429,12 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
         log_syscall("calloc", "connection table", ENOMEM);
         return -1;
     }
-    http_ctx_init(&w->http, srv->cfg->max_head, srv->cfg->max_body, files_handler(&srv->files));
+    w->files = file_cache_new(files_handler(&srv->files));
+    if (!w->files) {
+        log_syscall("calloc", "file cache", ENOMEM);
+        return -1;
+    }
+    http_ctx_init(&w->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(w->files));
     access_log_init(&w->log, srv->access_fd);
     w->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
     w->http.log_ctx = &w->log;

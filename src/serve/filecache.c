@@ -1,0 +1,129 @@
+#include "serve/filecache.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOTS 512 /* direct-mapped by path hash; a collision replaces */
+#define KEY_MAX 240
+
+struct cached_file {
+    struct http_resource res; /* status 200, fd owned by the entry */
+    time_t second;            /* valid while the clock shows this second */
+    int refs;                 /* responses still sending from res.fd */
+    int evicted;              /* out of its slot: freed when refs drops to 0 */
+    size_t key_len;
+    char key[KEY_MAX];
+};
+
+struct file_cache {
+    struct http_handler base;
+    struct cached_file *slots[SLOTS];
+};
+
+static time_t current_second(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return ts.tv_sec;
+}
+
+static size_t slot_of(const char *key, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h & (SLOTS - 1);
+}
+
+static void drop(struct file_cache *cache, struct cached_file *e)
+{
+    if (e->refs > 0) {
+        e->evicted = 1;
+        return;
+    }
+    cache->base.release(cache->base.ctx, &e->res);
+    free(e);
+}
+
+static void hand_out(struct cached_file *e, struct http_resource *res)
+{
+    e->refs++;
+    *res = e->res;
+    res->handle = e;
+}
+
+/* Keeps a freshly opened file for the rest of this second. */
+static void remember(struct file_cache *cache, size_t slot, const char *path, size_t len, time_t now,
+                     struct http_resource *res)
+{
+    struct cached_file *e = malloc(sizeof *e);
+    if (!e)
+        return; /* uncached: res->handle stays NULL and release closes it */
+    e->res = *res;
+    e->second = now;
+    e->refs = 0;
+    e->evicted = 0;
+    e->key_len = len;
+    memcpy(e->key, path, len);
+    if (cache->slots[slot])
+        drop(cache, cache->slots[slot]);
+    cache->slots[slot] = e;
+    hand_out(e, res);
+}
+
+static void resolve(void *ctx, const char *path, size_t len, struct http_resource *res)
+{
+    struct file_cache *cache = ctx;
+    time_t now = current_second();
+    size_t slot = slot_of(path, len);
+    struct cached_file *e = cache->slots[slot];
+    if (e && e->second == now && e->key_len == len && memcmp(e->key, path, len) == 0) {
+        hand_out(e, res);
+        return;
+    }
+    cache->base.resolve(cache->base.ctx, path, len, res);
+    res->handle = NULL;
+    if (res->status == 200 && res->fd >= 0 && len <= KEY_MAX)
+        remember(cache, slot, path, len, now, res);
+}
+
+static void release(void *ctx, struct http_resource *res)
+{
+    struct file_cache *cache = ctx;
+    struct cached_file *e = res->handle;
+    if (!e) {
+        cache->base.release(cache->base.ctx, res);
+        return;
+    }
+    e->refs--;
+    if (e->evicted && e->refs == 0)
+        drop(cache, e);
+    res->fd = -1;
+    res->handle = NULL;
+}
+
+struct file_cache *file_cache_new(struct http_handler base)
+{
+    struct file_cache *cache = calloc(1, sizeof *cache);
+    if (cache)
+        cache->base = base;
+    return cache;
+}
+
+void file_cache_free(struct file_cache *cache)
+{
+    if (!cache)
+        return;
+    for (size_t i = 0; i < SLOTS; i++)
+        if (cache->slots[i])
+            drop(cache, cache->slots[i]);
+    free(cache);
+}
+
+struct http_handler file_cache_handler(struct file_cache *cache)
+{
+    struct http_handler h = {.resolve = resolve, .release = release, .ctx = cache};
+    return h;
+}
