@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 struct cached_file {
     struct http_resource res; /* status 200, fd owned by the entry */
     time_t second;            /* valid while the clock shows this second */
+    long mtime_nsec;          /* with res.mtime, tells a rewritten file */
     int refs;                 /* responses still sending from res.fd */
     int evicted;              /* out of its slot: freed when refs drops to 0 */
     size_t key_len;
@@ -61,7 +63,13 @@ static void remember(struct file_cache *cache, size_t slot, const char *path, si
     struct cached_file *e = malloc(sizeof *e);
     if (!e)
         return; /* uncached: res->handle stays NULL and release closes it */
+    struct stat st;
+    if (fstat(res->fd, &st) != 0 || st.st_mtim.tv_sec != res->mtime) {
+        free(e);
+        return;
+    }
     e->res = *res;
+    e->mtime_nsec = st.st_mtim.tv_nsec;
     e->second = now;
     e->refs = 0;
     e->evicted = 0;
@@ -73,13 +81,23 @@ static void remember(struct file_cache *cache, size_t slot, const char *path, si
     hand_out(e, res);
 }
 
+/* A file rewritten in place must not be sent with its old length: one fstat
+ * on the cached descriptor (no path walk) catches that. A file replaced by
+ * rename keeps serving its previous, complete version until the second ends. */
+static int unchanged(const struct cached_file *e)
+{
+    struct stat st;
+    return fstat(e->res.fd, &st) == 0 && (uint64_t)st.st_size == e->res.size && st.st_mtim.tv_sec == e->res.mtime &&
+           st.st_mtim.tv_nsec == e->mtime_nsec;
+}
+
 static void resolve(void *ctx, const char *path, size_t len, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
     time_t now = current_second();
     size_t slot = slot_of(path, len);
     struct cached_file *e = cache->slots[slot];
-    if (e && e->second == now && e->key_len == len && memcmp(e->key, path, len) == 0) {
+    if (e && e->second == now && e->key_len == len && memcmp(e->key, path, len) == 0 && unchanged(e)) {
         hand_out(e, res);
         return;
     }

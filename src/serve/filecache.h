@@ -4,8 +4,9 @@
  * many as receiving and sending it. A hot file's descriptor and metadata are
  * kept for the rest of the current second and shared by every response on
  * the worker (sendfile takes an explicit offset, so sharing is safe). The
- * next second's first request opens the file afresh, so a changed file is
- * seen within a second, as nginx's open_file_cache_valid would with 1s. */
+ * next second's first request opens the file afresh, so a file replaced by
+ * rename is seen within a second (lighttpd's default stat cache behaves the
+ * same); a file rewritten in place is seen at once. */
 #ifndef DUCT_SERVE_FILECACHE_H
 #define DUCT_SERVE_FILECACHE_H
 
