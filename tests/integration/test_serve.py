@@ -1,0 +1,1580 @@
+#!/usr/bin/env python3
+"""Black-box integration tests of `duct serve`.
+
+Run: python3 tests/integration/test_serve.py
+Environment:
+  DUCT_BIN     the duct binary (default ./duct)
+  DUCT_MODELS  space-separated concurrency models to run the whole suite under
+               (default "epoll"); each run passes --model M to the server
+  DUCT_TESTS   optional substring filter on test names (for debugging)
+
+Every test function receives a Server fixture: a fresh document root in a
+temporary directory and, unless the test asks otherwise, a running server on a
+free loopback port. Prints "FAIL name: reason" per failure and, as its very
+last line, "RESULT passed=N failed=M"; exits non-zero on any failure.
+
+Only the standard library and the curl command are used. Every socket has a
+timeout, every wait is bounded, and only processes started here are signalled.
+"""
+
+import atexit
+import calendar
+import functools
+import hashlib
+import os
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
+MODELS = os.environ.get("DUCT_MODELS", "epoll").split() or ["epoll"]
+NAME_FILTER = os.environ.get("DUCT_TESTS", "")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO_SITE = os.path.join(REPO, "src", "serve", "demo", "site")
+
+IO_TIMEOUT = 5.0          # every socket operation
+START_TIMEOUT = 5.0       # until the server accepts a TCP connection
+STOP_TIMEOUT = 10.0       # from SIGTERM until the server has exited
+LOG_POLL = 3.0            # access log lines may be buffered briefly
+BIG_SIZE = 100 * 1024 * 1024
+CHUNK = 1 << 20
+
+# ---------------------------------------------------------------------------
+# The document root every test gets.
+
+INDEX = b"<!DOCTYPE html>\n<title>duct test root</title>\n<p>root index</p>\n"
+SUB_INDEX = b"<!DOCTYPE html>\n<title>sub</title>\n<p>the index of sub/</p>\n"
+BLOB = bytes(range(256)) * 4  # 1 KiB holding CR, LF and NUL bytes
+STYLE = b"body { color: #123456; }\n"
+SPACED = b"a file whose name holds a space\n"
+SECRET = b"SECRET-OUTSIDE: this file lives outside the document root\n"
+
+ROOT_FILES = {
+    "index.html": INDEX,
+    "blob.xyzzy": BLOB,
+    "style.css": STYLE,
+    "a b.txt": SPACED,
+    "sub/index.html": SUB_INDEX,
+}
+FORBIDDEN_MARKERS = (b"root:", b"SECRET-OUTSIDE")
+
+
+def make_root(workdir):
+    root = os.path.join(workdir, "root")
+    for rel, data in ROOT_FILES.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    os.mkdir(os.path.join(root, "empty"))
+    os.mkfifo(os.path.join(root, "fifo"))
+    os.symlink("blob.xyzzy", os.path.join(root, "inside-link"))
+    outside = os.path.join(workdir, "outside")
+    os.mkdir(outside)
+    secret = os.path.join(outside, "secret.txt")
+    with open(secret, "wb") as f:
+        f.write(SECRET)
+    os.symlink(secret, os.path.join(root, "outside-link"))
+    return root
+
+
+_big_lock = threading.Lock()
+_big = {}
+
+
+def big_file(suite_dir):
+    """The 100 MiB file of random bytes, made once per run: (path, sha256 hex)."""
+    with _big_lock:
+        if "path" not in _big:
+            path = os.path.join(suite_dir, "big.bin")
+            digest = hashlib.sha256()
+            with open(path, "wb") as f:
+                for _ in range(BIG_SIZE // CHUNK):
+                    block = os.urandom(CHUNK)
+                    digest.update(block)
+                    f.write(block)
+            _big.update(path=path, sha=digest.hexdigest())
+        return _big["path"], _big["sha"]
+
+
+# ---------------------------------------------------------------------------
+# Small utilities.
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise TestFailure(message)
+
+
+def check_eq(actual, expected, what):
+    if actual != expected:
+        raise TestFailure(f"{what}: expected {short(expected)}, got {short(actual)}")
+
+
+def short(value, limit=160):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d chars)" % len(text)
+
+
+def wait_until(predicate, timeout, interval=0.02):
+    """Polls predicate until it returns a true value or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (%s) \d{4} \d\d:\d\d:\d\d GMT$" % "|".join(MONTHS))
+
+
+def imf_fixdate(t):
+    g = time.gmtime(int(t))
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        WEEKDAYS[g.tm_wday], g.tm_mday, MONTHS[g.tm_mon - 1], g.tm_year, g.tm_hour, g.tm_min, g.tm_sec)
+
+
+def parse_imf_fixdate(text):
+    m = re.match(r"^\w{3}, (\d\d) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$", text)
+    day, mon, year, hh, mm, ss = m.groups()
+    return calendar.timegm((int(year), MONTHS.index(mon) + 1, int(day), int(hh), int(mm), int(ss)))
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def parse_listen(addr):
+    """A --listen value -> (family, sockaddr) to connect to."""
+    if addr.startswith("unix:"):
+        return socket.AF_UNIX, addr[5:]
+    if addr.startswith("["):
+        host, port = addr[1:].split("]:")
+        return socket.AF_INET6, (host, int(port))
+    host, port = addr.rsplit(":", 1)
+    return socket.AF_INET, (host or "127.0.0.1", int(port))
+
+
+def connect(addr, timeout=IO_TIMEOUT, rcvbuf=None):
+    family, sockaddr = parse_listen(addr)
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    try:
+        s.connect(sockaddr)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+# ---------------------------------------------------------------------------
+# HTTP on raw sockets.
+
+
+def http_request(method, target, headers=(), version="HTTP/1.1", body=b"", host="127.0.0.1"):
+    """Bytes of one request. Strings are latin-1 so that "\\xe9" is the byte 0xE9."""
+    lines = ["%s %s %s" % (method, target, version)]
+    if host is not None:
+        lines.append("Host: " + host)
+    lines += ["%s: %s" % (name, value) for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Response:
+    def __init__(self, version, status, reason, header_list, body, head):
+        self.version, self.status, self.reason = version, status, reason
+        self.header_list = header_list          # [(lower-case name, value)] as sent
+        self.headers = {}                       # lower-case name -> last value
+        for name, value in header_list:
+            self.headers[name] = value
+        self.body = body                        # bytes, or None when streamed to a sink
+        self.head = head
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def all(self, name):
+        return [v for n, v in self.header_list if n == name.lower()]
+
+    def __repr__(self):
+        return "<%d %s %s body=%s>" % (self.status, self.reason, self.headers, short(self.body, 80))
+
+
+class PeerClosed(Exception):
+    pass
+
+
+class HttpConn:
+    """A socket plus a receive buffer: reads responses one after another, so it
+    also parses pipelined responses. Framing: HEAD, 1xx, 204 and 304 carry no
+    body; otherwise Content-Length, chunked, or until the server closes."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    @classmethod
+    def open(cls, addr, **kw):
+        return cls(connect(addr, **kw))
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _recv_more(self):
+        data = self.sock.recv(1 << 18)
+        if not data:
+            raise PeerClosed("connection closed by the server")
+        self.buf += data
+
+    def _read_line_block(self, terminator, limit):
+        while True:
+            end = self.buf.find(terminator)
+            if end >= 0:
+                end += len(terminator)
+                block = bytes(self.buf[:end])
+                del self.buf[:end]
+                return block
+            if len(self.buf) > limit:
+                raise TestFailure("no %r within %d bytes: %s" % (terminator, limit, short(bytes(self.buf[:200]))))
+            self._recv_more()
+
+    def read_exact(self, n, sink=None):
+        """n bytes, returned, or handed to sink piecewise (for big bodies)."""
+        if sink is None:
+            while len(self.buf) < n:
+                self._recv_more()
+            data = bytes(self.buf[:n])
+            del self.buf[:n]
+            return data
+        remaining = n
+        while remaining:
+            if not self.buf:
+                self._recv_more()
+            take = min(remaining, len(self.buf))
+            sink(bytes(self.buf[:take]))
+            del self.buf[:take]
+            remaining -= take
+        return None
+
+    def read_to_eof(self):
+        try:
+            while True:
+                self._recv_more()
+        except (PeerClosed, ConnectionResetError):
+            pass
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
+    def read_response(self, method="GET", sink=None):
+        head = self._read_line_block(b"\r\n\r\n", 65536)
+        lines = head[:-4].decode("latin-1").split("\r\n")
+        m = re.match(r"^(HTTP/\d\.\d) (\d{3})(?: (.*))?$", lines[0])
+        check(m, "bad status line %s" % short(lines[0]))
+        version, status, reason = m.group(1), int(m.group(2)), m.group(3) or ""
+        header_list = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            check(sep and name and name == name.strip(), "bad response header line %s" % short(line))
+            header_list.append((name.lower(), value.strip(" \t")))
+        resp = Response(version, status, reason, header_list, b"", head)
+        if method == "HEAD" or status < 200 or status in (204, 304):
+            return resp
+        lengths = resp.all("content-length")
+        if "chunked" in (resp.header("transfer-encoding") or "").lower():
+            resp.body = self._read_chunked(sink)
+        elif lengths:
+            check(len(set(lengths)) == 1 and lengths[0].isdigit(), "bad Content-Length %s" % lengths)
+            resp.body = self.read_exact(int(lengths[0]), sink)
+        else:
+            resp.body = self.read_to_eof()
+            if sink:
+                sink(resp.body)
+                resp.body = None
+        return resp
+
+    def _read_chunked(self, sink):
+        parts = []
+        while True:
+            size = int(self._read_line_block(b"\r\n", 1024).split(b";")[0], 16)
+            if size == 0:
+                self._read_line_block(b"\r\n\r\n" if self.buf[:2] != b"\r\n" else b"\r\n", 65536)
+                break
+            parts.append(self.read_exact(size, sink))
+            self.read_exact(2)
+        return None if sink else b"".join(parts)
+
+    def closed_by_peer(self, timeout=3.0):
+        """True if the server closes (EOF or reset) within timeout with no more bytes."""
+        if self.buf:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(4096) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            self.sock.settimeout(IO_TIMEOUT)
+
+
+def exchange(addr, raw, methods=("GET",)):
+    """Sends raw bytes on a new connection and reads one response per method."""
+    with HttpConn.open(addr) as conn:
+        conn.send(raw)
+        return [conn.read_response(m) for m in methods]
+
+
+# ---------------------------------------------------------------------------
+# Processes: the server fixture and one-shot CLI runs.
+
+LIVE = set()  # Popen objects of servers still (possibly) running
+_stop_timeouts = [0]
+
+
+def kill_hard(proc):
+    """SIGKILL a process started here, then its own process group (its workers)."""
+    for kill in (os.kill, os.killpg):
+        try:
+            kill(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    LIVE.discard(proc)
+
+
+@atexit.register
+def _kill_leftovers():
+    for proc in list(LIVE):
+        if proc.poll() is None:
+            kill_hard(proc)
+
+
+NOBODY = 65534
+
+
+def run_cli(args, timeout=5.0, unprivileged=False):
+    """Runs DUCT_BIN with args; returns (exit status, stdout, stderr); a run that
+    does not end within timeout is killed and reported as status None. When
+    unprivileged and running as root, the command runs as nobody."""
+    drop = {}
+    if unprivileged and os.geteuid() == 0:
+        drop = dict(user=NOBODY, group=NOBODY, extra_groups=[])
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([DUCT_BIN] + args, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                start_new_session=True, **drop)
+        LIVE.add(proc)
+        try:
+            status = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            status = None
+        kill_hard(proc)  # also reaps a worker left behind by a fork-model run
+        out.seek(0)
+        err.seek(0)
+        return status, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+
+
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")
+
+
+class Server:
+    """A temporary document root and (after start) one duct server process."""
+
+    def __init__(self, model, workdir, suite_dir):
+        self.model = model
+        self.workdir = workdir
+        self.suite_dir = suite_dir
+        self.root = make_root(workdir)
+        self.log_path = os.path.join(workdir, "access.log")
+        self.stdout_path = os.path.join(workdir, "stdout")
+        self.stderr_path = os.path.join(workdir, "stderr")
+        self.proc = None
+        self.port = None
+        self.listen = []
+        self.stopped = False      # stop() was called by the fixture or the test
+        self.exit_status = None
+        self.watchdog_fired = False
+        self.big_sha = None
+        self.cleanup = []         # callables run after the test
+
+    # -- setup ---------------------------------------------------------------
+    def add_big_file(self):
+        src, self.big_sha = big_file(self.suite_dir)
+        dst = os.path.join(self.root, "big.bin")
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def start(self, *extra, listen=None, root=True, access_log=None, workers=1):
+        self.port = free_port()
+        self.listen = list(listen) if listen else ["127.0.0.1:%d" % self.port]
+        args = [DUCT_BIN, "serve"] + ([self.root] if root else [])
+        for addr in self.listen:
+            args += ["--listen", addr]
+        args += ["--workers", str(workers), "--model", self.model, "--access-log", access_log or self.log_path]
+        args += list(extra)
+        self.args = args
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         start_new_session=True)
+        LIVE.add(self.proc)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise TestFailure("server exited at start with status %s; stderr: %s"
+                                  % (self.proc.returncode, short(self.stderr())))
+            try:
+                connect(self.listen[0], timeout=0.5).close()
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise TestFailure("server not accepting on %s after %.0f s; args %s"
+                                      % (self.listen[0], START_TIMEOUT, self.args))
+                time.sleep(0.01)
+
+    # -- talking to it ---------------------------------------------------------
+    @property
+    def addr(self):
+        return self.listen[0]
+
+    def conn(self, addr=None, **kw):
+        return HttpConn.open(addr or self.addr, **kw)
+
+    def get(self, target, method="GET", headers=(), version="HTTP/1.1", addr=None):
+        raw = http_request(method, target, headers, version)
+        return exchange(addr or self.addr, raw, (method,))[0]
+
+    def stdout(self):
+        return read_text(self.stdout_path)
+
+    def stderr(self):
+        return read_text(self.stderr_path)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- teardown ---------------------------------------------------------------
+    def stop(self, timeout=None):
+        """SIGTERM, wait for the exit (bounded), record and return the status."""
+        if self.proc is None:
+            return None
+        if timeout is None:
+            timeout = STOP_TIMEOUT if _stop_timeouts[0] == 0 else 2.0
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _stop_timeouts[0] += 1
+                kill_hard(self.proc)
+                self.exit_status = "hung"
+                return self.exit_status
+        LIVE.discard(self.proc)
+        self.exit_status = self.proc.returncode
+        return self.exit_status
+
+    def finish(self):
+        """Stops the server after a test; returns a problem to report, or None."""
+        if self.proc is None:
+            return None
+        problem = None
+        if not self.stopped:
+            if self.proc.poll() is not None:
+                problem = "server died during the test (status %s)" % describe_status(self.proc.returncode)
+            else:
+                status = self.stop()
+                if status == "hung":
+                    problem = "server did not exit within %.0f s of SIGTERM" % STOP_TIMEOUT
+                elif status < 0 and status != -signal.SIGTERM:
+                    problem = "server ended by %s when stopped" % describe_status(status)
+        if problem is None:
+            err = self.stderr()
+            for marker in SANITIZER_MARKERS:
+                if marker in err:
+                    problem = "sanitizer report on stderr: %s" % short(err[err.index(marker) - 80:], 400)
+                    break
+        return problem
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            kill_hard(self.proc)
+
+
+def describe_status(status):
+    if isinstance(status, int) and status < 0:
+        try:
+            return "signal %s" % signal.Signals(-status).name
+        except ValueError:
+            return "signal %d" % -status
+    return str(status)
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+# ---------------------------------------------------------------------------
+# Test registry and runner.
+
+TESTS = []
+
+
+class Case:
+    def __init__(self, name, fn, start, args, big, timeout):
+        self.name, self.fn, self.start, self.args, self.big, self.timeout = name, fn, start, args, big, timeout
+
+
+def case(start=True, args=(), big=False, timeout=30):
+    """Registers a test function fn(srv)."""
+    def deco(fn):
+        TESTS.append(Case(fn.__name__, fn, start, args, big, timeout))
+        return fn
+    return deco
+
+
+def table(rows, start=True, args=(), big=False, timeout=30):
+    """Registers fn(srv, row) once per row; a row's first element names it."""
+    def deco(fn):
+        for row in rows:
+            TESTS.append(Case("%s[%s]" % (fn.__name__, row[0]), functools.partial(fn, row=row),
+                              start, args, big, timeout))
+        return fn
+    return deco
+
+
+def run_case(model, test, suite_dir, index):
+    workdir = tempfile.mkdtemp(prefix="%s-%03d-" % (model, index), dir=suite_dir)
+    srv = Server(model, workdir, suite_dir)
+
+    def on_timeout():
+        srv.watchdog_fired = True
+        srv.kill()
+
+    watchdog = threading.Timer(test.timeout, on_timeout)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        if test.big:
+            srv.add_big_file()
+        if test.start:
+            srv.start(*test.args)
+        test.fn(srv)
+        problem = srv.finish()
+        if problem:
+            raise TestFailure(problem)
+        return "pass", None
+    except Skip as e:
+        return "skip", str(e)
+    except Exception as e:  # noqa: BLE001 - any error fails the one test
+        if srv.watchdog_fired:
+            return "fail", "timed out after %d s (%s: %s)" % (test.timeout, type(e).__name__, e)
+        if isinstance(e, TestFailure):
+            return "fail", str(e)
+        return "fail", "%s: %s" % (type(e).__name__, e)
+    finally:
+        watchdog.cancel()
+        srv.kill()
+        for fn in srv.cleanup:
+            fn()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    raise_fd_limit()  # before any server starts: servers inherit it
+    passed = failed = 0
+    if not (os.path.isfile(DUCT_BIN) and os.access(DUCT_BIN, os.X_OK)):
+        print("FAIL setup: DUCT_BIN %s is not an executable file" % DUCT_BIN)
+        print("RESULT passed=0 failed=1")
+        return 1
+    suite_dir = tempfile.mkdtemp(prefix="duct-serve-test-")
+    try:
+        for model in MODELS:
+            started = time.monotonic()
+            for index, test in enumerate(TESTS):
+                name = "%s/%s" % (model, test.name)
+                if NAME_FILTER and NAME_FILTER not in name:
+                    continue
+                t0 = time.monotonic()
+                outcome, reason = run_case(model, test, suite_dir, index)
+                took = time.monotonic() - t0
+                if outcome == "pass":
+                    passed += 1
+                    print("ok   %s (%.2f s)" % (name, took), flush=True)
+                elif outcome == "skip":
+                    print("SKIP %s: %s" % (name, reason), flush=True)
+                else:
+                    failed += 1
+                    print("FAIL %s: %s" % (name, reason), flush=True)
+            print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
+    finally:
+        _kill_leftovers()
+        shutil.rmtree(suite_dir, ignore_errors=True)
+    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------
+# Shared checks.
+
+
+def norm_media(value):
+    return (value or "").replace(" ", "").lower()
+
+
+def check_content_type(resp, expected):
+    """expected "text/css" accepts "text/css; charset=utf-8"; with parameters it must match."""
+    got = norm_media(resp.header("content-type"))
+    want = norm_media(expected)
+    ok = got == want if ";" in want else (got == want or got.startswith(want + ";"))
+    check(ok, "Content-Type: expected %r, got %r" % (expected, resp.header("content-type")))
+
+
+def check_date_header(resp):
+    date = resp.header("date")
+    check(date and IMF_FIXDATE.match(date), "Date not an IMF-fixdate: %r" % date)
+    check(abs(parse_imf_fixdate(date) - time.time()) < 120, "Date far from now: %r" % date)
+
+
+def check_file_response(resp, srv, rel, content_type, method="GET"):
+    """200 with the exact body and the headers a file must carry."""
+    with open(srv.path(rel), "rb") as f:
+        data = f.read()
+    check_eq(resp.status, 200, "status")
+    check_eq(resp.body, data if method == "GET" else b"", "body")
+    check_eq(resp.all("content-length"), [str(len(data))], "Content-Length")
+    check_content_type(resp, content_type)
+    check_date_header(resp)
+    st = os.stat(srv.path(rel))
+    check_eq(resp.header("last-modified"), imf_fixdate(st.st_mtime), "Last-Modified")
+    etag = resp.header("etag")
+    check(etag and re.match(r'^(W/)?"[\x21\x23-\x7e\x80-\xff]*"$', etag), "ETag not a quoted string: %r" % etag)
+    check(resp.header("server"), "no Server header")
+
+
+def check_error_page(resp, status, method="GET"):
+    """An error status with Content-Length and an HTML body (no body for HEAD)."""
+    check_eq(resp.status, status, "status")
+    length = resp.header("content-length")
+    check(length is not None and length.isdigit(), "error response without a valid Content-Length: %r" % length)
+    if method != "HEAD":
+        check_eq(int(length), len(resp.body), "Content-Length vs body")
+        check(len(resp.body) > 0, "error response with an empty body")
+        check_content_type(resp, "text/html")
+
+
+def check_no_leak(resp):
+    for marker in FORBIDDEN_MARKERS:
+        check(marker not in (resp.body or b"") and marker.decode() not in resp.head.decode("latin-1"),
+              "response leaks %r: %s" % (marker, short(resp.body)))
+
+
+def header_tokens(value):
+    return {t.strip().upper() for t in (value or "").split(",") if t.strip()}
+
+
+# ---------------------------------------------------------------------------
+# CLI.
+
+HELP_ROWS = [
+    ("--help", ["--help"], "serve"),
+    ("--version", ["--version"], None),   # None: the content of VERSION
+    ("serve--help", ["serve", "--help"], "--listen"),
+]
+
+
+@table(HELP_ROWS, start=False)
+def cli_help(srv, row):
+    _, args, needle = row
+    if needle is None:
+        with open(os.path.join(REPO, "VERSION")) as f:
+            needle = f.read().strip()
+    status, out, err = run_cli(args)
+    check_eq(status, 0, "exit status of duct %s (stderr %s)" % (" ".join(args), short(err)))
+    check(needle in out, "stdout of duct %s lacks %r: %s" % (" ".join(args), needle, short(out)))
+
+
+def _occupy_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # no SO_REUSEPORT
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    return s
+
+
+# (name, how to build the arguments and the words one of which the message must mention, exit status)
+def _err_missing_dir(srv):
+    d = os.path.join(srv.workdir, "no-such-dir")
+    return [d], [d, "no-such-dir"], 1
+
+
+def _err_unreadable_dir(srv):
+    """A mode 000 directory; as root the server runs as nobody, for whom it is unreadable."""
+    base = tempfile.mkdtemp(prefix="duct-locked-")
+    srv.cleanup.append(functools.partial(shutil.rmtree, base, ignore_errors=True))
+    os.chmod(base, 0o711)
+    locked = os.path.join(base, "locked")
+    os.mkdir(locked)
+    os.chmod(locked, 0)
+    return [locked], ["locked"], 1
+
+
+def _err_file_as_dir(srv):
+    return [srv.path("index.html")], ["index.html", "not a directory"], 1
+
+
+def _err_port_99999(srv):
+    return [srv.root, "--listen", "127.0.0.1:99999"], ["99999"], 1
+
+
+def _err_listen_nonsense(srv):
+    return [srv.root, "--listen", "nonsense"], ["nonsense"], 1
+
+
+def _err_unknown_flag(srv):
+    return [srv.root, "--no-such-flag"], [], 2
+
+
+def _err_workers_abc(srv):
+    return [srv.root, "--workers", "abc"], [], 2
+
+
+CLI_ERROR_ROWS = [
+    ("missing-dir", _err_missing_dir),
+    ("unreadable-dir", _err_unreadable_dir),
+    ("file-as-dir", _err_file_as_dir),
+    ("port-99999", _err_port_99999),
+    ("listen-nonsense", _err_listen_nonsense),
+    ("unknown-flag", _err_unknown_flag),
+    ("workers-abc", _err_workers_abc),
+]
+
+
+@table(CLI_ERROR_ROWS, start=False)
+def cli_error(srv, row):
+    args, mentions, want_status = row[1](srv)
+    listen = [] if "--listen" in args else ["--listen", "127.0.0.1:%d" % free_port()]
+    full = ["serve"] + args + listen + ["--model", srv.model]
+    status, _, err = run_cli(full, unprivileged=(row[0] == "unreadable-dir"))
+    check_eq(status, want_status, "exit status of duct %s (stderr %s)" % (" ".join(full), short(err)))
+    lines = [l for l in err.splitlines() if l.strip()]
+    check(lines, "nothing on stderr")
+    if want_status == 1:
+        check_eq(len(lines), 1, "number of stderr lines (%s)" % short(err))
+    if mentions:
+        check(any(m.lower() in err.lower() for m in mentions),
+              "stderr does not mention any of %s: %s" % (mentions, short(err)))
+
+
+@case(start=False)
+def cli_error_port_in_use(srv):
+    blocker = _occupy_port()
+    try:
+        port = blocker.getsockname()[1]
+        full = ["serve", srv.root, "--listen", "127.0.0.1:%d" % port, "--model", srv.model, "--workers", "1"]
+        status, _, err = run_cli(full)
+        check_eq(status, 1, "exit status with the port taken (stderr %s)" % short(err))
+        lines = [l for l in err.splitlines() if l.strip()]
+        check_eq(len(lines), 1, "number of stderr lines (%s)" % short(err))
+        check(str(port) in err or "in use" in err.lower(), "stderr does not mention the port: %s" % short(err))
+    finally:
+        blocker.close()
+
+
+BANNER_ROWS = [("default", False), ("quiet", True)]
+
+
+@table(BANNER_ROWS, start=False)
+def startup_banner(srv, row):
+    quiet = row[1]
+    srv.start(*(["--quiet"] if quiet else []))
+    check_eq(srv.get("/index.html").status, 200, "status")
+    if quiet:
+        time.sleep(0.2)
+        check_eq(srv.stderr(), "", "stderr with --quiet")
+    else:
+        url = "http://127.0.0.1:%d/" % srv.port
+        text = wait_until(lambda: url in srv.stderr() and srv.stderr(), 2.0)
+        check(text, "stderr lacks a line with %s: %s" % (url, short(srv.stderr())))
+        lines = [l for l in text.splitlines() if l.strip()]
+        check_eq(len(lines), 1, "stderr lines for one listener")
+        check("listening on" in lines[0], "banner wording: %r" % lines[0])
+
+
+# ---------------------------------------------------------------------------
+# Files: GET and HEAD.
+
+FILE_ROWS = [
+    ("html", "/index.html", "index.html", "text/html; charset=utf-8"),
+    ("css", "/style.css", "style.css", "text/css"),
+    ("unknown-extension", "/blob.xyzzy", "blob.xyzzy", "application/octet-stream"),
+    ("space-in-name", "/a%20b.txt", "a b.txt", "text/plain"),
+    ("in-subdir", "/sub/index.html", "sub/index.html", "text/html; charset=utf-8"),
+]
+
+
+@table(FILE_ROWS)
+def file_get(srv, row):
+    _, target, rel, ctype = row
+    check_file_response(srv.get(target), srv, rel, ctype)
+
+
+@table(FILE_ROWS)
+def file_head(srv, row):
+    """HEAD carries GET's headers and no body: the next pipelined response follows at once."""
+    _, target, rel, ctype = row
+    get = srv.get(target)
+    raw = http_request("HEAD", target) + http_request("GET", "/blob.xyzzy")
+    head, after = exchange(srv.addr, raw, ("HEAD", "GET"))
+    check_file_response(head, srv, rel, ctype, method="HEAD")
+    for name in ("etag", "last-modified", "content-type", "content-length"):
+        check_eq(head.header(name), get.header(name), "HEAD vs GET " + name)
+    check_file_response(after, srv, "blob.xyzzy", "application/octet-stream")
+
+
+@case()
+def head_error_has_no_body(srv):
+    raw = http_request("HEAD", "/no-such-file") + http_request("GET", "/index.html")
+    head, after = exchange(srv.addr, raw, ("HEAD", "GET"))
+    check_error_page(head, 404, method="HEAD")
+    check_eq((after.status, after.body), (200, INDEX), "response after HEAD 404")
+
+
+@case()
+def etag_stable_then_changes_with_size(srv):
+    path = srv.path("blob.xyzzy")
+    first, second = srv.get("/blob.xyzzy"), srv.get("/blob.xyzzy")
+    check(first.header("etag"), "no ETag")
+    check_eq(second.header("etag"), first.header("etag"), "ETag of an unchanged file")
+    st = os.stat(path)
+    with open(path, "ab") as f:
+        f.write(b"more")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime: only the size differs
+    third = srv.get("/blob.xyzzy")
+    check_eq(third.body, BLOB + b"more", "body after the change")
+    check(third.header("etag") != first.header("etag"),
+          "ETag unchanged after the size changed: %r" % third.header("etag"))
+
+
+# ---------------------------------------------------------------------------
+# Directories, redirects, errors.
+
+DIR_ROWS = [
+    ("root", "/", 200, INDEX),
+    ("sub-slash", "/sub/", 200, SUB_INDEX),
+    ("root-query", "/?q=1", 200, INDEX),
+    ("sub-no-slash", "/sub", 301, "/sub/"),
+    ("sub-no-slash-query", "/sub?x=1", 301, "/sub/?x=1"),
+    ("empty-no-slash", "/empty", 301, "/empty/"),
+    ("empty-no-index", "/empty/", 403, None),
+    ("missing", "/no-such-file.html", 404, None),
+    ("missing-in-sub", "/sub/nope.txt", 404, None),
+    ("file-with-slash", "/index.html/", 404, None),
+]
+
+
+@table(DIR_ROWS)
+def directory(srv, row):
+    _, target, status, expect = row
+    resp = srv.get(target)
+    if status == 200:
+        check_eq((resp.status, resp.body), (200, expect), "status and body")
+        check_content_type(resp, "text/html")
+    elif status == 301:
+        check_eq(resp.status, 301, "status")
+        check_eq(resp.header("location"), expect, "Location")
+    else:
+        check_error_page(resp, status)
+
+
+REDIRECT_ROWS = [
+    ("double-slash-host", "//evil.example/sub"),
+    ("encoded-slash-host", "/%2fevil.example/sub"),
+    ("encoded-slash-host-upper", "/%2Fevil.example/sub"),
+    ("triple-slash", "///evil.example/sub"),
+    ("double-slash-local", "//sub"),
+    ("backslash-host", "/\\evil.example/sub"),
+    ("encoded-backslash-host", "/%5cevil.example/sub"),
+]
+
+
+@table(REDIRECT_ROWS)
+def no_open_redirect(srv, row):
+    """A directory redirect never points to another host, even when the path
+    looks like a network-path reference; evil.example/sub/ exists to tempt it."""
+    os.makedirs(srv.path("evil.example/sub"))
+    resp = srv.get(row[1])
+    check(resp.status in (301, 400, 403, 404), "status %d" % resp.status)
+    location = resp.header("location")
+    if resp.status == 301 or location is not None:
+        check(location and re.match(r"^/[^/\\]", location),
+              "Location %r is not a plain path on this server" % location)
+
+
+TRAVERSAL_TARGETS = [
+    "/../etc/passwd",
+    "/../../../../../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+    "/..%2f..%2fetc/passwd",
+    "/%252e%252e/etc/passwd",
+    "/a/../../etc/passwd",
+    "/sub/../../etc/passwd",
+    "/sub/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/.%2e/.%2e/etc/passwd",
+    "/%00",
+    "/index.html%00.txt",
+    "/..\\..\\etc\\passwd",
+    "/%5c..%5c..%5cetc/passwd",
+    "/outside-link",
+    "/outside-link/",
+    "/./../",
+    "/..",
+    "etc/passwd",
+    "../etc/passwd",
+    "%2e%2e/etc/passwd",
+    "*",
+    "http://127.0.0.1/../../etc/passwd",
+]
+
+
+@table([(t,) for t in TRAVERSAL_TARGETS])
+def traversal(srv, row):
+    target = row[0]
+    resp = srv.get(target)
+    check_no_leak(resp)
+    origin_or_absolute = target.startswith("/") or target.startswith("http://")
+    allowed = (400, 403, 404) if origin_or_absolute else (400,)
+    check(resp.status in allowed, "status %d, expected one of %s" % (resp.status, allowed))
+
+
+@case()
+def symlink_inside_root(srv):
+    resp = srv.get("/inside-link")
+    check_eq((resp.status, resp.body), (200, BLOB), "status and body")
+
+
+@case()
+def absolute_form_target(srv):
+    resp = srv.get("http://127.0.0.1:%d/index.html" % srv.port)
+    check_eq((resp.status, resp.body), (200, INDEX), "status and body")
+
+
+@case()
+def fifo_refused_promptly(srv):
+    t0 = time.monotonic()
+    resp = srv.get("/fifo")
+    took = time.monotonic() - t0
+    check_eq(resp.status, 403, "status")
+    check(took < 2.0, "answer took %.1f s" % took)
+    after = srv.get("/index.html")
+    check_eq((after.status, after.body), (200, INDEX), "next request")
+
+
+# ---------------------------------------------------------------------------
+# Persistent connections and pipelining.
+
+
+@case()
+def keepalive_http11(srv):
+    with srv.conn() as conn:
+        for target, data in (("/index.html", INDEX), ("/blob.xyzzy", BLOB)):
+            conn.send(http_request("GET", target))
+            resp = conn.read_response()
+            check_eq((resp.status, resp.body), (200, data), "status and body of " + target)
+            check((resp.header("connection") or "").lower() != "close", "server announced close")
+
+
+@case()
+def connection_close(srv):
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/index.html", [("Connection", "close")]))
+        resp = conn.read_response()
+        check_eq((resp.status, resp.body), (200, INDEX), "status and body")
+        check_eq((resp.header("connection") or "").lower(), "close", "Connection header")
+        check(conn.closed_by_peer(), "server kept the connection open")
+
+
+@case()
+def http10_closes(srv):
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/index.html", version="HTTP/1.0", host=None))
+        resp = conn.read_response()
+        check_eq((resp.status, resp.body), (200, INDEX), "status and body")
+        check(conn.closed_by_peer(), "server kept an HTTP/1.0 connection open")
+
+
+@case()
+def http10_keepalive(srv):
+    with srv.conn() as conn:
+        for target, data in (("/index.html", INDEX), ("/style.css", STYLE)):
+            conn.send(http_request("GET", target, [("Connection", "keep-alive")], version="HTTP/1.0", host=None))
+            resp = conn.read_response()
+            check_eq((resp.status, resp.body), (200, data), "status and body of " + target)
+            check_eq((resp.header("connection") or "").lower(), "keep-alive", "Connection header")
+
+
+PIPELINE_3 = [("GET", "/index.html", INDEX), ("GET", "/blob.xyzzy", BLOB), ("GET", "/sub/", SUB_INDEX)]
+_TARGETS = [("/index.html", INDEX), ("/blob.xyzzy", BLOB), ("/style.css", STYLE),
+            ("/a%20b.txt", SPACED), ("/sub/", SUB_INDEX)]
+PIPELINE_20 = [("HEAD" if i % 3 == 1 else "GET",) + _TARGETS[i % len(_TARGETS)] for i in range(20)]
+PIPELINE_ROWS = [("three", PIPELINE_3), ("twenty-with-heads", PIPELINE_20)]
+
+
+@table(PIPELINE_ROWS)
+def pipelining(srv, row):
+    requests = row[1]
+    raw = b"".join(http_request(method, target) for method, target, _ in requests)
+    with srv.conn() as conn:
+        conn.send(raw)
+        for i, (method, target, data) in enumerate(requests):
+            resp = conn.read_response(method)
+            want = data if method == "GET" else b""
+            check_eq((resp.status, resp.body), (200, want), "response %d (%s %s)" % (i, method, target))
+            check_eq(resp.header("content-length"), str(len(data)), "Content-Length of response %d" % i)
+
+
+@case()
+def request_body_is_discarded(srv):
+    raw = http_request("GET", "/index.html", [("Content-Length", "10")], body=b"0123456789")
+    raw += http_request("GET", "/blob.xyzzy")
+    first, second = exchange(srv.addr, raw, ("GET", "GET"))
+    check_eq((first.status, first.body), (200, INDEX), "request with a body")
+    check_eq((second.status, second.body), (200, BLOB), "pipelined request after the body")
+
+
+@case(args=("--max-body", "100"))
+def max_body(srv):
+    raw = http_request("GET", "/index.html", [("Content-Length", "50")], body=b"x" * 50)
+    raw += http_request("GET", "/style.css")
+    small, after = exchange(srv.addr, raw, ("GET", "GET"))
+    check_eq((small.status, small.body, after.body), (200, INDEX, STYLE), "a body under the limit")
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/index.html", [("Content-Length", "1000")]))
+        resp = conn.read_response()
+        check_error_page(resp, 413)
+        check(conn.closed_by_peer(), "server kept the connection open after 413")
+
+
+# ---------------------------------------------------------------------------
+# Methods and malformed requests.
+
+METHOD_ROWS = [
+    ("OPTIONS", "/index.html", 204),
+    ("OPTIONS-star", "*", 204),
+    ("POST", "/index.html", 405),
+    ("PUT", "/index.html", 405),
+    ("DELETE", "/index.html", 405),
+    ("PATCH", "/index.html", 405),
+]
+
+
+@table(METHOD_ROWS)
+def method(srv, row):
+    name, target, status = row
+    verb = name.split("-")[0]
+    if status == 204:
+        raw = http_request(verb, target) + http_request("GET", "/blob.xyzzy")
+        resp, after = exchange(srv.addr, raw, (verb, "GET"))
+        check_eq(resp.status, 204, "status")
+        check(resp.header("content-length") in (None, "0"), "204 with Content-Length %r" % resp.header("content-length"))
+        check_eq((after.status, after.body), (200, BLOB), "pipelined request after the 204")
+    else:
+        resp = srv.get(target, method=verb)
+        check_error_page(resp, status)
+    allow = header_tokens(resp.header("allow"))
+    check({"GET", "HEAD", "OPTIONS"} <= allow, "Allow header %r" % resp.header("allow"))
+    if status == 405:
+        check(verb not in allow, "Allow lists the refused method %s" % verb)
+
+
+def _big_headers():
+    pad = "p" * 3000
+    return http_request("GET", "/", [("X-Pad-%d" % i, pad) for i in range(3)])
+
+
+# (name, raw request, status, the server must close the connection)
+MALFORMED_ROWS = [
+    ("http-2.0", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, False),
+    ("request-line-over-8k", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, False),
+    ("headers-over-8k", _big_headers(), 431, False),
+    ("http11-no-host", b"GET /index.html HTTP/1.1\r\n\r\n", 400, True),
+    ("control-byte-in-target", b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400, True),
+    ("space-in-field-name", b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n", 400, True),
+    ("space-before-colon", b"GET / HTTP/1.1\r\nHost: x\r\nX-Test : x\r\n\r\n", 400, True),
+    ("obs-fold", b"GET / HTTP/1.1\r\nHost: x\r\nX-Test: a\r\n  folded\r\n\r\n", 400, True),
+    ("content-length-abc", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, True),
+    ("content-length-negative", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, True),
+    ("content-length-conflict",
+     b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400, True),
+    ("garbage-request-line", b"HELLO\r\nHost: x\r\n\r\n", 400, True),
+    ("missing-version", b"GET /index.html\r\nHost: x\r\n\r\n", 400, True),
+]
+
+
+@table(MALFORMED_ROWS)
+def malformed(srv, row):
+    _, raw, status, must_close = row
+    with srv.conn() as conn:
+        conn.send(raw)
+        resp = conn.read_response()
+        check_error_page(resp, status)
+        if must_close:
+            check(conn.closed_by_peer(), "server kept the connection open after %d" % status)
+
+
+# ---------------------------------------------------------------------------
+# Big file, transports.
+
+
+def fetch_with_curl(args, timeout=60):
+    """Runs curl, hashing its stdout as it streams: (exit status, sha256, size, headers text)."""
+    with tempfile.NamedTemporaryFile() as hdr:
+        proc = subprocess.Popen(["curl", "-sS", "--max-time", str(timeout), "-D", hdr.name] + args,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        digest, size = hashlib.sha256(), 0
+        try:
+            while True:
+                block = proc.stdout.read(CHUNK)
+                if not block:
+                    break
+                digest.update(block)
+                size += len(block)
+            proc.wait(timeout + 5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        headers = open(hdr.name, "rb").read().decode("latin-1")
+        return proc.returncode, digest.hexdigest(), size, headers
+
+
+def header_from_text(headers, name):
+    m = re.search(r"^%s:\s*(.*?)\s*$" % re.escape(name), headers, re.I | re.M)
+    return m.group(1) if m else None
+
+
+@case(big=True, timeout=60)
+def big_file_with_curl(srv):
+    status, sha, size, headers = fetch_with_curl(["http://127.0.0.1:%d/big.bin" % srv.port])
+    check_eq(status, 0, "curl exit status")
+    check_eq(header_from_text(headers, "content-length"), str(BIG_SIZE), "Content-Length")
+    check_eq(size, BIG_SIZE, "bytes received")
+    check_eq(sha, srv.big_sha, "sha256 of the body")
+
+
+@case(big=True, timeout=60)
+def big_file_raw_socket(srv):
+    digest = hashlib.sha256()
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/big.bin"))
+        resp = conn.read_response(sink=digest.update)
+    check_eq(resp.status, 200, "status")
+    check_eq(resp.header("content-length"), str(BIG_SIZE), "Content-Length")
+    check_eq(digest.hexdigest(), srv.big_sha, "sha256 of the body")
+
+
+def curl_body(args):
+    proc = subprocess.run(["curl", "-sS", "--max-time", "10"] + args, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=15)
+    check_eq(proc.returncode, 0, "curl exit status (%s)" % proc.stderr.decode(errors="replace").strip())
+    return proc.stdout
+
+
+@case(start=False)
+def unix_socket(srv):
+    path = os.path.join(srv.workdir, "s.sock")
+    srv.start(listen=["unix:" + path])
+    check_eq(curl_body(["--unix-socket", path, "http://x/index.html"]), INDEX, "body over the unix socket")
+    resp = srv.get("/blob.xyzzy")
+    check_eq((resp.status, resp.body), (200, BLOB), "raw request over the unix socket")
+
+
+@case(start=False)
+def ipv6_loopback(srv):
+    if not ipv6_loopback_available():
+        raise Skip("::1 is not configured on this machine")
+    port = free_port(socket.AF_INET6, "::1")
+    srv.start(listen=["[::1]:%d" % port])
+    check_eq(curl_body(["-g", "http://[::1]:%d/" % port]), INDEX, "body over IPv6")
+
+
+@case(start=False)
+def several_listeners(srv):
+    path = os.path.join(srv.workdir, "multi.sock")
+    port = free_port()
+    srv.start(listen=["127.0.0.1:%d" % port, "unix:" + path])
+    check_eq(curl_body(["http://127.0.0.1:%d/index.html" % port]), INDEX, "body over IPv4")
+    check_eq(curl_body(["--unix-socket", path, "http://x/style.css"]), STYLE, "body over the unix socket")
+    banner = lambda: [l for l in srv.stderr().splitlines() if "listening on" in l]  # noqa: E731
+    lines = wait_until(lambda: len(banner()) >= 2 and banner(), 2.0) or banner()
+    check_eq(len(lines), 2, "start-up lines for two listeners (%s)" % short(srv.stderr()))
+    check(any(path in l for l in lines), "no start-up line names %s: %s" % (path, lines))
+
+
+# ---------------------------------------------------------------------------
+# Load, shutdown, signals.
+
+
+@case(start=False)
+def several_workers(srv):
+    srv.start(workers=4)
+    for i in range(24):
+        target, data = _TARGETS[i % len(_TARGETS)]
+        resp = srv.get(target)
+        check_eq((resp.status, resp.body), (200, data), "request %d (%s) with 4 workers" % (i, target))
+    check_eq(srv.stop(), 0, "exit status after SIGTERM with 4 workers")
+
+
+
+@case(timeout=60)
+def thousand_concurrent_connections(srv):
+    """1000 connections opened at once, one GET each, every response read in full.
+    Each request says Connection: close so that models serving one connection at
+    a time (iterative) are not stalled by idle keep-alive connections."""
+    count, deadline = 1000, time.monotonic() + 40
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    check(soft == resource.RLIM_INFINITY or soft >= count + 64, "RLIMIT_NOFILE soft limit %d is too low" % soft)
+    request = http_request("GET", "/index.html", [("Connection", "close")])
+    family, sockaddr = parse_listen(srv.addr)
+    sel = selectors.DefaultSelector()
+    state = {}
+    try:
+        for _ in range(count):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.connect_ex(sockaddr)
+            state[s] = bytearray()
+            sel.register(s, selectors.EVENT_WRITE)
+        answered, failures = 0, []
+        while state and time.monotonic() < deadline:
+            for key, events in sel.select(timeout=1.0):
+                s = key.fileobj
+                if events & selectors.EVENT_WRITE:
+                    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        failures.append("connect: %s" % os.strerror(err))
+                    else:
+                        s.send(request)  # small: fits in an empty send buffer
+                        sel.modify(s, selectors.EVENT_READ)
+                        continue
+                else:
+                    try:
+                        data = s.recv(65536)
+                    except ConnectionResetError:
+                        data = None
+                    if data:
+                        state[s] += data
+                        if not response_complete(state[s]):
+                            continue
+                        if state[s].startswith(b"HTTP/1.1 200") and state[s].endswith(INDEX):
+                            answered += 1
+                        else:
+                            failures.append("bad response %s" % short(bytes(state[s][:60])))
+                    else:
+                        failures.append("closed after %d bytes" % len(state[s]))
+                sel.unregister(s)
+                s.close()
+                del state[s]
+        check(not state, "%d connections unanswered after 40 s (%d answered)" % (len(state), answered))
+        check(not failures, "%d failures, e.g. %s" % (len(failures), failures[:3]))
+        check_eq(answered, count, "answered with 200")
+    finally:
+        for s in state:
+            s.close()
+        sel.close()
+
+
+def response_complete(buf):
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", bytes(buf[:end]), re.I)
+    return m is not None and len(buf) >= end + 4 + int(m.group(1))
+
+
+class SlowBigClient(threading.Thread):
+    """Fetches /big.bin through a small receive buffer: slowly until go_fast is
+    set, then at full speed; records what it received."""
+
+    def __init__(self, addr):
+        super().__init__(daemon=True)
+        self.addr = addr
+        self.in_flight = threading.Event()
+        self.go_fast = threading.Event()
+        self.status = None
+        self.size = 0
+        self.sha = None
+        self.error = None
+
+    def run(self):
+        digest = hashlib.sha256()
+
+        def sink(block):
+            digest.update(block)
+            self.size += len(block)
+            self.in_flight.set()
+            if not self.go_fast.is_set():
+                self.go_fast.wait(0.02)
+
+        try:
+            with HttpConn.open(self.addr, rcvbuf=16384, timeout=15) as conn:
+                conn.send(http_request("GET", "/big.bin"))
+                resp = conn.read_response(sink=sink)
+                self.status = resp.status
+                self.sha = digest.hexdigest()
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = "%s: %s" % (type(e).__name__, e)
+
+
+@case(big=True, timeout=90)
+def graceful_stop(srv):
+    """SIGTERM while 5 transfers are in flight: all complete, exit status 0."""
+    clients = [SlowBigClient(srv.addr) for _ in range(5)]
+    for c in clients:
+        c.start()
+    # A model that serves one connection at a time has only one transfer in flight.
+    wait_until(lambda: all(c.in_flight.is_set() for c in clients), 5.0)
+    in_flight = [c for c in clients if c.in_flight.is_set()]
+    check(in_flight, "no transfer started within 5 s")
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    # Stop began: within 2 s (while the transfers are still slow) connects are refused.
+    refused = wait_until(lambda: not accepts_connections(srv.addr), 2.0, interval=0.1)
+    for c in clients:
+        c.go_fast.set()
+    for c in clients:
+        c.join(60)
+    try:
+        status = srv.proc.wait(max(0.1, 15 - (time.monotonic() - t0)))
+    except subprocess.TimeoutExpired:
+        status = "still running 15 s after SIGTERM"
+    srv.stop(timeout=1.0)  # kills it if it still runs
+    for i, c in enumerate(clients):
+        check(not c.is_alive(), "client %d still reading after 60 s" % i)
+        if c in in_flight:
+            check(c.error is None, "client %d (in flight at SIGTERM): %s after %d bytes" % (i, c.error, c.size))
+            check_eq((c.status, c.size, c.sha), (200, BIG_SIZE, srv.big_sha), "client %d transfer" % i)
+        elif c.size:  # queued at SIGTERM: either refused outright or served in full
+            check_eq((c.status, c.size, c.sha), (200, BIG_SIZE, srv.big_sha), "client %d (queued) transfer" % i)
+    check_eq(status, 0, "server exit status after SIGTERM")
+    check(refused, "new connections still accepted 2 s after SIGTERM, with transfers in flight")
+    check(not accepts_connections(srv.addr), "listener still accepts after the server exited")
+
+
+def accepts_connections(addr):
+    try:
+        connect(addr, timeout=1.0).close()
+        return True
+    except OSError:
+        return False
+
+
+@case(big=True, timeout=60)
+def client_abort_does_not_kill_server(srv):
+    """Clients that vanish mid-transfer (FIN, then RST) must not SIGPIPE the server."""
+    for rst in (False, True, False, True):
+        conn = srv.conn()
+        conn.send(http_request("GET", "/big.bin"))
+        conn.read_exact(8192)
+        if rst:
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()
+    time.sleep(0.3)
+    check(srv.alive(), "server died (status %s)" % describe_status(srv.proc.returncode))
+    resp = srv.get("/index.html")
+    check_eq((resp.status, resp.body), (200, INDEX), "request after the aborted transfers")
+
+
+# ---------------------------------------------------------------------------
+# Access log.
+
+LOG_FIELD = r'"((?:[^"\\]|\\.)*)"'
+LOG_LINE = re.compile(r'^(\S+) (\S+) (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
+                      + LOG_FIELD + r' (\d{3}) (\d+|-) ' + LOG_FIELD + ' ' + LOG_FIELD + '$')
+
+
+def log_unescape(field):
+    return re.sub(r'\\(x[0-9a-fA-F]{2}|.)',
+                  lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 3 else m.group(1), field)
+
+
+def log_time(stamp):
+    """Seconds since the epoch of "25/Nov/2026:12:00:00 +0100"."""
+    clock, zone = stamp.split()
+    local = calendar.timegm(time.strptime(clock, "%d/%b/%Y:%H:%M:%S"))
+    offset = (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60) * (1 if zone[0] == "+" else -1)
+    return local - offset
+
+
+def log_lines(text):
+    return [l for l in text.split("\n") if l]
+
+
+def find_log_line(read, needle, timeout=LOG_POLL):
+    """Polls the log until a line containing needle appears; returns its 9 fields."""
+    found = wait_until(lambda: [l for l in log_lines(read()) if needle in l], timeout)
+    check(found, "no access-log line containing %r in %s" % (needle, short(read())))
+    m = LOG_LINE.match(found[-1])
+    check(m, "access-log line does not parse as Combined Log Format: %r" % found[-1])
+    return m.groups()
+
+
+def check_log_is_clean(text):
+    for line in log_lines(text):
+        check(all(0x20 <= ord(ch) < 0x7f for ch in line), "unescaped byte in log line %r" % line)
+        check(LOG_LINE.match(line), "log line with other than 9 fields: %r" % line)
+
+
+@case()
+def access_log_combined(srv):
+    ua, referer = 'evil"agent\\', "http://r/"
+    resp = srv.get("/index.html", headers=[("User-Agent", ua), ("Referer", referer)])
+    check_eq(resp.status, 200, "status")
+    fields = find_log_line(lambda: read_text(srv.log_path), "evil")
+    host, ident, user, stamp, request, status, size, ref, agent = fields
+    check_eq((host, ident, user), ("127.0.0.1", "-", "-"), "host, ident, user")
+    check_eq(request, "GET /index.html HTTP/1.1", "request field")
+    check_eq((status, size), ("200", str(len(INDEX))), "status and bytes")
+    check_eq(ref, referer, "referer field")
+    check_eq(agent, r'evil\"agent\\', "user-agent field (escaped)")
+    check(abs(log_time(stamp) - time.time()) < 120, "time stamp far from now: %r" % stamp)
+    check_log_is_clean(read_text(srv.log_path))
+
+
+@case()
+def access_log_escapes_bytes(srv):
+    ua = "tab\there caf\xc3\xa9 \xff end"  # latin-1: bytes 0x09, 0xC3 0xA9, 0xFF
+    resp = srv.get("/style.css", headers=[("User-Agent", ua)])
+    check_eq(resp.status, 200, "status")
+    agent = find_log_line(lambda: read_text(srv.log_path), "end\"")[8]
+    check_eq(agent.lower(), r"tab\x09here caf\xc3\xa9 \xff end", "user-agent field (escaped, hex case ignored)")
+    check_eq(log_unescape(agent), ua, "user-agent field, unescaped")
+    check_log_is_clean(read_text(srv.log_path))
+
+
+HOSTILE_TARGETS = [
+    ("quote", '/a"b'),
+    ("quote-and-fields", '/x"_200_1_"-"_"y'),
+    ("backslash-quote", '/q\\"'),
+    ("del-byte", "/a\x7fb"),
+    ("terminal-escape", "/\x1b[31mred"),
+    ("utf8-bytes", "/caf\xc3\xa9"),
+]
+
+
+@table(HOSTILE_TARGETS)
+def access_log_hostile_target(srv, row):
+    """Quotes in a request-target stay inside the request field of its line (no
+    forged fields); control and non-ASCII bytes are logged as \\xHH."""
+    target = row[1]
+    resp = srv.get(target)
+    check(resp.status in (400, 404), "status %d" % resp.status)
+    text = wait_until(lambda: read_text(srv.log_path), LOG_POLL)
+    check(text, "nothing in the access log")
+    check_log_is_clean(text)
+    requests = [log_unescape(LOG_LINE.match(l).group(5)) for l in log_lines(text)]
+    check(any(target in r for r in requests), "no request field holds %r: %s" % (target, requests))
+
+
+@case(start=False)
+def access_log_to_stdout(srv):
+    srv.start(access_log="-")
+    check_eq(srv.get("/blob.xyzzy", headers=[("User-Agent", "stdout-probe")]).status, 200, "status")
+    fields = find_log_line(srv.stdout, "stdout-probe")
+    check_eq((fields[4], fields[5], fields[6]), ("GET /blob.xyzzy HTTP/1.1", "200", str(len(BLOB))),
+             "request, status, bytes")
+
+
+# ---------------------------------------------------------------------------
+# The built-in demo site.
+
+DEMO_ROWS = [
+    ("root", "/", "index.html", "text/html"),
+    ("index", "/index.html", "index.html", "text/html"),
+    ("css", "/style.css", "style.css", "text/css"),
+    ("logo", "/logo.svg", "logo.svg", "image/svg+xml"),
+]
+
+
+@table(DEMO_ROWS, start=False)
+def demo_site(srv, row):
+    _, target, name, ctype = row
+    srv.start(root=False)
+    resp = srv.get(target)
+    check_eq(resp.status, 200, "status")
+    check_content_type(resp, ctype)
+    with open(os.path.join(DEMO_SITE, name), "rb") as f:
+        check_eq(resp.body, f.read(), "body (the file in src/serve/demo/site)")
+    if name == "index.html":
+        check(b"duct" in resp.body, "page does not mention duct")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
