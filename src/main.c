@@ -41,7 +41,8 @@ static void usage_serve(FILE *out)
                  "  -m, --model M           concurrency model (default epoll), one of:\n");
     for (int i = 0; serve_models[i]; i++)
         fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
-    fprintf(out, "  -w, --workers N         event-loop threads (default: number of CPUs)\n"
+    fprintf(out, "  -w, --workers N         event loops for select, poll, epoll and uring (default: CPUs)\n"
+                 "  -t, --threads N         threads of the pool model (default: 4 x CPUs)\n"
                  "      --access-log FILE   Combined Log Format access log; '-' for stdout\n"
                  "      --max-conns N       live connections at most (default 10000)\n"
                  "      --max-body BYTES    largest request body accepted and discarded (default 1048576)\n"
@@ -83,6 +84,7 @@ static const struct option serve_options[] = {
     {"listen", required_argument, NULL, 'l'},
     {"model", required_argument, NULL, 'm'},
     {"workers", required_argument, NULL, 'w'},
+    {"threads", required_argument, NULL, 't'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
@@ -100,6 +102,7 @@ static void serve_defaults(struct serve_config *cfg)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     memset(cfg, 0, sizeof *cfg);
     cfg->workers = cpus > 0 ? (int)(cpus > SERVE_MAX_WORKERS ? SERVE_MAX_WORKERS : cpus) : 1;
+    cfg->threads = cpus > 0 ? (int)(4 * cpus) : 4;
     cfg->model = "epoll";
     cfg->max_head = 8192;
     cfg->max_body = 1 << 20;
@@ -135,6 +138,11 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
             return 2;
         cfg->workers = (int)v;
         return 0;
+    case 't':
+        if (parse_count("--threads", arg, 1, 100000, &v) != 0)
+            return 2;
+        cfg->threads = (int)v;
+        return 0;
     case OPT_MAX_CONNS:
         if (parse_count("--max-conns", arg, 1, 10000000, &v) != 0)
             return 2;
@@ -167,7 +175,7 @@ static int parse_serve(int argc, char **argv, struct serve_config *cfg)
     int opt;
     serve_defaults(cfg);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "l:m:w:qh", serve_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:m:w:t:qh", serve_options, NULL)) != -1) {
         int status = 0;
         switch (opt) {
         case 'l':

@@ -2,19 +2,17 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "loop/loop.h"
 #include "net/sock.h"
 #include "serve/filecache.h"
+#include "serve/io.h"
 #include "serve/log.h"
 
 /* Bounds that keep one busy client from starving the others on its worker:
@@ -59,9 +57,6 @@ struct reactor {
     struct worker *workers;
 };
 
-/* Live connections across all workers, for --max-conns. */
-static atomic_int live_total;
-
 static time_t now_seconds(void)
 {
     struct timespec ts;
@@ -89,56 +84,23 @@ static void close_conn(struct worker *w, struct rconn *rc)
     rc->next_free = w->free_conns;
     w->free_conns = rc;
     w->live--;
-    atomic_fetch_sub(&live_total, 1);
+    atomic_fetch_sub(&w->srv->live, 1);
 }
 
-/* Sends the next piece of the response. Returns 1 on progress, 0 when the
- * socket is full, -1 when the connection must end. */
-static int send_some(struct rconn *rc, time_t now)
+/* Sends what the connection has ready; the send timeout runs from the last progress. */
+static enum io_result send_some(struct rconn *rc, time_t now)
 {
-    const struct http_output *o = http_conn_output(&rc->http);
-    ssize_t n;
-    if (o->head_len > 0 && o->file_len > 0) {
-        /* MSG_MORE holds the head back so that it leaves in one segment with
-         * the start of the file. */
-        n = send(rc->fd, o->head, o->head_len, MSG_NOSIGNAL | MSG_MORE);
-    } else if (o->head_len > 0 || o->data_len > 0) {
-        struct iovec iov[2] = {{(void *)o->head, o->head_len}, {(void *)o->data, o->data_len}};
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-        n = sendmsg(rc->fd, &msg, MSG_NOSIGNAL);
-    } else {
-        /* sendfile moves at most 2 GiB less a page per call; loop over larger files. */
-        off_t offset = (off_t)o->file_offset;
-        size_t count = o->file_len > (1u << 30) ? (1u << 30) : (size_t)o->file_len;
-        n = sendfile(rc->fd, o->file_fd, &offset, count);
-        if (n == 0) {
-            /* The file shrank: the promised Content-Length cannot be kept. */
-            http_conn_abort(&rc->http);
-            return -1;
-        }
-    }
-    if (n < 0)
-        return errno == EAGAIN ? 0 : errno == EINTR ? 1 : -1;
-    rc->since = now;
-    http_conn_sent(&rc->http, (size_t)n, now);
-    return 1;
+    enum io_result r = io_send(rc->fd, &rc->http, now);
+    if (r == IO_PROGRESS)
+        rc->since = now;
+    return r;
 }
 
-/* Reads what has arrived. Returns 1 on progress with more perhaps waiting,
- * 2 when the socket was read dry, 0 when nothing was there, -1 on error. */
-static int recv_some(struct rconn *rc, time_t now)
+static enum io_result recv_some(struct rconn *rc, time_t now)
 {
-    size_t room;
-    char *space = http_conn_read_space(&rc->http, &room);
-    if (!space)
-        return -1;
     if (http_conn_idle(&rc->http))
         rc->since = now; /* a new request head starts: the header timeout runs from here */
-    ssize_t n = recv(rc->fd, space, room, 0);
-    if (n < 0)
-        return errno == EAGAIN ? 0 : errno == EINTR ? 1 : -1;
-    http_conn_received(&rc->http, (size_t)n, now);
-    return (size_t)n < room && n > 0 ? 2 : 1;
+    return io_recv(rc->fd, &rc->http, now);
 }
 
 /* Runs one connection as far as it goes without blocking, then registers the
@@ -147,24 +109,24 @@ static int recv_some(struct rconn *rc, time_t now)
 static void drive(struct worker *w, struct rconn *rc, time_t now)
 {
     for (int step = 0; step < STEPS_PER_EVENT; step++) {
-        int r;
+        enum io_result r;
         switch (http_conn_want(&rc->http)) {
         case HTTP_WANT_READ:
             r = recv_some(rc, now);
-            if (r == 0 || (r == 2 && http_conn_want(&rc->http) == HTTP_WANT_READ)) {
+            if (r == IO_AGAIN || (r == IO_DRY && http_conn_want(&rc->http) == HTTP_WANT_READ)) {
                 watch(w, rc, LOOP_READ);
                 return;
             }
             break;
         case HTTP_WANT_WRITE:
             r = send_some(rc, now);
-            if (r == 0) {
+            if (r == IO_AGAIN) {
                 watch(w, rc, LOOP_WRITE);
                 return;
             }
             /* A finished response with nothing buffered: the next request
              * has surely not arrived yet, so don't try a read that fails. */
-            if (r > 0 && http_conn_want(&rc->http) == HTTP_WANT_READ && http_conn_idle(&rc->http)) {
+            if (r == IO_PROGRESS && http_conn_want(&rc->http) == HTTP_WANT_READ && http_conn_idle(&rc->http)) {
                 rc->since = now;
                 watch(w, rc, LOOP_READ);
                 return;
@@ -175,7 +137,7 @@ static void drive(struct worker *w, struct rconn *rc, time_t now)
             close_conn(w, rc);
             return;
         }
-        if (r < 0) {
+        if (r == IO_CLOSE) {
             close_conn(w, rc);
             return;
         }
@@ -197,7 +159,7 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
 {
     char host[48];
     struct rconn *rc = NULL;
-    if (atomic_fetch_add(&live_total, 1) >= w->srv->cfg->max_conns)
+    if (atomic_fetch_add(&w->srv->live, 1) >= w->srv->cfg->max_conns)
         goto refuse;
     rc = new_conn(w);
     if (!rc)
@@ -221,7 +183,7 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
     w->live++;
     return;
 refuse:
-    atomic_fetch_sub(&live_total, 1);
+    atomic_fetch_sub(&w->srv->live, 1);
     close(fd);
 }
 

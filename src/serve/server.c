@@ -15,9 +15,14 @@
 
 #define LISTEN_BACKLOG 4096
 
-extern const struct serve_model serve_model_select, serve_model_poll, serve_model_epoll;
+extern const struct serve_model serve_model_iterative, serve_model_fork, serve_model_thread, serve_model_pool,
+    serve_model_select, serve_model_poll, serve_model_epoll;
 
 const struct serve_model *const serve_models[] = {
+    &serve_model_iterative,
+    &serve_model_fork,
+    &serve_model_thread,
+    &serve_model_pool,
     &serve_model_select,
     &serve_model_poll,
     &serve_model_epoll,
@@ -84,7 +89,7 @@ static int open_tcp_listeners(struct server *srv, int i)
         errno = EADDRINUSE;
         return listen_error(&addr, "bind");
     }
-    for (int w = 0; w < srv->cfg->workers; w++) {
+    for (int w = 0; w < srv->listen_sets; w++) {
         int fd = net_listen(&addr, LISTEN_BACKLOG, NET_REUSEPORT | NET_NONBLOCK, &failed);
         if (fd < 0)
             return listen_error(&addr, failed);
@@ -109,7 +114,7 @@ static int open_listeners(struct server *srv)
         if (fd < 0)
             return listen_error(addr, failed);
         srv->listen_shared[i] = 1;
-        for (int w = 0; w < srv->cfg->workers; w++)
+        for (int w = 0; w < srv->listen_sets; w++)
             srv->listen_fd[w][i] = fd;
     }
     return 0;
@@ -118,7 +123,7 @@ static int open_listeners(struct server *srv)
 static void close_listeners(struct server *srv)
 {
     for (int i = 0; i < srv->cfg->listen_count; i++) {
-        int workers = srv->listen_shared[i] ? 1 : srv->cfg->workers;
+        int workers = srv->listen_shared[i] ? 1 : srv->listen_sets;
         for (int w = 0; w < workers; w++)
             if (srv->listen_fd[w][i] >= 0)
                 close(srv->listen_fd[w][i]);
@@ -137,10 +142,10 @@ static void announce(const struct server *srv)
         if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
             bound = srv->cfg->listen[i];
         net_addr_format(&bound, text, sizeof text);
-        fprintf(stderr, "duct serve: listening on %s%s%s (model %s, %d worker%s, %s)\n",
+        fprintf(stderr, "duct serve: listening on %s%s%s (model %s, %d %s, %s)\n",
                 bound.family == AF_UNIX ? "" : "http://", text, bound.family == AF_UNIX ? "" : "/",
-                srv->model->name, srv->cfg->workers, srv->cfg->workers == 1 ? "" : "s",
-                srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
+                srv->model->name, srv->model->event_loops ? srv->cfg->workers : srv->cfg->threads,
+                srv->model->event_loops ? "workers" : "threads", srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
     }
 }
 
@@ -153,7 +158,10 @@ static int block_stop_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    int err = pthread_sigmask(SIG_BLOCK, set, NULL);
+    /* SIGUSR1 asks a forked child to drain; only the child unblocks it. */
+    sigset_t blocked = *set;
+    sigaddset(&blocked, SIGUSR1);
+    int err = pthread_sigmask(SIG_BLOCK, &blocked, NULL);
     if (err != 0)
         log_syscall("pthread_sigmask", NULL, err);
     return err ? -1 : 0;
@@ -191,6 +199,7 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     if (srv->access_fd == -2)
         srv->access_fd = -1;
     srv->max_fds = raise_fd_limit();
+    srv->listen_sets = srv->model->event_loops ? cfg->workers : 1;
     return open_listeners(srv);
 }
 

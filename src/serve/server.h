@@ -4,6 +4,7 @@
 #ifndef DUCT_SERVE_SERVER_H
 #define DUCT_SERVE_SERVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,8 @@ struct serve_config {
     const char *dir; /* NULL: the built-in demo site */
     struct net_addr listen[SERVE_MAX_LISTEN];
     int listen_count;
-    int workers;
+    int workers;         /* event loops, for the event-driven models */
+    int threads;         /* threads of the pool model */
     const char *model;
     const char *access_log; /* NULL: none; "-": stdout */
     int quiet;
@@ -36,6 +38,7 @@ struct server;
 struct serve_model {
     const char *name;
     const char *summary; /* one line for `duct serve --help` */
+    int event_loops;     /* runs --workers loops, each with its own SO_REUSEPORT listener */
     /* Starts serving on srv's listeners in the background. 0, or -1 after logging why. */
     int (*start)(struct server *srv);
     /* Stops accepting, finishes responses in flight, and returns when all is done. */
@@ -49,7 +52,9 @@ struct server {
     int access_fd;        /* -1: no access log */
     int max_fds;          /* the descriptor limit after raising it */
     int listen_fd[SERVE_MAX_WORKERS][SERVE_MAX_LISTEN]; /* worker w's listener for address i */
+    int listen_sets;      /* rows of listen_fd in use: --workers, or 1 for blocking models */
     int listen_shared[SERVE_MAX_LISTEN]; /* address i has one socket for all workers */
+    atomic_int live;      /* connections being served, for --max-conns */
     void *model_state;
 };
 

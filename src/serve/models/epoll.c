@@ -16,6 +16,7 @@ static int start(struct server *srv)
 const struct serve_model serve_model_epoll = {
     .name = "epoll",
     .summary = "non-blocking sockets, one epoll loop per worker (default)",
+    .event_loops = 1,
     .start = start,
     .stop = reactor_stop,
 };

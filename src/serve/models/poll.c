@@ -14,6 +14,7 @@ static int start(struct server *srv)
 const struct serve_model serve_model_poll = {
     .name = "poll",
     .summary = "non-blocking sockets, one poll loop per worker",
+    .event_loops = 1,
     .start = start,
     .stop = reactor_stop,
 };

@@ -16,6 +16,7 @@ static int start(struct server *srv)
 const struct serve_model serve_model_select = {
     .name = "select",
     .summary = "non-blocking sockets, one select loop per worker (descriptors < 1024 only)",
+    .event_loops = 1,
     .start = start,
     .stop = reactor_stop,
 };

@@ -1,0 +1,209 @@
+#include "serve/blocking.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/sock.h"
+#include "serve/io.h"
+
+int blocking_worker_init(struct blocking_worker *bw, struct server *srv)
+{
+    memset(bw, 0, sizeof *bw);
+    bw->srv = srv;
+    bw->idle_timeout = srv->cfg->idle_timeout;
+    bw->files = file_cache_new(files_handler(&srv->files));
+    if (!bw->files)
+        return -1;
+    http_ctx_init(&bw->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(bw->files));
+    access_log_init(&bw->log, srv->access_fd);
+    bw->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
+    bw->http.log_ctx = &bw->log;
+    return 0;
+}
+
+void blocking_worker_destroy(struct blocking_worker *bw)
+{
+    access_log_flush(&bw->log);
+    http_ctx_destroy(&bw->http);
+    file_cache_free(bw->files);
+    bw->files = NULL;
+}
+
+int blocking_set_init(struct blocking_set *set, int cap)
+{
+    memset(set, 0, sizeof *set);
+    set->fds = malloc((size_t)cap * sizeof *set->fds);
+    set->cap = cap;
+    if (!set->fds)
+        return -1;
+    return pthread_mutex_init(&set->lock, NULL) == 0 ? 0 : -1;
+}
+
+void blocking_set_destroy(struct blocking_set *set)
+{
+    pthread_mutex_destroy(&set->lock);
+    free(set->fds);
+}
+
+static void set_add(struct blocking_set *set, int fd)
+{
+    pthread_mutex_lock(&set->lock);
+    if (set->stopping)
+        shutdown(fd, SHUT_RD);
+    if (set->count < set->cap)
+        set->fds[set->count++] = fd;
+    pthread_mutex_unlock(&set->lock);
+}
+
+static void set_remove(struct blocking_set *set, int fd)
+{
+    pthread_mutex_lock(&set->lock);
+    for (int i = 0; i < set->count; i++) {
+        if (set->fds[i] == fd) {
+            set->fds[i] = set->fds[--set->count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&set->lock);
+}
+
+void blocking_set_stop(struct blocking_set *set)
+{
+    pthread_mutex_lock(&set->lock);
+    set->stopping = 1;
+    for (int i = 0; i < set->count; i++)
+        shutdown(set->fds[i], SHUT_RD);
+    pthread_mutex_unlock(&set->lock);
+}
+
+static time_t now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return ts.tv_sec;
+}
+
+static void set_timeout(int fd, int option, int seconds)
+{
+    struct timeval tv = {.tv_sec = seconds};
+    if (setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv) != 0)
+        log_syscall("setsockopt", option == SO_RCVTIMEO ? "SO_RCVTIMEO" : "SO_SNDTIMEO", errno);
+}
+
+/* The textbook loop: read a request, write its response, repeat. A recv
+ * that times out (SO_RCVTIMEO) ends an idle connection; a head that takes
+ * longer than the header timeout in total ends a slowloris. */
+static void serve_loop(struct blocking_worker *bw, int fd, struct http_conn *c)
+{
+    const struct serve_config *cfg = bw->srv->cfg;
+    time_t head_started = now_seconds();
+    for (;;) {
+        time_t now = now_seconds();
+        enum io_result r;
+        switch (http_conn_want(c)) {
+        case HTTP_WANT_READ:
+            if (http_conn_idle(c)) {
+                head_started = now;
+                if (bw->log.len)
+                    access_log_flush(&bw->log); /* before blocking, so lines are not held */
+            }
+            else if (now - head_started >= cfg->header_timeout)
+                return;
+            r = io_recv(fd, c, now);
+            break;
+        case HTTP_WANT_WRITE:
+            r = io_send(fd, c, now);
+            break;
+        case HTTP_WANT_CLOSE:
+        default:
+            return;
+        }
+        if (r == IO_CLOSE || r == IO_AGAIN) /* IO_AGAIN: a socket timeout expired */
+            return;
+    }
+}
+
+void blocking_serve(struct blocking_worker *bw, struct blocking_set *set, int fd,
+                    const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+    struct http_conn c;
+    char host[48];
+    const struct serve_config *cfg = bw->srv->cfg;
+    int recv_timeout = bw->idle_timeout < cfg->header_timeout ? bw->idle_timeout : cfg->header_timeout;
+    set_timeout(fd, SO_RCVTIMEO, recv_timeout);
+    set_timeout(fd, SO_SNDTIMEO, cfg->send_timeout);
+    net_set_nodelay(fd);
+    net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
+    http_conn_init(&c, &bw->http, host);
+    if (set)
+        set_add(set, fd);
+    serve_loop(bw, fd, &c);
+    if (set)
+        set_remove(set, fd);
+    http_conn_release(&c);
+    close(fd);
+    access_log_flush(&bw->log);
+}
+
+int blocking_wait_listener(struct server *srv, int stop_fd)
+{
+    struct pollfd fds[SERVE_MAX_LISTEN + 1];
+    int n = srv->cfg->listen_count;
+    for (int i = 0; i < n; i++)
+        fds[i] = (struct pollfd){.fd = srv->listen_fd[0][i], .events = POLLIN};
+    fds[n] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    for (;;) {
+        if (poll(fds, (nfds_t)n + 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_syscall("poll", "listeners", errno);
+            return -1;
+        }
+        if (fds[n].revents)
+            return -1;
+        for (int i = 0; i < n; i++)
+            if (fds[i].revents)
+                return fds[i].fd;
+    }
+}
+
+int blocking_accept(struct server *srv, int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_len)
+{
+    *peer_len = sizeof *peer;
+    int fd = net_accept(listen_fd, 0, peer, peer_len);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors: rest instead of spinning on a ready listener. */
+            log_syscall("accept4", "pausing 100 ms", errno);
+            nanosleep(&(struct timespec){.tv_nsec = 100000000L}, NULL);
+        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            log_syscall("accept4", "listener", errno);
+        }
+        return -1;
+    }
+    if (atomic_fetch_add(&srv->live, 1) >= srv->cfg->max_conns) {
+        atomic_fetch_sub(&srv->live, 1);
+        blocking_refuse(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void blocking_release_slot(struct server *srv)
+{
+    atomic_fetch_sub(&srv->live, 1);
+}
+
+void blocking_refuse(int fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                               "Connection: close\r\nRetry-After: 1\r\n\r\n";
+    if (send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
+        log_syscall("send", "503", errno);
+    close(fd);
+}

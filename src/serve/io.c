@@ -1,0 +1,55 @@
+#include "serve/io.h"
+
+#include <errno.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+static enum io_result failed(void)
+{
+    if (errno == EINTR)
+        return IO_PROGRESS;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : IO_CLOSE;
+}
+
+enum io_result io_send(int fd, struct http_conn *c, time_t now)
+{
+    const struct http_output *o = http_conn_output(c);
+    ssize_t n;
+    if (o->head_len > 0 && o->file_len > 0) {
+        n = send(fd, o->head, o->head_len, MSG_NOSIGNAL | MSG_MORE);
+    } else if (o->head_len > 0 || o->data_len > 0) {
+        struct iovec iov[2] = {{(void *)o->head, o->head_len}, {(void *)o->data, o->data_len}};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    } else {
+        /* sendfile moves at most 2 GiB less a page per call: files over 4 GiB
+         * go out over many calls, the offset kept in 64 bits. */
+        off_t offset = (off_t)o->file_offset;
+        size_t count = o->file_len > (1u << 30) ? (1u << 30) : (size_t)o->file_len;
+        n = sendfile(fd, o->file_fd, &offset, count);
+        if (n == 0) {
+            /* The file shrank: the promised Content-Length cannot be kept,
+             * and the next response on this connection would be misread. */
+            http_conn_abort(c);
+            return IO_CLOSE;
+        }
+    }
+    if (n < 0)
+        return failed();
+    http_conn_sent(c, (size_t)n, now);
+    return IO_PROGRESS;
+}
+
+enum io_result io_recv(int fd, struct http_conn *c, time_t now)
+{
+    size_t room;
+    char *space = http_conn_read_space(c, &room);
+    if (!space)
+        return IO_CLOSE;
+    ssize_t n = recv(fd, space, room, 0);
+    if (n < 0)
+        return failed();
+    http_conn_received(c, (size_t)n, now);
+    return n > 0 && (size_t)n < room ? IO_DRY : IO_PROGRESS;
+}

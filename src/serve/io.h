@@ -1,0 +1,25 @@
+/* Moving one connection's bytes between its socket and its http_conn: the
+ * two syscall sites every driver shares, blocking or not. */
+#ifndef DUCT_SERVE_IO_H
+#define DUCT_SERVE_IO_H
+
+#include <time.h>
+
+#include "http/conn.h"
+
+enum io_result {
+    IO_CLOSE = -1,   /* error, reset, or a file that shrank: end the connection */
+    IO_AGAIN = 0,    /* the socket is not ready (or, blocking, its timeout expired) */
+    IO_PROGRESS = 1, /* bytes moved; there may be more to move */
+    IO_DRY = 2,      /* recv only: fewer bytes than asked, the socket is read dry */
+};
+
+/* Sends the next piece of http_conn_output(c): the head (held back with
+ * MSG_MORE when a file follows, so both leave in one segment), a memory body
+ * with it in one sendmsg, or a file range with sendfile. */
+enum io_result io_send(int fd, struct http_conn *c, time_t now);
+
+/* Receives into http_conn_read_space(c) and reports it. */
+enum io_result io_recv(int fd, struct http_conn *c, time_t now);
+
+#endif

@@ -1,0 +1,164 @@
+/* The fork model: a process per connection.
+ *
+ * The accept thread forks a child for each new connection; the child serves
+ * it with blocking I/O to its end and exits, while the parent closes its copy
+ * of the socket and goes back to accept. Children share nothing writable, so
+ * a crash takes down one connection only, but each connection pays for a
+ * fork (page tables copied) and a process. A reaper thread waits for every
+ * child, so none is left a zombie. When fork fails (EAGAIN: process limit,
+ * or ENOMEM) the client is answered 503 and the server goes on. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "serve/acceptor.h"
+#include "serve/blocking.h"
+
+struct fork_model {
+    struct acceptor acceptor;
+    pthread_t reaper;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pid_t *children; /* pids of live children, for the graceful stop */
+    int count, cap;
+    int stopping;
+    int reaping; /* the reaper thread was started */
+};
+
+/* In a child: the connection being served, for the SIGUSR1 handler. */
+static volatile sig_atomic_t child_fd = -1;
+
+static void on_drain_signal(int sig)
+{
+    (void)sig;
+    if (child_fd >= 0)
+        shutdown(child_fd, SHUT_RD); /* async-signal-safe: ends reading, not the response */
+}
+
+static void close_listeners(struct server *srv)
+{
+    for (int i = 0; i < srv->cfg->listen_count; i++)
+        close(srv->listen_fd[0][i]);
+}
+
+static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+    struct server *srv = m->acceptor.srv;
+    struct blocking_worker worker;
+    struct sigaction sa = {.sa_handler = on_drain_signal};
+    close_listeners(srv);
+    close(m->acceptor.stop_fd);
+    sigset_t drain;
+    child_fd = fd;
+    sigaction(SIGUSR1, &sa, NULL);
+    /* SIGUSR1 stayed blocked (serve_run blocks it) until the handler is in
+     * place: a drain request sent at once is held, not fatal. */
+    sigemptyset(&drain);
+    sigaddset(&drain, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &drain, NULL);
+    if (blocking_worker_init(&worker, srv) == 0)
+        blocking_serve(&worker, NULL, fd, peer, peer_len);
+    else
+        blocking_refuse(fd);
+    blocking_worker_destroy(&worker);
+    _exit(0);
+}
+
+static void spawn(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+    struct fork_model *m = model;
+    pthread_mutex_lock(&m->lock);
+    pid_t pid = m->count < m->cap ? fork() : (errno = EAGAIN, -1);
+    if (pid == 0)
+        serve_in_child(m, fd, peer, peer_len);
+    if (pid > 0) {
+        m->children[m->count++] = pid;
+        pthread_cond_broadcast(&m->changed);
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (pid < 0) {
+        log_syscall("fork", "connection", errno);
+        blocking_refuse(fd);
+        blocking_release_slot(m->acceptor.srv);
+        return;
+    }
+    close(fd);
+}
+
+static void forget(struct fork_model *m, pid_t pid)
+{
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < m->count; i++) {
+        if (m->children[i] == pid) {
+            m->children[i] = m->children[--m->count];
+            blocking_release_slot(m->acceptor.srv);
+            break;
+        }
+    }
+    pthread_cond_broadcast(&m->changed);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void *reap_children(void *arg)
+{
+    struct fork_model *m = arg;
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        while (m->count == 0 && !m->stopping)
+            pthread_cond_wait(&m->changed, &m->lock);
+        int done = m->count == 0 && m->stopping;
+        pthread_mutex_unlock(&m->lock);
+        if (done)
+            return NULL;
+        pid_t pid = waitpid(-1, NULL, 0);
+        if (pid > 0)
+            forget(m, pid);
+        else if (errno != EINTR && errno != ECHILD)
+            log_syscall("waitpid", NULL, errno);
+    }
+}
+
+static int start(struct server *srv)
+{
+    struct fork_model *m = calloc(1, sizeof *m);
+    srv->model_state = m;
+    if (!m)
+        return -1;
+    m->cap = srv->cfg->max_conns;
+    m->children = calloc((size_t)m->cap, sizeof *m->children);
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->changed, NULL);
+    if (!m->children || pthread_create(&m->reaper, NULL, reap_children, m) != 0)
+        return -1;
+    m->reaping = 1;
+    m->acceptor = (struct acceptor){.srv = srv, .hand_over = spawn, .model = m};
+    return acceptor_start(&m->acceptor);
+}
+
+static void stop(struct server *srv)
+{
+    struct fork_model *m = srv->model_state;
+    if (!m)
+        return;
+    acceptor_stop(&m->acceptor);
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < m->count; i++)
+        kill(m->children[i], SIGUSR1);
+    m->stopping = 1;
+    pthread_cond_broadcast(&m->changed);
+    pthread_mutex_unlock(&m->lock);
+    if (m->reaping)
+        pthread_join(m->reaper, NULL);
+    free(m->children);
+    free(m);
+    srv->model_state = NULL;
+}
+
+const struct serve_model serve_model_fork = {
+    .name = "fork",
+    .summary = "a process per connection, blocking I/O",
+    .start = start,
+    .stop = stop,
+};

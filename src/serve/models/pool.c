@@ -1,0 +1,136 @@
+/* The pool model: a fixed pool of threads fed by a bounded queue.
+ *
+ * An accept thread puts each new connection on a queue; --threads worker
+ * threads (default 4 per CPU), made once at start, take connections off it
+ * and serve each with blocking I/O to its end. Thread creation leaves the
+ * request path and the number of threads is capped, but at most --threads
+ * clients are served at once: the rest wait in the queue, and when the queue
+ * (4096 slots, or 4 per thread if more) is full too, a new client is
+ * answered 503 at once. */
+#include <stdlib.h>
+
+#include "serve/acceptor.h"
+#include "serve/blocking.h"
+
+/* The queue holds at least this many waiting connections, so that a burst of
+ * clients queues rather than being refused while threads are busy. */
+#define POOL_QUEUE_MIN 4096
+
+struct queued {
+    int fd;
+    socklen_t peer_len;
+    struct sockaddr_storage peer;
+};
+
+struct pool_model {
+    struct acceptor acceptor;
+    struct blocking_set serving;
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    struct queued *queue; /* a ring of cap entries */
+    int head, count, cap;
+    int stopping;
+    pthread_t *threads;
+    int started;
+};
+
+static int take(struct pool_model *p, struct queued *out)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->count == 0 && !p->stopping)
+        pthread_cond_wait(&p->not_empty, &p->lock);
+    int got = p->count > 0;
+    if (got) {
+        *out = p->queue[p->head];
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return got;
+}
+
+static void *pool_thread(void *arg)
+{
+    struct pool_model *p = arg;
+    struct blocking_worker worker;
+    struct queued q;
+    int ready = blocking_worker_init(&worker, p->acceptor.srv) == 0;
+    while (take(p, &q)) {
+        if (ready)
+            blocking_serve(&worker, &p->serving, q.fd, &q.peer, q.peer_len);
+        else
+            blocking_refuse(q.fd);
+        blocking_release_slot(p->acceptor.srv);
+    }
+    blocking_worker_destroy(&worker);
+    return NULL;
+}
+
+static void enqueue(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+    struct pool_model *p = model;
+    pthread_mutex_lock(&p->lock);
+    int full = p->count == p->cap;
+    if (!full) {
+        p->queue[(p->head + p->count) % p->cap] = (struct queued){.fd = fd, .peer_len = peer_len, .peer = *peer};
+        p->count++;
+        pthread_cond_signal(&p->not_empty);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (full) {
+        blocking_refuse(fd);
+        blocking_release_slot(p->acceptor.srv);
+    }
+}
+
+static int start(struct server *srv)
+{
+    int n = srv->cfg->threads;
+    struct pool_model *p = calloc(1, sizeof *p);
+    srv->model_state = p;
+    if (!p || blocking_set_init(&p->serving, n) != 0)
+        return -1;
+    p->cap = 4 * n > POOL_QUEUE_MIN ? 4 * n : POOL_QUEUE_MIN;
+    p->queue = calloc((size_t)p->cap, sizeof *p->queue);
+    p->threads = calloc((size_t)n, sizeof *p->threads);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->not_empty, NULL);
+    if (!p->queue || !p->threads)
+        return -1;
+    p->acceptor = (struct acceptor){.srv = srv, .hand_over = enqueue, .model = p};
+    for (; p->started < n; p->started++) {
+        int err = pthread_create(&p->threads[p->started], NULL, pool_thread, p);
+        if (err != 0) {
+            log_syscall("pthread_create", "pool thread", err);
+            return -1;
+        }
+    }
+    return acceptor_start(&p->acceptor);
+}
+
+static void stop(struct server *srv)
+{
+    struct pool_model *p = srv->model_state;
+    if (!p)
+        return;
+    acceptor_stop(&p->acceptor);
+    blocking_set_stop(&p->serving);
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->not_empty);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->threads[i], NULL);
+    blocking_set_destroy(&p->serving);
+    free(p->queue);
+    free(p->threads);
+    free(p);
+    srv->model_state = NULL;
+}
+
+const struct serve_model serve_model_pool = {
+    .name = "pool",
+    .summary = "a fixed pool of --threads threads fed by a bounded queue, blocking I/O",
+    .start = start,
+    .stop = stop,
+};
