@@ -47,6 +47,7 @@ struct worker {
     struct timespec resume_at;
     time_t last_sweep;
     int highest_fd; /* bounds the timeout sweep */
+    int refused_fd_limit; /* connections refused because the backend could not watch them */
     struct file_cache *files;
     struct http_ctx http;
     struct access_log log;
@@ -167,6 +168,9 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
     /* select cannot watch a descriptor >= FD_SETSIZE: loop_watch refuses it
      * with ERANGE, and the connection is closed rather than corrupt memory. */
     if (fd >= w->srv->max_fds || loop_watch(w->loop, fd, LOOP_READ) != 0) {
+        w->refused_fd_limit++;
+        log_error("connection refused: descriptor %d is beyond what %s can watch (%d refused so far)", fd,
+                  w->backend, w->refused_fd_limit);
         rc->next_free = w->free_conns;
         w->free_conns = rc;
         goto refuse;
