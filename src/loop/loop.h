@@ -30,11 +30,13 @@ const char *loop_backend_name(const struct loop *loop);
 /* The names accepted by loop_create, NULL-terminated, for help texts. */
 const char *const *loop_backends(void);
 
-/* The highest descriptor + 1 a backend can watch (FD_SETSIZE for select). */
+/* The highest descriptor + 1 a backend can watch (FD_SETSIZE for select;
+ * INT_MAX for the others), or -1 with EINVAL for an unknown name. */
 int loop_backend_fd_limit(const char *backend);
 
 /* Sets the interest of fd to mask (0 removes it). Returns 0, or -1 with errno
- * (ERANGE when fd is beyond the loop's limit). */
+ * (ERANGE when fd is beyond the loop's limit). Remove a descriptor before
+ * closing it: select fails on a closed one and poll reports it as an error. */
 int loop_watch(struct loop *loop, int fd, int mask);
 
 /* Waits up to timeout_ms (-1 for ever) and writes up to max ready descriptors

@@ -12,7 +12,9 @@ enum {
 
 /* socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen, close-on-exec. For
  * AF_UNIX a stale socket file left by a dead server is replaced, but a live
- * one (connect succeeds) gives EADDRINUSE. IPv6 listeners are IPv6-only. */
+ * one (connect succeeds) gives EADDRINUSE, and that server sees one connection
+ * closed without data; a file that is not a socket is never removed. IPv6
+ * listeners are IPv6-only. */
 int net_listen(const struct net_addr *addr, int backlog, int flags, const char **failed);
 
 /* socket + connect (blocking unless NET_NONBLOCK, in which case EINPROGRESS is
