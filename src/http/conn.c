@@ -64,6 +64,8 @@ void http_conn_init(struct http_conn *c, struct http_ctx *ctx, const char *peer)
     strncpy(c->peer, peer, sizeof c->peer - 1);
 }
 
+static void log_exchange(struct http_conn *c, time_t now);
+
 static void release_resource(struct http_conn *c)
 {
     if (c->res.fd >= 0 || c->res.data)
@@ -84,6 +86,10 @@ static void drop_buffer_if_empty(struct http_conn *c)
 
 void http_conn_release(struct http_conn *c)
 {
+    /* A response cut short (client gone, timeout, stop) is logged with the
+     * body bytes that did go out, as nginx does. */
+    if (c->state == HTTP_CONN_SEND)
+        log_exchange(c, c->now);
     release_resource(c);
     if (c->buf) {
         pool_give(&c->ctx->pool, c->buf);
@@ -227,7 +233,8 @@ static void respond_redirect(struct http_conn *c, const char *path, size_t path_
         return;
     }
     location[n++] = '/';
-    memcpy(location + n, query.ptr, query.len);
+    if (query.len > 0)
+        memcpy(location + n, query.ptr, query.len);
     n += (long)query.len;
 
     struct http_head h;
@@ -422,6 +429,7 @@ static void advance(struct http_conn *c, time_t now)
 
 void http_conn_received(struct http_conn *c, size_t n, time_t now)
 {
+    c->now = now;
     assert(c->state == HTTP_CONN_HEAD || c->state == HTTP_CONN_BODY);
     c->buf_end += n;
     if (n == 0)
@@ -467,6 +475,7 @@ static void finish_exchange(struct http_conn *c, time_t now)
 
 void http_conn_sent(struct http_conn *c, size_t n, time_t now)
 {
+    c->now = now;
     assert(c->state == HTTP_CONN_SEND);
     struct http_output *o = &c->out;
     c->bytes_sent += n;
@@ -475,9 +484,11 @@ void http_conn_sent(struct http_conn *c, size_t n, time_t now)
     o->head_len -= take;
     n -= take;
     take = n < o->data_len ? n : o->data_len;
-    o->data += take;
-    o->data_len -= take;
-    n -= take;
+    if (take > 0) {
+        o->data += take;
+        o->data_len -= take;
+        n -= take;
+    }
     assert(n <= o->file_len);
     o->file_offset += n;
     o->file_len -= n;
@@ -487,6 +498,8 @@ void http_conn_sent(struct http_conn *c, size_t n, time_t now)
 
 void http_conn_abort(struct http_conn *c)
 {
+    if (c->state == HTTP_CONN_SEND)
+        log_exchange(c, c->now);
     release_resource(c);
     clear_output(c);
     c->state = HTTP_CONN_CLOSE;

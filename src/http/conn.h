@@ -31,7 +31,7 @@ struct http_resource {
     const void *data;         /* else body from memory, which outlives the response */
     uint64_t size;            /* body length */
     time_t mtime;             /* Last-Modified */
-    uint64_t etag_id;         /* distinguishes files of equal size and mtime (the inode) */
+    uint64_t etag_id;         /* the file's identity (inode); the ETag itself is mtime-size, so replicas agree */
     const char *content_type; /* lives as long as the handler */
     void *handle;             /* the handler's own, for release */
 };
@@ -118,6 +118,7 @@ struct http_conn {
     size_t head_only_len;  /* head bytes of the current response, the rest is body */
     uint64_t bytes_sent;   /* of the current response, head included */
     struct http_span log_line; /* the request line as received, for the log */
+    time_t now;                /* the latest time a driver reported, for a log line written on release */
     struct http_request req;
     int have_req;       /* req is valid (the log can quote it) */
     char peer[48];

@@ -74,11 +74,14 @@ static int split_absolute_form(struct http_span target, struct http_request_info
         return -1;
     const char *authority = target.ptr + skip;
     const char *end = target.ptr + target.len;
-    const char *slash = memchr(authority, '/', (size_t)(end - authority));
-    if (slash == authority || !slash)
-        return -1;
-    info->host = (struct http_span){authority, (size_t)(slash - authority)};
-    info->path = (struct http_span){slash, (size_t)(end - slash)};
+    const char *p = authority;
+    while (p < end && *p != '/' && *p != '?' && *p != '#')
+        p++;
+    if (p == authority || (p < end && *p != '/'))
+        return -1; /* no authority, or a query right after it: "http://h?q" is too rare to rebuild */
+    info->host = (struct http_span){authority, (size_t)(p - authority)};
+    /* "http://h" has an empty path, which means "/" (RFC 9110 §4.2.3). */
+    info->path = p < end ? (struct http_span){p, (size_t)(end - p)} : (struct http_span){"/", 1};
     return 0;
 }
 
