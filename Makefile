@@ -40,7 +40,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 DEMO     := $(sort $(wildcard src/serve/demo/site/*))
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all run test unit integration fuzz clean
+.PHONY: all run test unit integration fuzz clean bench
 all: $(BIN)
 
 $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
@@ -67,7 +67,8 @@ $(BUILD)/obj/demo_assets.o: $(BUILD)/gen/demo_assets.c
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	@echo "  TEST  $@"
+	@$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 run: $(BIN)
 	./$(BIN) serve
@@ -92,3 +93,7 @@ clean:
 	rm -rf build duct
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Side-by-side benchmark against nginx, lighttpd and h2o; see docs/BENCHMARKS.md.
+bench: $(BIN)
+	bench/compare.sh
