@@ -1,0 +1,732 @@
+#!/usr/bin/env python3
+"""Black-box tests of the limits of every concurrency model of `duct serve`:
+resources handed back after load, --max-conns, idle and slowloris timeouts,
+one-at-a-time service in the iterative model, fairness of the event loops,
+select's FD_SETSIZE limit, and recovery from descriptor exhaustion.
+
+Run: python3 tests/integration/test_models.py
+Environment:
+  DUCT_BIN     the duct binary (default ./duct)
+  DUCT_MODELS  space-separated models to run the tests under (default: every
+               model that `duct serve --help` lists); a test that concerns only
+               some models (select's descriptor limit, say) runs only for them
+  DUCT_TESTS   optional substring filter on test names (for debugging)
+
+Shares the Server fixture, the raw HTTP helpers and the runner conventions of
+test_serve.py: "FAIL name: reason" per failure and, as the very last line,
+"RESULT passed=N failed=M"; exits non-zero on any failure. Standard library
+only; loopback sockets only; every socket has a timeout, every wait is
+bounded, and only processes started here are signalled (by their PID).
+"""
+
+import itertools
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import test_serve as ts  # noqa: E402
+from test_serve import (  # noqa: E402
+    BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, LIVE, STYLE, HttpConn, Skip, TestFailure, check, check_eq, connect,
+    free_port, http_request, short, wait_until)
+
+NAME_FILTER = os.environ.get("DUCT_TESTS", "")
+EVENT_MODELS = ("select", "poll", "epoll", "uring")
+SETTLE = 5.0  # how long resources may take to come back after the load
+
+
+def listed_models():
+    """The models `duct serve --help` lists, in its order."""
+    status, out, _ = ts.run_cli(["serve", "--help"])
+    models, inside = [], False
+    for line in out.splitlines() if status == 0 else []:
+        if "--model" in line:
+            inside = True
+            continue
+        if inside:
+            m = re.match(r"^\s{6,}([a-z][a-z0-9_]*)\s+\S", line)
+            if not m:
+                break
+            models.append(m.group(1))
+    return models
+
+
+def model_args(model):
+    """Flags every server of these tests gets: a fixed pool size, whatever the CPU count."""
+    return ["--threads", "8"] if model == "pool" else []
+
+
+def start(srv, *extra, workers=1):
+    return srv.start(*(model_args(srv.model) + list(extra)), workers=workers)
+
+
+def start_with_nofile(srv, nofile, *extra):
+    """Server.start, but the server runs with RLIMIT_NOFILE soft = hard = nofile
+    (so that its own raise to the hard limit changes nothing)."""
+    srv.port = free_port()
+    srv.listen = ["127.0.0.1:%d" % srv.port]
+    srv.args = [DUCT_BIN, "serve", srv.root, "--listen", srv.listen[0], "--workers", "1", "--model", srv.model,
+                "--access-log", srv.log_path] + model_args(srv.model) + list(extra)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    with open(srv.stdout_path, "wb") as out, open(srv.stderr_path, "wb") as err:
+        srv.proc = subprocess.Popen(srv.args, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True, preexec_fn=limit)
+    LIVE.add(srv.proc)
+    srv._wait_ready()
+    return srv
+
+
+# ---------------------------------------------------------------------------
+# What /proc tells about the server process.
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def thread_count(pid):
+    """Threads: of /proc/PID/status, less the kernel's io_uring workers (iou-wrk-*,
+    iou-sqp-*), which the kernel starts and retires on its own schedule."""
+    with open("/proc/%d/status" % pid) as f:
+        threads = [int(line.split()[1]) for line in f if line.startswith("Threads:")]
+    check(threads, "no Threads: line in /proc/%d/status" % pid)
+    kernel = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                kernel += f.read().startswith("iou-")
+        except OSError:
+            pass  # exited meanwhile
+    return threads[0] - kernel
+
+
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name: [state, ppid, ...]."""
+    with open("/proc/%d/stat" % pid) as f:
+        text = f.read()
+    return text[text.rindex(")") + 2:].split()
+
+
+def children(pid):
+    """[(child pid, state letter)] of every process whose parent is pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = proc_stat(int(entry))
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+        if int(fields[1]) == pid:
+            found.append((int(entry), fields[0]))
+    return found
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of the whole process (all its threads)."""
+    fields = proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def resources(pid):
+    kids = children(pid)
+    return {"fds": fd_count(pid), "threads": thread_count(pid), "children": len(kids),
+            "zombies": sum(1 for _, state in kids if state == "Z")}
+
+
+def settled(pid, timeout=1.0):
+    """Resource counts once two readings 0.1 s apart agree (or after timeout)."""
+    deadline = time.monotonic() + timeout
+    last = resources(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = resources(pid)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+# ---------------------------------------------------------------------------
+# Socket helpers.
+
+
+def linger_reset(sock):
+    """Makes close() send a RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def peer_state(sock):
+    """"closed" (EOF or reset), "open" (nothing to read) or "data", without blocking."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        data = sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return "open"
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed"
+    finally:
+        sock.settimeout(timeout)
+    return "data" if data else "closed"
+
+
+def wait_closed(sock, timeout):
+    """Waits up to timeout for the server to close: returns (closed, bytes received before)."""
+    deadline = time.monotonic() + timeout
+    got = bytearray()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False, bytes(got)
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            return False, bytes(got)
+        except (ConnectionResetError, BrokenPipeError):
+            return True, bytes(got)
+        finally:
+            sock.settimeout(IO_TIMEOUT)
+        if not data:
+            return True, bytes(got)
+        got += data
+
+
+def check_refusal_bytes(data, what):
+    """What a server may send before closing a connection it refuses or times out: nothing, or one 4xx/5xx."""
+    check(not data or re.match(rb"^HTTP/1\.[01] [45]\d\d ", data),
+          "%s: closed after sending %s" % (what, short(data)))
+
+
+def get_status(addr, target="/index.html", timeout=IO_TIMEOUT):
+    """(status, body) of one GET with Connection: close on a new connection."""
+    with HttpConn(connect(addr, timeout=timeout)) as conn:
+        conn.send(http_request("GET", target, [("Connection", "close")]))
+        resp = conn.read_response()
+        return resp.status, resp.body
+
+
+def get_until_ok(addr, timeout, target="/index.html"):
+    """Retries a GET until it is answered 200 or timeout passes; returns the last outcome."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            outcome = get_status(addr, target, timeout=max(0.5, min(IO_TIMEOUT, deadline - time.monotonic())))
+        except (OSError, ts.PeerClosed, TestFailure) as e:
+            outcome = ("%s: %s" % (type(e).__name__, e), None)
+        if outcome[0] == 200 or time.monotonic() >= deadline:
+            return outcome
+        time.sleep(0.1)
+
+
+def close_all(socks):
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# Test registry and runner (test_serve's run_case drives each case).
+
+TESTS = []
+
+
+class Case(ts.Case):
+    def __init__(self, name, fn, models, timeout):
+        super().__init__(name, fn, start=False, args=(), big=False, timeout=timeout)
+        self.models = models  # None: every model
+
+
+def case(models=None, timeout=30):
+    """Registers fn(srv); srv is not started: each test starts it with the flags it needs."""
+    def deco(fn):
+        TESTS.append(Case(fn.__name__, fn, models, timeout))
+        return fn
+    return deco
+
+
+def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    ts.raise_fd_limit()  # before any server starts: servers inherit it
+    if not (os.path.isfile(DUCT_BIN) and os.access(DUCT_BIN, os.X_OK)):
+        print("FAIL setup: DUCT_BIN %s is not an executable file" % DUCT_BIN)
+        print("RESULT passed=0 failed=1")
+        return 1
+    listed = listed_models()
+    if not listed:
+        print("FAIL setup: `%s serve --help` lists no models" % DUCT_BIN)
+        print("RESULT passed=0 failed=1")
+        return 1
+    models = os.environ.get("DUCT_MODELS", "").split() or listed
+    passed = failed = 0
+    began = time.monotonic()
+    suite_dir = tempfile.mkdtemp(prefix="duct-models-test-")
+    try:
+        for model in models:
+            started = time.monotonic()
+            for index, test in enumerate(TESTS):
+                name = "%s/%s" % (model, test.name)
+                if test.models is not None and model not in test.models:
+                    continue
+                if NAME_FILTER and NAME_FILTER not in name:
+                    continue
+                t0 = time.monotonic()
+                outcome, reason = ts.run_case(model, test, suite_dir, index)
+                took = time.monotonic() - t0
+                if outcome == "pass":
+                    passed += 1
+                    print("ok   %s (%.2f s)" % (name, took), flush=True)
+                elif outcome == "skip":
+                    print("SKIP %s: %s" % (name, reason), flush=True)
+                else:
+                    failed += 1
+                    print("FAIL %s: %s" % (name, reason), flush=True)
+            print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
+    finally:
+        ts._kill_leftovers()
+        shutil.rmtree(suite_dir, ignore_errors=True)
+    print("# all models: %.1f s" % (time.monotonic() - began), flush=True)
+    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------
+# 1. Resources come back after 10,000 connections.
+
+LOAD_CONNECTIONS = 10000
+LOAD_CLIENTS = 20
+LOAD_SECONDS = 15.0     # the load stops here even if fewer connections were made
+LOAD_MINIMUM = 1000     # fewer than this in LOAD_SECONDS: the server is stuck, not slow
+# Connections before the baseline: enough that every pool thread has served every target.
+WARM_UP = {"pool": 300, "fork": 20, "thread": 20}
+LOAD_TARGETS = [("/index.html", INDEX), ("/style.css", STYLE), ("/blob.xyzzy", BLOB)]
+PARTIAL_HEAD = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"
+
+
+def load_kind(i):
+    """A mix: mostly one GET with Connection: close, some keep-alive connections
+    closed by either side, some silent, some reset mid-head or before reading
+    the response."""
+    if i % 50 == 7:
+        return "silent"         # connect, close without a byte
+    if i % 25 == 11:
+        return "reset"          # half a head, then RST
+    if i % 25 == 17:
+        return "reset-after-request"  # a whole request, then RST before the response is read
+    if i % 10 == 3:
+        return "keep-then-fin"  # a keep-alive GET, then the client closes
+    if i % 5 == 1:
+        return "keep-then-close"  # a keep-alive GET, then a GET with Connection: close
+    return "close"
+
+
+def one_connection(addr, i):
+    kind = load_kind(i)
+    target, data = LOAD_TARGETS[i % len(LOAD_TARGETS)]
+    with HttpConn(connect(addr)) as conn:
+        if kind == "silent":
+            return
+        if kind == "reset":
+            conn.send(PARTIAL_HEAD)
+            linger_reset(conn.sock)
+            return
+        if kind == "reset-after-request":
+            conn.send(http_request("GET", "/blob.xyzzy"))
+            linger_reset(conn.sock)
+            return
+        if kind.startswith("keep"):
+            conn.send(http_request("GET", target))
+            resp = conn.read_response()
+            check_eq((resp.status, resp.body), (200, data), "%s: keep-alive response" % kind)
+            check(resp.header("connection") != "close", "%s: keep-alive response says Connection: close" % kind)
+            if kind == "keep-then-fin":
+                return
+        conn.send(http_request("GET", target, [("Connection", "close")]))
+        resp = conn.read_response()
+        check_eq((resp.status, resp.body), (200, data), "%s: response" % kind)
+        check(conn.closed_by_peer(IO_TIMEOUT), "%s: connection still open after Connection: close" % kind)
+
+
+def run_load(addr, total, clients, seconds):
+    """total connections from `clients` threads; returns (connections made, [errors])."""
+    counter = itertools.count()
+    done = itertools.count()
+    errors = []
+    deadline = time.monotonic() + seconds
+
+    def client():
+        while time.monotonic() < deadline:
+            i = next(counter)
+            if i >= total:
+                return
+            try:
+                one_connection(addr, i)
+                next(done)
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                errors.append("connection %d (%s): %s: %s" % (i, load_kind(i), type(e).__name__, e))
+                if len(errors) > 50:
+                    return
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 2 * IO_TIMEOUT)
+    check(not any(t.is_alive() for t in threads), "load clients still running %.0f s after the deadline"
+          % (2 * IO_TIMEOUT))
+    return next(done), errors
+
+
+@case(timeout=75)
+def resources_return_after_load(srv):
+    """fds, threads and child processes before = after 10,000 connections."""
+    start(srv, workers=2)
+    pid = srv.proc.pid
+    # Warm up: every worker's file cache holds one descriptor per file served
+    # (until replaced), so the baseline is taken with those already open.
+    count, errors = run_load(srv.addr, WARM_UP.get(srv.model, 60), LOAD_CLIENTS, 10.0)
+    check(not errors, "warm-up: %d errors, e.g. %s" % (len(errors), errors[:3]))
+    wait_until(lambda: resources(pid)["children"] == 0, SETTLE)
+    before = settled(pid)
+    check_eq(before["zombies"], 0, "zombie children before the load")
+    t0 = time.monotonic()
+    count, errors = run_load(srv.addr, LOAD_CONNECTIONS, LOAD_CLIENTS, LOAD_SECONDS)
+    took = time.monotonic() - t0
+    print("#   %s: %d connections in %.1f s; before %s" % (srv.model, count, took, before), flush=True)
+    check(not errors, "%d connections failed, e.g. %s" % (len(errors), errors[:3]))
+    check(count >= min(LOAD_MINIMUM, LOAD_CONNECTIONS), "only %d connections served in %.0f s" % (count, took))
+    check(srv.alive(), "server died under load")
+    expected = dict(before, children=0, zombies=0)
+    if not wait_until(lambda: resources(pid) == expected, SETTLE):
+        after = resources(pid)
+        kids = children(pid)
+        raise TestFailure("%.0f s after %d connections: %s, before: %s%s" % (
+            SETTLE, count, after, before, "; children (pid, state): %s" % kids[:10] if kids else ""))
+    # And it still serves.
+    check_eq(get_status(srv.addr), (200, INDEX), "a request after the load")
+
+
+# ---------------------------------------------------------------------------
+# 2. --max-conns.
+
+MAX_CONNS = 5
+
+
+@case()
+def max_conns_refuses_the_extra_connection(srv):
+    """--max-conns 5, 5 idle connections: a 6th is closed or answered 503 within
+    2 s; once the 5 close, requests succeed again. The iterative model never has
+    more than one live connection, so there the 6th waits in the listen backlog
+    (its documented behaviour) and is answered once the 5 are gone."""
+    start(srv, "--max-conns", str(MAX_CONNS))
+    time.sleep(0.2)  # the readiness probe's slot is surely released
+    idle = []
+    try:
+        for _ in range(MAX_CONNS):
+            idle.append(connect(srv.addr))
+        time.sleep(0.3)  # let the server accept them all (in order, before the 6th)
+        extra = HttpConn(connect(srv.addr))
+        idle.append(extra.sock)
+        extra.send(http_request("GET", "/index.html", [("Connection", "close")]))
+        t0 = time.monotonic()
+        # Iterative: shorter than its 2 s idle timeout, which would end the first idle connection.
+        closed, data = wait_closed(extra.sock, 1.0 if srv.model == "iterative" else 2.0)
+        took = time.monotonic() - t0
+        if srv.model == "iterative":
+            check(not closed and not data, "iterative: the 6th connection was %s after %.2f s (%s): it "
+                  "should wait in the backlog" % ("closed" if closed else "answered", took, short(data)))
+        else:
+            check(closed, "the 6th connection (over --max-conns %d) neither closed nor refused within 2 s; "
+                  "received %s" % (MAX_CONNS, short(data)))
+            check(not data or data.startswith(b"HTTP/1.1 503 "), "the 6th connection got %s, not a 503"
+                  % short(data))
+        states = [peer_state(s) for s in idle[:MAX_CONNS]]
+        check(all(s == "open" for s in states), "the %d idle connections within the limit: %s" % (MAX_CONNS, states))
+        close_all(idle[:MAX_CONNS])
+        if srv.model == "iterative":
+            extra.sock.settimeout(5.0)
+            resp = extra.read_response()
+            check_eq((resp.status, resp.body), (200, INDEX), "iterative: the 6th request once the 5 closed")
+        status, body = get_until_ok(srv.addr, 3.0)
+        check_eq((status, body), (200, INDEX), "a request after the %d idle connections closed" % MAX_CONNS)
+    finally:
+        close_all(idle)
+
+
+# ---------------------------------------------------------------------------
+# 3. Idle and slowloris clients are closed.
+
+SLOW_HEAD = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
+@case(timeout=40)
+def idle_and_slowloris_clients_are_closed(srv):
+    """--idle-timeout 1 --header-timeout 2: a silent client is closed within 5 s,
+    one sending a header byte every 0.5 s within 6 s; another client that came
+    meanwhile is answered (in the iterative model: after the slow one is gone)."""
+    start(srv, "--idle-timeout", "1", "--header-timeout", "2")
+    time.sleep(0.1)
+    # The silent client.
+    with connect(srv.addr) as s:
+        closed, data = wait_closed(s, 5.0)
+        check(closed, "a client that sent nothing still open after 5 s (received %s)" % short(data))
+        check_refusal_bytes(data, "silent client")
+    # The slowloris client, with a well-behaved one arriving 0.2 s after it.
+    other = {}
+
+    def well_behaved():
+        time.sleep(0.2)
+        t = time.monotonic()
+        try:
+            other["outcome"] = get_status(srv.addr, timeout=9.0)
+        except Exception as e:  # noqa: BLE001 - reported below
+            other["outcome"] = ("%s: %s" % (type(e).__name__, e), None)
+        other["waited"] = time.monotonic() - t
+
+    with connect(srv.addr) as s:
+        t0 = time.monotonic()
+        s.sendall(SLOW_HEAD)
+        helper = threading.Thread(target=well_behaved, daemon=True)
+        helper.start()
+        closed_after, got = None, bytearray()
+        readable = select.poll()
+        readable.register(s, select.POLLIN)
+        while closed_after is None and time.monotonic() - t0 < 6.0:
+            try:
+                s.send(b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - t0
+                break
+            if readable.poll(500):  # the next byte in 0.5 s, unless the server acts first
+                closed, data = wait_closed(s, 0.05)
+                got += data
+                if closed:
+                    closed_after = time.monotonic() - t0
+        check(closed_after is not None, "a slowloris client (a header byte every 0.5 s) still open after 6 s")
+        check_refusal_bytes(bytes(got), "slowloris client")
+        check(closed_after >= 0.9, "slowloris client closed after %.2f s, before the 2 s header timeout could "
+              "have passed" % closed_after)
+    helper.join(10.0)
+    check(not helper.is_alive(), "the well-behaved client still waiting 10 s later")
+    check_eq(other["outcome"], (200, INDEX), "the client that came while the slowloris held on")
+    if srv.model == "iterative":
+        check(other["waited"] >= 0.5, "iterative: the other client was answered after %.2f s while the "
+              "slowloris client was being served" % other["waited"])
+    else:
+        check(other["waited"] < 1.0, "the other client waited %.2f s for its answer" % other["waited"])
+    check(srv.alive(), "server died")
+
+
+# ---------------------------------------------------------------------------
+# 4. The iterative model serves one client at a time; the others do not.
+
+
+@case()
+def idle_keepalive_client_blocks_only_iterative(srv):
+    """Client A idles on a keep-alive connection; client B's request waits for A's
+    idle timeout (2 s in the iterative model) there, and is answered at once in
+    every other model."""
+    start(srv)
+    with HttpConn(connect(srv.addr)) as a:
+        a.send(http_request("GET", "/style.css"))
+        resp = a.read_response()
+        check_eq((resp.status, resp.body), (200, STYLE), "client A's keep-alive response")
+        with HttpConn(connect(srv.addr, timeout=6.0)) as b:
+            t0 = time.monotonic()
+            b.send(http_request("GET", "/index.html", [("Connection", "close")]))
+            resp = b.read_response()
+            waited = time.monotonic() - t0
+        check_eq((resp.status, resp.body), (200, INDEX), "client B's response")
+        if srv.model == "iterative":
+            check(waited >= 1.0, "iterative: B answered after %.2f s while A held its connection" % waited)
+            check(waited < 5.0, "iterative: B waited %.2f s (A's idle timeout is 2 s)" % waited)
+            check(a.closed_by_peer(0.5), "iterative: A's idle connection not closed though B was served")
+        else:
+            check(waited < 0.5, "B waited %.2f s while A idled on its keep-alive connection" % waited)
+            check(peer_state(a.sock) == "open", "A's keep-alive connection closed by the server")
+
+
+# ---------------------------------------------------------------------------
+# 5. Fairness of the event loops.
+
+PIPELINED = 2000
+
+
+@case(models=EVENT_MODELS, timeout=45)
+def pipelining_client_does_not_starve_others(srv):
+    """One worker; one client pipelines 2,000 requests in one burst and reads
+    slowly: meanwhile each request of another client is answered within 1 s.
+    Then the pipeliner gets all 2,000 responses, in order."""
+    start(srv)
+    request = http_request("GET", "/index.html")
+    pipe = HttpConn(connect(srv.addr, timeout=10.0, rcvbuf=4096))
+    sent = {}
+
+    def send_burst():
+        try:
+            pipe.sock.sendall(request * PIPELINED)
+            sent["ok"] = True
+        except Exception as e:  # noqa: BLE001 - reported below
+            sent["error"] = "%s: %s" % (type(e).__name__, e)
+
+    sender = threading.Thread(target=send_burst, daemon=True)
+    try:
+        sender.start()
+        slow_until = time.monotonic() + 2.0
+        next_probe, waits = time.monotonic() + 0.2, []
+        while time.monotonic() < slow_until:
+            data = pipe.sock.recv(2048)  # slowly: 2 KiB per 50 ms
+            check(data, "the pipelining client was closed by the server")
+            pipe.buf += data
+            time.sleep(0.05)
+            if time.monotonic() >= next_probe:
+                t0 = time.monotonic()
+                outcome = get_status(srv.addr, "/style.css", timeout=3.0)
+                waits.append(round(time.monotonic() - t0, 3))
+                check_eq(outcome, (200, STYLE), "the other client's response")
+                next_probe = time.monotonic() + 0.2
+        check(len(waits) >= 3, "only %d probe requests in 2 s" % len(waits))
+        check(max(waits) < 1.0, "the other client's requests took %s s while one client pipelined" % waits)
+        for i in range(PIPELINED):
+            resp = pipe.read_response()
+            check_eq((resp.status, resp.body), (200, INDEX), "pipelined response %d" % i)
+        sender.join(5.0)
+        check(sent.get("ok"), "sending the burst: %s" % sent.get("error", "still sending"))
+        check(peer_state(pipe.sock) == "open", "extra bytes or a close after %d responses" % PIPELINED)
+    finally:
+        pipe.close()
+        sender.join(5.0)
+
+
+# ---------------------------------------------------------------------------
+# 6. select cannot watch descriptors >= FD_SETSIZE.
+
+FD_SETSIZE = 1024
+SELECT_CONNS = 1100
+
+
+@case(models=("select",), timeout=60)
+def select_refuses_descriptors_beyond_fd_setsize(srv):
+    """1100 idle connections to one select worker: those whose descriptor would
+    be >= 1024 are closed at once and logged; the rest stay open and usable;
+    the server answers once they are gone."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < SELECT_CONNS + 100:
+        raise Skip("RLIMIT_NOFILE %d is too low to open %d connections" % (soft, SELECT_CONNS))
+    start(srv)
+    pid = srv.proc.pid
+    time.sleep(0.2)
+    base = fd_count(pid)
+    server_max = max(int(n) for n in os.listdir("/proc/%d/fd" % pid))
+    check(server_max < 100, "server already holds descriptor %d before any connection" % server_max)
+    can_keep = FD_SETSIZE - base  # descriptors base .. 1023 free for connections
+    socks = []
+    try:
+        for _ in range(SELECT_CONNS):
+            socks.append(connect(srv.addr))
+        last_connected = time.monotonic()
+
+        def tally():
+            return [peer_state(s) for s in socks]
+
+        expected_closed = SELECT_CONNS - can_keep
+        wait_until(lambda: tally().count("closed") >= expected_closed, 2.0, interval=0.1)
+        states = tally()
+        took = time.monotonic() - last_connected
+        closed = [i for i, st in enumerate(states) if st == "closed"]
+        check(srv.alive(), "server died with %d connections" % SELECT_CONNS)
+        check(len(closed) >= expected_closed, "%d of %d connections closed within 2 s, expected %d (the server "
+              "held %d descriptors, so %d fit below %d)" % (len(closed), SELECT_CONNS, expected_closed, base,
+                                                            can_keep, FD_SETSIZE))
+        check(len(closed) <= expected_closed + 2, "%d connections closed, expected %d: some below the limit "
+              "were refused" % (len(closed), expected_closed))
+        check(not [s for s in states if s == "data"], "the server sent bytes on idle connections")
+        check(min(closed) >= can_keep - 2, "connection %d (of the first %d, which fit) closed"
+              % (min(closed), can_keep))
+        check(took < 2.5, "refused connections closed only after %.2f s" % took)
+        err = srv.stderr()
+        lines = [l for l in err.splitlines() if "connection refused: descriptor" in l and "select" in l]
+        check(lines, "no 'connection refused: descriptor ... select' line on stderr: %s" % short(err[-400:]))
+        # The kept connections still work: the first and the last one.
+        kept = [i for i, st in enumerate(states) if st == "open"]
+        for i in (kept[0], kept[-1]):
+            conn = HttpConn(socks[i])
+            conn.send(http_request("GET", "/index.html"))
+            resp = conn.read_response()
+            check_eq((resp.status, resp.body), (200, INDEX), "request on kept connection %d" % i)
+    finally:
+        close_all(socks)
+    status, body = get_until_ok(srv.addr, 3.0)
+    check_eq((status, body), (200, INDEX), "a request after the %d connections closed" % SELECT_CONNS)
+    check(wait_until(lambda: fd_count(pid) <= base + 2, 3.0), "server still holds %d descriptors (%d before)"
+          % (fd_count(pid), base))
+
+
+# ---------------------------------------------------------------------------
+# 7. Out of descriptors: no spinning, and service resumes.
+
+NOFILE = 64
+EXHAUST_CONNS = 120
+MAX_CPU_RATE = 0.25  # s of CPU per s; a server resting 100 ms between accept attempts uses ~0
+
+
+@case(models=("epoll", "thread"), timeout=40)
+def descriptor_exhaustion_recovers_without_spinning(srv):
+    """RLIMIT_NOFILE 64 and 120 idle connections: while the server is out of
+    descriptors it does not spin (< 0.25 s of CPU per second) and still answers
+    a connection it accepted (200, or 503 if it cannot open the file); once the
+    connections close, it serves again and its descriptors come back."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < EXHAUST_CONNS + 100:
+        raise Skip("RLIMIT_NOFILE %d is too low for this test" % soft)
+    start_with_nofile(srv, NOFILE)
+    pid = srv.proc.pid
+    check_eq(get_status(srv.addr), (200, INDEX), "a request before the exhaustion")  # warms the file cache
+    time.sleep(0.2)
+    base = fd_count(pid)
+    socks = []
+    try:
+        for _ in range(EXHAUST_CONNS):
+            socks.append(connect(srv.addr))  # the kernel completes handshakes into the backlog
+        full = wait_until(lambda: fd_count(pid) >= NOFILE - 1, 3.0, interval=0.05)
+        check(full, "server holds only %d descriptors (limit %d) with %d connections open"
+              % (fd_count(pid), NOFILE, EXHAUST_CONNS))
+        time.sleep(0.3)
+        c0, t0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(1.0)
+        rate = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+        check(srv.alive(), "server died out of descriptors")
+        check(rate < MAX_CPU_RATE, "server used %.2f s of CPU per second while out of descriptors (spinning)"
+              % rate)
+        conn = HttpConn(socks[0])  # accepted first, so surely accepted
+        conn.send(http_request("GET", "/index.html"))
+        resp = conn.read_response()
+        check(resp.status in (200, 503), "a request on an accepted connection while out of descriptors: %d"
+              % resp.status)
+    finally:
+        close_all(socks)
+    status, body = get_until_ok(srv.addr, 5.0)
+    check_eq((status, body), (200, INDEX), "a request after the %d connections closed" % EXHAUST_CONNS)
+    check(wait_until(lambda: fd_count(pid) <= base, 5.0), "server holds %d descriptors 5 s after the "
+          "connections closed (%d before)" % (fd_count(pid), base))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
