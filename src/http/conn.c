@@ -74,7 +74,7 @@ static void release_resource(struct http_conn *c)
     c->res.fd = -1;
 }
 
-/* Called only where no span of c->req is still needed. */
+/* Called only where no span into the buffer is still needed. */
 static void drop_buffer_if_empty(struct http_conn *c)
 {
     if (c->buf && c->buf_start == c->buf_end) {
@@ -155,7 +155,7 @@ static void connection_field(struct http_conn *c, struct http_head *h)
 {
     if (!c->keep_alive)
         http_head_field_str(h, "Connection", "close");
-    else if (c->have_req && c->req.version_minor == 0)
+    else if (c->have_req && c->http10)
         http_head_field_str(h, "Connection", "keep-alive");
 }
 
@@ -173,7 +173,7 @@ static void set_output(struct http_conn *c, const struct http_head *h, size_t he
 
 static int is_head_request(const struct http_conn *c)
 {
-    return c->have_req && c->req.method.len == 4 && memcmp(c->req.method.ptr, "HEAD", 4) == 0;
+    return c->have_req && c->head_method;
 }
 
 /* An error answer: a short HTML body inside the head buffer, so that the whole
@@ -319,13 +319,29 @@ static struct http_span request_line_of(const struct http_request *req)
     return (struct http_span){req->method.ptr, (size_t)(end - req->method.ptr)};
 }
 
+/* The parsed request lives in the worker's context only while its response
+ * is being built; what later steps need (the log line, the fields the log
+ * quotes) is kept here, as spans into the connection's buffer. */
+static void remember_request(struct http_conn *c, const struct http_request *req)
+{
+    const struct http_header *h;
+    c->have_req = 1;
+    c->log_line = request_line_of(req);
+    c->http10 = req->version_minor == 0;
+    c->head_method = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
+    h = http_find_header(req, "referer");
+    c->referer = h ? h->value : (struct http_span){NULL, 0};
+    h = http_find_header(req, "user-agent");
+    c->user_agent = h ? h->value : (struct http_span){NULL, 0};
+}
+
 static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
 {
     struct http_request_info info;
-    c->have_req = 1;
-    c->log_line = request_line_of(&c->req);
+    const struct http_request *req = &c->ctx->req;
+    remember_request(c, req);
     c->buf_start += head_len;
-    int status = http_request_interpret(&c->req, &info);
+    int status = http_request_interpret(req, &info);
     c->keep_alive = info.keep_alive && !c->draining;
     if (status == 0 && info.content_length > c->ctx->max_body)
         status = 413;
@@ -373,7 +389,7 @@ static int step_head(struct http_conn *c, time_t now)
         return 0;
     }
     int status = 0;
-    int r = http_parse_request(c->buf + c->buf_start, c->buf_end - c->buf_start, c->ctx->max_head, &c->req,
+    int r = http_parse_request(c->buf + c->buf_start, c->buf_end - c->buf_start, c->ctx->max_head, &c->ctx->req,
                                &status);
     if (r == HTTP_PARSE_INCOMPLETE) {
         if (c->peer_eof) {
@@ -449,12 +465,8 @@ static void log_exchange(struct http_conn *c, time_t now)
         .now = now,
     };
     if (c->have_req) {
-        const struct http_header *h = http_find_header(&c->req, "referer");
-        if (h)
-            e.referer = h->value;
-        h = http_find_header(&c->req, "user-agent");
-        if (h)
-            e.user_agent = h->value;
+        e.referer = c->referer;
+        e.user_agent = c->user_agent;
     }
     c->ctx->on_log(c->ctx->log_ctx, &e);
 }

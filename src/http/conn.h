@@ -71,6 +71,7 @@ struct http_ctx {
     void *log_ctx;
     struct http_date_cache date;
     struct http_buf_pool pool;
+    struct http_request req; /* scratch: the request whose response is being built */
 };
 
 enum http_want {
@@ -119,8 +120,11 @@ struct http_conn {
     uint64_t bytes_sent;   /* of the current response, head included */
     struct http_span log_line; /* the request line as received, for the log */
     time_t now;                /* the latest time a driver reported, for a log line written on release */
-    struct http_request req;
-    int have_req;       /* req is valid (the log can quote it) */
+    int have_req;       /* a request was parsed: the fields below are valid */
+    int http10;         /* it was HTTP/1.0 */
+    int head_method;    /* it was HEAD: no body */
+    struct http_span referer;    /* for the log */
+    struct http_span user_agent; /* for the log */
     char peer[48];
     char head[HTTP_HEAD_BUF];
 };
