@@ -250,7 +250,7 @@ static void respond_redirect(struct http_conn *c, const char *path, size_t path_
 static size_t format_etag(const struct http_resource *res, char *out)
 {
     static const char hex[] = "0123456789abcdef";
-    uint64_t parts[2] = {(uint64_t)res->mtime, res->size};
+    const uint64_t parts[2] = {(uint64_t)res->mtime, res->size};
     size_t n = 0;
     out[n++] = '"';
     for (int p = 0; p < 2; p++) {

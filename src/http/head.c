@@ -59,7 +59,8 @@ void http_head_field_str(struct http_head *h, const char *name, const char *valu
 void http_head_field_u64(struct http_head *h, const char *name, uint64_t value)
 {
     char digits[24];
-    http_head_field(h, name, digits, http_u64_to_dec(value, digits));
+    size_t len = http_u64_to_dec(value, digits);
+    http_head_field(h, name, digits, len);
 }
 
 size_t http_head_finish(struct http_head *h)

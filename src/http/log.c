@@ -48,7 +48,7 @@ static size_t format_log_time(time_t t, char *out)
     p += 3;
     *p++ = '/';
     p += http_u64_to_dec((uint64_t)tm.tm_year + 1900, p);
-    int parts[3] = {tm.tm_hour, tm.tm_min, tm.tm_sec};
+    const int parts[3] = {tm.tm_hour, tm.tm_min, tm.tm_sec};
     for (int i = 0; i < 3; i++) {
         *p++ = ':';
         *p++ = (char)('0' + parts[i] / 10);
