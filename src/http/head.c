@@ -37,7 +37,8 @@ void http_head_start(struct http_head *h, char *buf, size_t cap, int status)
     h->len = 0;
     h->overflow = 0;
     http_head_append(h, "HTTP/1.1 ", 9);
-    http_head_append(h, code, http_u64_to_dec((uint64_t)status, code));
+    size_t code_len = http_u64_to_dec((uint64_t)status, code);
+    http_head_append(h, code, code_len);
     http_head_append(h, " ", 1);
     http_head_append(h, reason, strlen(reason));
     http_head_append(h, "\r\n", 2);
