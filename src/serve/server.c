@@ -16,7 +16,7 @@
 #define LISTEN_BACKLOG 4096
 
 extern const struct serve_model serve_model_iterative, serve_model_fork, serve_model_thread, serve_model_pool,
-    serve_model_select, serve_model_poll, serve_model_epoll;
+    serve_model_select, serve_model_poll, serve_model_epoll, serve_model_uring;
 
 const struct serve_model *const serve_models[] = {
     &serve_model_iterative,
@@ -26,6 +26,7 @@ const struct serve_model *const serve_models[] = {
     &serve_model_select,
     &serve_model_poll,
     &serve_model_epoll,
+    &serve_model_uring,
     NULL,
 };
 
