@@ -697,7 +697,7 @@ static int init_worker(struct worker *w, struct server *srv, int index)
  * succeeded. */
 static int await_workers(struct uring_state *u)
 {
-    int failed = 0;
+    int any_failed = 0;
     for (int i = 0; i < u->running; i++) {
         while (sem_wait(&u->started) != 0)
             if (errno != EINTR) {
@@ -706,8 +706,8 @@ static int await_workers(struct uring_state *u)
             }
     }
     for (int i = 0; i < u->running; i++)
-        failed |= u->workers[i].enable_failed;
-    return failed ? -1 : 0;
+        any_failed |= u->workers[i].enable_failed;
+    return any_failed ? -1 : 0;
 }
 
 /* Every ring is set up before any thread starts, so that a kernel refusing
