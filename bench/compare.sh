@@ -1,0 +1,467 @@
+#!/usr/bin/env bash
+# bench/compare.sh: side-by-side benchmark of duct against nginx, lighttpd and h2o.
+#
+# Every server gets one worker, is pinned to CPU $SERVER_CPU (default 0) with taskset, runs in
+# the foreground under this script with access logging off, and listens on its own 127.0.0.1
+# port. wrk (one thread) is pinned to CPU $CLIENT_CPU (default 1). Rounds are interleaved: each
+# round runs every server once, so that noise on the machine hits all of them alike.
+#
+# Progress goes to stderr; the Markdown report goes to stdout.  See docs/BENCHMARKS.md.
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]               rounds per scenario
+#   DURATION [10]            seconds per wrk run
+#   SCENARIOS [keepalive]    any of: keepalive close big (space or comma separated)
+#   SERVERS [duct nginx lighttpd h2o]
+#   CONNS [100]              wrk connections for keepalive and close
+#   BIG_CONNS [4]            wrk connections for big
+#   BASE_PORT [28480]        first port tried; ports in use are skipped
+#   SERVER_CPU [0]  CLIENT_CPU [1]
+#   SETTLE [1]               seconds of pause between two runs
+#   DUCT [./duct]  NGINX [/usr/sbin/nginx]  LIGHTTPD [/usr/sbin/lighttpd]  H2O [/usr/bin/h2o]
+#   WRK [/usr/bin/wrk]
+#   KEEP_TMP [0]             1 keeps the temp dir (configs, server logs, wrk outputs)
+#   NGINX_OPEN_FILE_CACHE [0] 1 adds `open_file_cache max=1000 inactive=60s;` to nginx's config
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+CONF_DIR=$HERE/conf
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+SCENARIOS=${SCENARIOS:-keepalive}
+SERVERS=${SERVERS:-duct nginx lighttpd h2o}
+CONNS=${CONNS:-100}
+BIG_CONNS=${BIG_CONNS:-4}
+BASE_PORT=${BASE_PORT:-28480}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SETTLE=${SETTLE:-1}
+DUCT=${DUCT:-$REPO/duct}
+NGINX=${NGINX:-/usr/sbin/nginx}
+LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
+H2O=${H2O:-/usr/bin/h2o}
+WRK=${WRK:-/usr/bin/wrk}
+KEEP_TMP=${KEEP_TMP:-0}
+NGINX_OPEN_FILE_CACHE=${NGINX_OPEN_FILE_CACHE:-0}
+
+SCENARIOS=${SCENARIOS//,/ }
+SERVERS=${SERVERS//,/ }
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "compare.sh: $*"; exit 2; }
+
+for v in ROUNDS DURATION CONNS BIG_CONNS BASE_PORT SERVER_CPU CLIENT_CPU SETTLE; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, not '${!v}'"
+done
+((ROUNDS >= 1)) || die "ROUNDS must be at least 1"
+((DURATION >= 1)) || die "DURATION must be at least 1"
+for s in $SCENARIOS; do
+    case $s in keepalive | close | big) ;; *) die "unknown scenario '$s' (keepalive, close, big)" ;; esac
+done
+for s in $SERVERS; do
+    case $s in duct | nginx | lighttpd | h2o) ;; *) die "unknown server '$s' (duct, nginx, lighttpd, h2o)" ;; esac
+done
+
+# ---------------------------------------------------------------------------------------------
+# Tools: install what is missing from Debian's packages, build duct if needed.
+
+missing=()
+need() { # need BINARY PACKAGE
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+}
+need curl curl
+need taskset util-linux
+need "$WRK" wrk
+for s in $SERVERS; do
+    case $s in
+    nginx) need "$NGINX" nginx ;;
+    lighttpd) need "$LIGHTTPD" lighttpd ;;
+    h2o) need "$H2O" h2o ;;
+    esac
+done
+if ((${#missing[@]})); then
+    log "installing missing packages: ${missing[*]}"
+    SUDO=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to apt-get install ${missing[*]}"
+        SUDO=(sudo)
+    fi
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+[[ -x $WRK ]] || WRK=$(command -v wrk)
+
+if [[ " $SERVERS " == *" duct "* && ! -x $DUCT ]]; then
+    log "building duct"
+    make -C "$REPO" >&2
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Temp dir, document root, cleanup.
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/duct-bench.XXXXXX")
+chmod 755 "$TMP"
+ROOT=$TMP/root
+mkdir -p "$ROOT"
+PIDS=() # every process this script started, and nothing else
+
+cleanup() {
+    local rc=$? pid i
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+        for ((i = 0; i < 50; i++)); do
+            alive "$pid" || break
+            sleep 0.1
+        done
+        if alive "$pid"; then
+            log "pid $pid did not stop on SIGTERM; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ $KEEP_TMP == 1 ]]; then
+        log "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    local st
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    st=${st##*) }
+    [[ ${st%% *} != Z ]]
+}
+
+# children_cpu VAR: sets VAR to the user + system seconds of this shell's reaped children (wrk,
+# once it has exited). `times` must run in this shell, not in a $(...) subshell.
+children_cpu() {
+    times >"$TMP/times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] } printf "%.2f", t }' "$TMP/times")"
+}
+
+# busy_ticks: user + nice + system ticks of CPUs $SERVER_CPU and $CLIENT_CPU (all processes).
+busy_ticks() {
+    awk -v a="cpu$SERVER_CPU" -v b="cpu$CLIENT_CPU" '$1 == a || $1 == b { t += $2 + $3 + $4 } END { print t + 0 }' /proc/stat
+}
+
+# cpu_ticks PID: utime + stime of the whole process (all threads), in clock ticks.
+cpu_ticks() {
+    local st f
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || {
+        echo -1
+        return
+    }
+    st=${st##*) } # fields from 3 (state) on; comm may hold spaces
+    read -r -a f <<<"$st"
+    echo $((f[11] + f[12])) # fields 14 (utime) and 15 (stime)
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+head -c 1024 /dev/urandom >"$ROOT/1k.bin"
+if [[ " $SCENARIOS " == *" big "* ]]; then
+    head -c $((100 * 1024 * 1024)) /dev/urandom >"$ROOT/100m.bin"
+fi
+chmod -R a+rX "$ROOT"
+
+# ---------------------------------------------------------------------------------------------
+# Servers.
+
+port_busy() { (: <>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+next_port=$BASE_PORT
+pick_port() { # sets PICKED
+    while port_busy "$next_port"; do next_port=$((next_port + 1)); done
+    PICKED=$next_port
+    next_port=$((next_port + 1))
+}
+
+render() { # render TEMPLATE OUT PORT
+    local user_line="" extra=""
+    if ((EUID == 0)); then user_line="user: root"; fi # h2o would otherwise drop to nobody
+    if [[ $NGINX_OPEN_FILE_CACHE == 1 ]]; then extra="open_file_cache max=1000 inactive=60s;"; fi
+    sed -e '/^#/d' -e "s|@PORT@|$3|g" -e "s|@ROOT@|$ROOT|g" -e "s|@TMP@|$TMP|g" \
+        -e "s|^user: @USER@\$|$user_line|" -e "s|@NGINX_EXTRA@|$extra|" "$CONF_DIR/$1" >"$2"
+}
+
+declare -A PORT=() SPID=() SCMD=() VERSION=() FAILED=()
+ACTIVE=()
+
+quote() { # quote WORD...: a shell-ready command line
+    local out="" w
+    for w in "$@"; do out+="$(printf '%q' "$w") "; done
+    printf '%s' "${out% }"
+}
+
+start_server() { # start_server NAME; returns 1 if it does not come up
+    local name=$1 port pid i code cmd=()
+    pick_port
+    port=$PICKED
+    case $name in
+    duct)
+        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --workers 1 --quiet)
+        VERSION[duct]=$("$DUCT" --version 2>&1 | head -n1 || true)
+        VERSION[duct]+=" ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
+        if [[ -n $(git -C "$REPO" status --porcelain -- src 2>/dev/null) ]]; then
+            VERSION[duct]+=", src/ has uncommitted changes"
+        fi
+        VERSION[duct]+="; binary built $(date -u -r "$DUCT" '+%Y-%m-%d %H:%M UTC'))"
+        ;;
+    nginx)
+        render nginx.conf.in "$TMP/nginx.conf" "$port"
+        cmd=("$NGINX" -p "$TMP/" -e stderr -c "$TMP/nginx.conf")
+        VERSION[nginx]=$("$NGINX" -v 2>&1 | head -n1 || true)
+        ;;
+    lighttpd)
+        render lighttpd.conf.in "$TMP/lighttpd.conf" "$port"
+        cmd=("$LIGHTTPD" -D -f "$TMP/lighttpd.conf")
+        VERSION[lighttpd]=$("$LIGHTTPD" -v 2>&1 | head -n1 || true)
+        ;;
+    h2o)
+        render h2o.conf.in "$TMP/h2o.conf" "$port"
+        cmd=("$H2O" -c "$TMP/h2o.conf")
+        VERSION[h2o]=$("$H2O" --version 2>&1 | head -n1 || true)
+        ;;
+    esac
+    taskset -c "$SERVER_CPU" "${cmd[@]}" >"$TMP/$name.log" 2>&1 </dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    PORT[$name]=$port
+    SPID[$name]=$pid
+    SCMD[$name]="taskset -c $SERVER_CPU $(quote "${cmd[@]}")"
+    code=""
+    for ((i = 0; i < 100; i++)); do # at most ~10 s
+        alive "$pid" || break
+        code=$(curl -s -o "$TMP/$name.probe" -w '%{http_code}' --max-time 1 \
+            "http://127.0.0.1:$port/1k.bin" 2>/dev/null || true)
+        [[ $code == 200 ]] && break
+        sleep 0.1
+    done
+    if [[ $code == 200 ]] && cmp -s "$TMP/$name.probe" "$ROOT/1k.bin"; then
+        log "started $name (pid $pid) on 127.0.0.1:$port"
+        return 0
+    fi
+    FAILED[$name]="did not serve /1k.bin correctly within 10 s (last HTTP status '${code:-none}')"
+    log "$name failed to start: ${FAILED[$name]}; its output:"
+    tail -n 20 "$TMP/$name.log" >&2 || true
+    kill -TERM "$pid" 2>/dev/null || true
+    return 1
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+for s in $SERVERS; do
+    if start_server "$s"; then ACTIVE+=("$s"); fi
+done
+((${#ACTIVE[@]})) || die "no server started"
+
+# ---------------------------------------------------------------------------------------------
+# Runs.
+
+# scenario server round rps mibps p99_ms requests secs errors cpu_s wrk_cpu_s others_cpu_s
+RESULTS=$TMP/results.tsv
+: >"$RESULTS"
+declare -A WRKCMD=()
+
+# parse_wrk FILE: prints "rps mibps p99_ms requests secs errors" (errors: a comma-free word)
+parse_wrk() {
+    awk '
+    function secs(v) {            # latency value with unit -> milliseconds
+        if (v ~ /us$/) return v * 1 / 1000
+        if (v ~ /ms$/) return v * 1
+        if (v ~ /m$/)  return v * 60000
+        if (v ~ /h$/)  return v * 3600000
+        if (v ~ /s$/)  return v * 1000
+        return v
+    }
+    function mib(v) {             # transfer with unit -> MiB (wrk uses powers of 1024)
+        if (v ~ /GB$/) return v * 1024
+        if (v ~ /MB$/) return v * 1
+        if (v ~ /KB$/) return v / 1024
+        if (v ~ /TB$/) return v * 1048576
+        if (v ~ /B$/)  return v / 1048576
+        return v
+    }
+    /Requests\/sec:/ { rps = $2 }
+    /Transfer\/sec:/ { tps = mib($2) }
+    $1 == "99%"      { p99 = secs($2) }
+    / requests in /  { n = $1; d = $4; sub(/,$/, "", d); dur = secs(d) / 1000 }
+    /Socket errors:/ { gsub(/,/, ""); for (i = 3; i < NF; i += 2) if ($(i + 1) > 0) err = err $i "=" $(i + 1) "," }
+    /Non-2xx or 3xx responses:/ { if ($NF > 0) err = err "non2xx=" $NF "," }
+    END {
+        if (rps == "") exit 1
+        sub(/,$/, "", err)
+        printf "%s %.3f %.3f %s %.3f %s\n", rps, tps, p99, n, dur, (err == "" ? "-" : err)
+    }' "$1"
+}
+
+run_one() { # run_one SCENARIO SERVER ROUND
+    local sc=$1 name=$2 round=$3 port=${PORT[$2]} pid=${SPID[$2]} out t0 t1 c0 c1 b0 b1 parsed cpu wcpu ocpu
+    local path=1k.bin conns=$CONNS extra=()
+    case $sc in
+    close) extra=(-H 'Connection: close') ;;
+    big)
+        path=100m.bin
+        conns=$BIG_CONNS
+        extra=(--timeout 10s)
+        ;;
+    esac
+    local cmd=(taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$conns" "-d${DURATION}s" --latency
+        "${extra[@]+"${extra[@]}"}" "http://127.0.0.1:$port/$path")
+    WRKCMD[$sc/$name]=$(quote "${cmd[@]}")
+    out=$TMP/wrk-$sc-$name-$round.txt
+    children_cpu c0
+    b0=$(busy_ticks)
+    t0=$(cpu_ticks "$pid")
+    if ! "${cmd[@]}" >"$out" 2>&1; then
+        log "  wrk exited non-zero for $name ($sc, round $round)"
+    fi
+    t1=$(cpu_ticks "$pid")
+    b1=$(busy_ticks)
+    children_cpu c1
+    if ! alive "$pid"; then
+        FAILED[$name]="died during $sc round $round"
+        log "  $name (pid $pid) is gone after $sc round $round; its output:"
+        tail -n 20 "$TMP/$name.log" >&2 || true
+    fi
+    if parsed=$(parse_wrk "$out"); then
+        cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (a < 0 || b < 0) ? -1 : (b - a) / hz }')
+        wcpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+        # user+system time on the two CPUs that was neither the server's nor wrk's: other load
+        ocpu=$(awk -v a="$b0" -v b="$b1" -v s="$cpu" -v w="$wcpu" -v hz="$CLK_TCK" \
+            'BEGIN { o = (b - a) / hz - s - w; printf "%.2f", (o < 0 ? 0 : o) }')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$name" "$round" "${parsed// /$'\t'}" "$cpu" "$wcpu" "$ocpu" >>"$RESULTS"
+        read -r rps mibps p99 _ _ errs <<<"$parsed"
+        log "  $sc round $round: $name $rps req/s, $mibps MiB/s, p99 $p99 ms, server cpu $cpu s, wrk cpu $wcpu s, others $ocpu s, errors $errs"
+    else
+        log "  $sc round $round: $name: no result from wrk; its output:"
+        tail -n 20 "$out" >&2 || true
+        printf '%s\t%s\t%s\tfail\n' "$sc" "$name" "$round" >>"$RESULTS"
+    fi
+}
+
+n=${#ACTIVE[@]}
+for sc in $SCENARIOS; do
+    log "scenario $sc: $ROUNDS round(s) of ${DURATION}s per server"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for ((k = 0; k < n; k++)); do
+            name=${ACTIVE[$(((k + r - 1) % n))]} # rotate the starting server from round to round
+            [[ -n ${FAILED[$name]:-} ]] && continue
+            run_one "$sc" "$name" "$r"
+            sleep "$SETTLE"
+        done
+    done
+done
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+
+median() { # median NUMBER...
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+        if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+col() { # col SCENARIO SERVER FIELD: that field of every good round, one per line
+    awk -F'\t' -v s="$1" -v n="$2" -v f="$3" '$1 == s && $2 == n && $4 != "fail" { print $f }' "$RESULTS"
+}
+
+fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "nan" || v == "") print "-"; else printf "%.*f\n", d, v }'; }
+
+echo "# duct vs nginx, lighttpd, h2o"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)), kernel $(uname -r)"
+echo "- load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "- servers pinned to CPU $SERVER_CPU, wrk (1 thread) pinned to CPU $CLIENT_CPU; one worker each; access logs off"
+if [[ $NGINX_OPEN_FILE_CACHE == 1 ]]; then echo "- nginx with open_file_cache max=1000 inactive=60s (NGINX_OPEN_FILE_CACHE=1)"; fi
+echo "- ROUNDS=$ROUNDS DURATION=${DURATION}s SCENARIOS='$SCENARIOS'; rounds interleaved, starting server rotated each round"
+for s in $SERVERS; do
+    echo "- $s: ${VERSION[$s]:-unknown version}"
+done
+echo "- wrk: $("$WRK" -v 2>&1 | head -n1 || true)"
+echo
+
+for sc in $SCENARIOS; do
+    case $sc in
+    keepalive) echo "## keepalive: GET /1k.bin (1024 B), $CONNS keep-alive connections" ;;
+    close) echo "## close: GET /1k.bin (1024 B), $CONNS connections, \`Connection: close\` on every request" ;;
+    big) echo "## big: GET /100m.bin (100 MiB), $BIG_CONNS keep-alive connections" ;;
+    esac
+    echo
+    if [[ $sc == big ]]; then
+        unit="MiB/s" field=5 per="MiB per CPU-s"
+    else
+        unit="req/s" field=4 per="req per CPU-s"
+    fi
+    duct_med=nan
+    if [[ " ${ACTIVE[*]} " == *" duct "* ]]; then
+        mapfile -t v < <(col "$sc" duct "$field")
+        ((${#v[@]})) && duct_med=$(median "${v[@]}")
+    fi
+    echo "| server | median $unit | each round | median p99 (ms) | $per | server CPU | wrk CPU | other load | wrk errors | vs duct |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---|---:|"
+    for s in $SERVERS; do
+        if [[ " ${ACTIVE[*]} " != *" $s "* ]]; then
+            echo "| $s | - | failed to start: ${FAILED[$s]:-} | - | - | - | - | - | - | - |"
+            continue
+        fi
+        rounds=$(awk -F'\t' -v s="$sc" -v n="$s" -v f="$field" '$1 == s && $2 == n {
+            out = out (out == "" ? "" : ", ") ($4 == "fail" ? "fail" : sprintf("%.0f", $f)) } END { print (out == "" ? "-" : out) }' "$RESULTS")
+        mapfile -t v < <(col "$sc" "$s" "$field")
+        med=nan
+        ((${#v[@]})) && med=$(median "${v[@]}")
+        mapfile -t v < <(col "$sc" "$s" 6)
+        p99=nan
+        ((${#v[@]})) && p99=$(median "${v[@]}")
+        # per CPU-second: this round's work (requests, or MiB moved) over the server's CPU time
+        mapfile -t v < <(awk -F'\t' -v s="$sc" -v n="$s" -v big="$([[ $sc == big ]] && echo 1 || echo 0)" \
+            '$1 == s && $2 == n && $4 != "fail" && $10 > 0 { print (big ? $5 * $8 : $7) / $10 }' "$RESULTS")
+        eff=nan
+        ((${#v[@]})) && eff=$(median "${v[@]}")
+        mapfile -t v < <(awk -F'\t' -v s="$sc" -v n="$s" '$1 == s && $2 == n && $4 != "fail" && $8 > 0 && $10 >= 0 { print 100 * $10 / $8 }' "$RESULTS")
+        cpu=nan
+        ((${#v[@]})) && cpu=$(median "${v[@]}")
+        mapfile -t v < <(awk -F'\t' -v s="$sc" -v n="$s" '$1 == s && $2 == n && $4 != "fail" && $8 > 0 { print 100 * $11 / $8 }' "$RESULTS")
+        wcpu=nan
+        ((${#v[@]})) && wcpu=$(median "${v[@]}")
+        mapfile -t v < <(awk -F'\t' -v s="$sc" -v n="$s" '$1 == s && $2 == n && $4 != "fail" && $8 > 0 { print 100 * $12 / $8 }' "$RESULTS")
+        ocpu=nan
+        ((${#v[@]})) && ocpu=$(median "${v[@]}")
+        errs=$(awk -F'\t' -v s="$sc" -v n="$s" '$1 == s && $2 == n && $4 != "fail" && $9 != "-" {
+            out = out (out == "" ? "" : "; ") "r" $3 ": " $9 } END { print (out == "" ? "none" : out) }' "$RESULTS")
+        errs=${errs//,/, }
+        ratio=$(awk -v a="$med" -v b="$duct_med" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2fx\n", a / b }')
+        note=""
+        [[ -n ${FAILED[$s]:-} ]] && note=" (${FAILED[$s]})"
+        echo "| $s$note | $(fmt "$med" 0) | $rounds | $(fmt "$p99" 2) | $(fmt "$eff" 0) | $(fmt "$cpu" 0)% | $(fmt "$wcpu" 0)% | $(fmt "$ocpu" 0)% | $errs | $ratio |"
+    done
+    echo
+done
+
+echo "## Commands"
+echo
+echo '```sh'
+for s in $SERVERS; do
+    if [[ -n ${SCMD[$s]:-} ]]; then echo "${SCMD[$s]}"; fi
+done
+for sc in $SCENARIOS; do
+    for s in "${ACTIVE[@]}"; do
+        if [[ -n ${WRKCMD[$sc/$s]:-} ]]; then echo "${WRKCMD[$sc/$s]}"; fi
+    done
+done
+echo '```'
+echo
+echo "Server configs are bench/conf/*.conf.in with @PORT@, @ROOT@ and @TMP@ filled in (KEEP_TMP=1 keeps the rendered files)."
+echo "Server CPU and wrk CPU are CPU-seconds used during the run over its wall time: a server well under 100% while"
+echo "wrk is near 100% was limited by the client, not by itself. Other load is the user+system time of every other"
+echo "process on CPUs $SERVER_CPU and $CLIENT_CPU during the run, in % of one CPU: the noise that run had to share the machine with."
+echo "All three are medians over the rounds, as are req/s and p99; 'vs duct' is each median over duct's median."
