@@ -13,25 +13,14 @@
 
 int blocking_worker_init(struct blocking_worker *bw, struct server *srv)
 {
-    memset(bw, 0, sizeof *bw);
     bw->srv = srv;
     bw->idle_timeout = srv->cfg->idle_timeout;
-    bw->files = file_cache_new(files_handler(&srv->files));
-    if (!bw->files)
-        return -1;
-    http_ctx_init(&bw->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(bw->files));
-    access_log_init(&bw->log, srv->access_fd);
-    bw->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
-    bw->http.log_ctx = &bw->log;
-    return 0;
+    return serve_ctx_init(&bw->ctx, srv);
 }
 
 void blocking_worker_destroy(struct blocking_worker *bw)
 {
-    access_log_flush(&bw->log);
-    http_ctx_destroy(&bw->http);
-    file_cache_free(bw->files);
-    bw->files = NULL;
+    serve_ctx_destroy(&bw->ctx);
 }
 
 int blocking_set_init(struct blocking_set *set, int cap)
@@ -109,8 +98,8 @@ static void serve_loop(struct blocking_worker *bw, int fd, struct http_conn *c)
         case HTTP_WANT_READ:
             if (http_conn_idle(c)) {
                 head_started = now;
-                if (bw->log.len)
-                    access_log_flush(&bw->log); /* before blocking, so lines are not held */
+                if (bw->ctx.log.len)
+                    access_log_flush(&bw->ctx.log); /* before blocking, so lines are not held */
             }
             else if (now - head_started >= cfg->header_timeout)
                 return;
@@ -139,7 +128,7 @@ void blocking_serve(struct blocking_worker *bw, struct blocking_set *set, int fd
     set_timeout(fd, SO_SNDTIMEO, cfg->send_timeout);
     net_set_nodelay(fd);
     net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
-    http_conn_init(&c, &bw->http, host);
+    http_conn_init(&c, &bw->ctx.http, host);
     if (set)
         set_add(set, fd);
     serve_loop(bw, fd, &c);
@@ -147,7 +136,7 @@ void blocking_serve(struct blocking_worker *bw, struct blocking_set *set, int fd
         set_remove(set, fd);
     http_conn_release(&c);
     close(fd);
-    access_log_flush(&bw->log);
+    access_log_flush(&bw->ctx.log);
 }
 
 int blocking_wait_listener(struct server *srv, int stop_fd)

@@ -8,16 +8,14 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-#include "serve/filecache.h"
+#include "serve/context.h"
 #include "serve/log.h"
 #include "serve/server.h"
 
 /* What one thread (or process) needs to serve connections. */
 struct blocking_worker {
     struct server *srv;
-    struct file_cache *files;
-    struct http_ctx http;
-    struct access_log log;
+    struct serve_ctx ctx;
     int idle_timeout; /* seconds; the iterative model shortens it */
 };
 

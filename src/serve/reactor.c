@@ -11,7 +11,7 @@
 
 #include "loop/loop.h"
 #include "net/sock.h"
-#include "serve/filecache.h"
+#include "serve/context.h"
 #include "serve/io.h"
 #include "serve/log.h"
 
@@ -48,9 +48,7 @@ struct worker {
     time_t last_sweep;
     int highest_fd; /* bounds the timeout sweep */
     int refused_fd_limit; /* connections refused because the backend could not watch them */
-    struct file_cache *files;
-    struct http_ctx http;
-    struct access_log log;
+    struct serve_ctx ctx;
 };
 
 struct reactor {
@@ -177,7 +175,7 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
     }
     net_set_nodelay(fd);
     net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
-    http_conn_init(&rc->http, &w->http, host);
+    http_conn_init(&rc->http, &w->ctx.http, host);
     rc->fd = fd;
     rc->mask = LOOP_READ;
     rc->since = now;
@@ -335,8 +333,8 @@ static void *worker_main(void *arg)
     if (loop_watch(w->loop, w->wake_fd, LOOP_READ) != 0)
         log_syscall("loop_watch", "eventfd", errno);
     while (!w->draining || w->live > 0) {
-        if (w->log.len)
-            access_log_flush(&w->log);
+        if (w->ctx.log.len)
+            access_log_flush(&w->ctx.log);
         int n = loop_wait(w->loop, events, EVENTS_PER_WAIT, w->listeners_paused ? ACCEPT_PAUSE_MS : 1000);
         if (n < 0) {
             log_syscall("loop_wait", w->backend, errno);
@@ -351,7 +349,7 @@ static void *worker_main(void *arg)
             sweep(w, now);
         }
     }
-    access_log_flush(&w->log);
+    access_log_flush(&w->ctx.log);
     return NULL;
 }
 
@@ -365,8 +363,7 @@ static void destroy_worker(struct worker *w)
         w->free_conns = rc->next_free;
         free(rc);
     }
-    http_ctx_destroy(&w->http);
-    file_cache_free(w->files);
+    serve_ctx_destroy(&w->ctx);
     free(w->by_fd);
     if (w->loop)
         loop_destroy(w->loop);
@@ -395,16 +392,7 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
         log_syscall("calloc", "connection table", ENOMEM);
         return -1;
     }
-    w->files = file_cache_new(files_handler(&srv->files));
-    if (!w->files) {
-        log_syscall("calloc", "file cache", ENOMEM);
-        return -1;
-    }
-    http_ctx_init(&w->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(w->files));
-    access_log_init(&w->log, srv->access_fd);
-    w->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
-    w->http.log_ctx = &w->log;
-    return 0;
+    return serve_ctx_init(&w->ctx, srv);
 }
 
 int reactor_start(struct server *srv, const char *backend)

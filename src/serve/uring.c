@@ -35,7 +35,7 @@ void uring_stop(struct server *srv)
 #include <unistd.h>
 
 #include "net/sock.h"
-#include "serve/filecache.h"
+#include "serve/context.h"
 #include "serve/io.h"
 #include "serve/log.h"
 
@@ -108,9 +108,7 @@ struct worker {
     int draining;
     time_t drain_deadline;
     time_t last_sweep;
-    struct file_cache *files;
-    struct http_ctx http;
-    struct access_log log;
+    struct serve_ctx ctx;
 };
 
 struct uring_state {
@@ -369,7 +367,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, time_t no
     if (net_set_nodelay(fd) != 0)
         log_syscall("setsockopt", "TCP_NODELAY", errno);
     net_addr_host((const struct sockaddr *)&l->peer, l->peer_len, host, sizeof host);
-    http_conn_init(&c->http, &w->http, host);
+    http_conn_init(&c->http, &w->ctx.http, host);
     c->tok.kind = TOKEN_CONN;
     c->fd = fd;
     c->op = OP_NONE;
@@ -599,14 +597,14 @@ static void *worker_main(void *arg)
         arm_accept(w, &w->listeners[i]);
     arm_wake(w);
     while (!w->draining || w->live > 0 || w->pending > 0) {
-        if (w->log.len)
-            access_log_flush(&w->log);
+        if (w->ctx.log.len)
+            access_log_flush(&w->ctx.log);
         if (wait_and_reap(w) != 0) {
             w->abandoned = w->live > 0 || w->pending > 0;
             break;
         }
     }
-    access_log_flush(&w->log);
+    access_log_flush(&w->ctx.log);
     /* A registered ring descriptor belongs to this thread: give it back here. */
     int ret = w->ring_fd_registered ? io_uring_unregister_ring_fd(&w->ring) : 0;
     if (ret < 0)
@@ -631,8 +629,7 @@ static void destroy_worker(struct worker *w)
             w->free_conns = c->next;
             free(c);
         }
-        http_ctx_destroy(&w->http);
-        file_cache_free(w->files);
+        serve_ctx_destroy(&w->ctx);
     }
     if (w->wake_fd >= 0 && close(w->wake_fd) != 0)
         log_syscall("close", "eventfd", errno);
@@ -681,16 +678,7 @@ static int init_worker(struct worker *w, struct server *srv, int index)
     }
     if (init_ring(w) != 0)
         return -1;
-    w->files = file_cache_new(files_handler(&srv->files));
-    if (!w->files) {
-        log_syscall("calloc", "file cache", ENOMEM);
-        return -1;
-    }
-    http_ctx_init(&w->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(w->files));
-    access_log_init(&w->log, srv->access_fd);
-    w->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
-    w->http.log_ctx = &w->log;
-    return 0;
+    return serve_ctx_init(&w->ctx, srv);
 }
 
 /* Waits until every worker has enabled its ring: only then has the start

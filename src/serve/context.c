@@ -1,0 +1,28 @@
+#include "serve/context.h"
+
+#include <errno.h>
+#include <string.h>
+
+int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
+{
+    memset(ctx, 0, sizeof *ctx);
+    access_log_init(&ctx->log, srv->access_fd);
+    ctx->files = file_cache_new(files_handler(&srv->files));
+    if (!ctx->files) {
+        log_syscall("calloc", "file cache", ENOMEM);
+        return -1;
+    }
+    http_ctx_init(&ctx->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(ctx->files));
+    ctx->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
+    ctx->http.log_ctx = &ctx->log;
+    return 0;
+}
+
+void serve_ctx_destroy(struct serve_ctx *ctx)
+{
+    if (ctx->log.len)
+        access_log_flush(&ctx->log);
+    http_ctx_destroy(&ctx->http);
+    file_cache_free(ctx->files);
+    ctx->files = NULL;
+}

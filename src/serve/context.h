@@ -1,0 +1,26 @@
+/* What every thread (or forked process) that serves connections owns: its
+ * open-file cache, its HTTP context (buffer pool, date cache, handler) and
+ * its access-log buffer. Owning them per thread keeps locks off the request
+ * path in every model. */
+#ifndef DUCT_SERVE_CONTEXT_H
+#define DUCT_SERVE_CONTEXT_H
+
+#include "http/conn.h"
+#include "serve/filecache.h"
+#include "serve/log.h"
+#include "serve/server.h"
+
+struct serve_ctx {
+    struct file_cache *files;
+    struct http_ctx http;
+    struct access_log log;
+};
+
+/* 0, or -1 after logging why. */
+int serve_ctx_init(struct serve_ctx *ctx, struct server *srv);
+
+/* Flushes the access log and frees the rest. Call once no connection of this
+ * context is open. Safe after a failed serve_ctx_init. */
+void serve_ctx_destroy(struct serve_ctx *ctx);
+
+#endif
