@@ -74,7 +74,7 @@ run: $(BIN)
 	./$(BIN) serve
 
 test: $(BIN) $(UNIT_BIN)
-	@DUCT_BIN=$(abspath $(BIN)) UNIT_DIR=$(BUILD)/tests tests/run
+	@DUCT_BIN=$(abspath $(BIN)) UNIT_DIR=$(BUILD)/tests DUCT_SANITIZED=$(if $(filter 1,$(SAN)),1,0) tests/run
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))

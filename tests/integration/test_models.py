@@ -312,8 +312,16 @@ def main():
 
 LOAD_CONNECTIONS = 10000
 LOAD_CLIENTS = 20
-LOAD_SECONDS = 15.0     # the load stops here even if fewer connections were made
-LOAD_MINIMUM = 1000     # fewer than this in LOAD_SECONDS: the server is stuck, not slow
+# The load stops at this deadline even if fewer connections were made. fork
+# pays for a whole process per connection (a bare fork+wait alone takes ~8 ms
+# on this kind of VM), so it gets longer to reach 10,000.
+LOAD_SECONDS = {"fork": 50.0}
+LOAD_SECONDS_DEFAULT = 25.0
+# Under ASan/UBSan (make test SAN=1) every process is several times slower and
+# fork copies the sanitizer's shadow mappings, so there the run only has to
+# show the server is not stuck; the release build must serve all 10,000.
+SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
+LOAD_MINIMUM = 1000 if SANITIZED else LOAD_CONNECTIONS
 # Connections before the baseline: enough that every pool thread has served every target.
 WARM_UP = {"pool": 300, "fork": 20, "thread": 20}
 LOAD_TARGETS = [("/index.html", INDEX), ("/style.css", STYLE), ("/blob.xyzzy", BLOB)]
@@ -394,7 +402,7 @@ def run_load(addr, total, clients, seconds):
     return next(done), errors
 
 
-@case(timeout=75)
+@case(timeout=120)
 def resources_return_after_load(srv):
     """fds, threads and child processes before = after 10,000 connections."""
     start(srv, workers=2)
@@ -407,7 +415,8 @@ def resources_return_after_load(srv):
     before = settled(pid)
     check_eq(before["zombies"], 0, "zombie children before the load")
     t0 = time.monotonic()
-    count, errors = run_load(srv.addr, LOAD_CONNECTIONS, LOAD_CLIENTS, LOAD_SECONDS)
+    count, errors = run_load(srv.addr, LOAD_CONNECTIONS, LOAD_CLIENTS,
+                             LOAD_SECONDS.get(srv.model, LOAD_SECONDS_DEFAULT))
     took = time.monotonic() - t0
     print("#   %s: %d connections in %.1f s; before %s" % (srv.model, count, took, before), flush=True)
     check(not errors, "%d connections failed, e.g. %s" % (len(errors), errors[:3]))
