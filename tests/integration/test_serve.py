@@ -1265,6 +1265,83 @@ def big_file_raw_socket(srv):
     check_eq(digest.hexdigest(), srv.big_sha, "sha256 of the body")
 
 
+# Files that change under the server, and files past 32-bit offsets. The
+# sendfile loop lives in one place (src/serve/io.c) for every driver, so these
+# run for one model of each driver: reactor, blocking, io_uring.
+DRIVER_MODELS = ("epoll", "thread", "uring")
+
+
+def read_available(conn, limit, seconds):
+    """Reads up to `limit` bytes until the peer closes or `seconds` pass;
+    returns (bytes read, closed by peer)."""
+    got, deadline = 0, time.monotonic() + seconds
+    conn.sock.settimeout(1.0)
+    while got < limit and time.monotonic() < deadline:
+        try:
+            chunk = conn.sock.recv(1 << 20)
+        except socket.timeout:
+            continue
+        except ConnectionError:
+            return got, True
+        if not chunk:
+            return got, True
+        got += len(chunk)
+    return got, False
+
+
+@case()
+def file_shrinks_mid_transfer(srv):
+    if srv.model not in DRIVER_MODELS:
+        raise Skip("the sendfile loop is shared; tested on %s" % ", ".join(DRIVER_MODELS))
+    path = srv.path("shrinking.bin")
+    size = 64 << 20
+    with open(path, "wb") as f:
+        f.truncate(size)
+    with HttpConn(connect(srv.addr, rcvbuf=65536)) as conn:
+        conn.send(http_request("GET", "/shrinking.bin"))
+        time.sleep(0.3)  # the head and the first bytes are out; the rest waits on the client
+        os.truncate(path, 1 << 20)
+        got, closed = read_available(conn, size + 4096, 10.0)
+    check(closed, "connection still open after the file shrank (read %d bytes)" % got)
+    check(got < size, "read %d bytes: the whole promised body arrived from a 1 MiB file" % got)
+    resp = srv.get("/index.html")
+    check_eq((resp.status, resp.body), (200, INDEX), "the next client is served")
+
+
+@case(timeout=90)
+def file_over_4gib(srv):
+    if srv.model not in DRIVER_MODELS:
+        raise Skip("the sendfile loop is shared; tested on %s" % ", ".join(DRIVER_MODELS))
+    # A sparse file: marks just past 2 GiB, 4 GiB and at the very end prove
+    # the offsets went past 32 bits, without storing 4 GiB on disk.
+    size = (4 << 30) + 12345
+    marks = {(2 << 30) + 7: b"MARK-2G", (4 << 30) + 11: b"MARK-4G", size - 8: b"END-MARK"}
+    path = srv.path("huge.bin")
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for offset, mark in marks.items():
+            f.seek(offset)
+            f.write(mark)
+    found, total, tail = {}, 0, b""
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/huge.bin"))
+
+        def sink(chunk):
+            nonlocal total, tail
+            window = tail + chunk
+            for offset, mark in marks.items():
+                start = offset - (total - len(tail))
+                if 0 <= start and start + len(mark) <= len(window):
+                    found[offset] = window[start:start + len(mark)]
+            total += len(chunk)
+            tail = window[-16:]
+        resp = conn.read_response(sink=sink)
+    check_eq(resp.status, 200, "status")
+    check_eq(resp.header("content-length"), str(size), "Content-Length")
+    check_eq(total, size, "body bytes received")
+    check_eq(found, marks, "bytes at 2 GiB, 4 GiB and the end")
+
+
 def curl_body(args):
     proc = subprocess.run(["curl", "-sS", "--max-time", "10"] + args, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=15)
