@@ -170,7 +170,8 @@ int blocking_accept(struct server *srv, int listen_fd, struct sockaddr_storage *
             /* Out of descriptors: rest instead of spinning on a ready listener. */
             log_syscall("accept4", "pausing 100 ms", errno);
             nanosleep(&(struct timespec){.tv_nsec = 100000000L}, NULL);
-        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EINVAL) {
+            /* EINVAL: the listener was shut down by a graceful stop. */
             log_syscall("accept4", "listener", errno);
         }
         return -1;
