@@ -70,13 +70,6 @@ void blocking_set_stop(struct blocking_set *set)
     pthread_mutex_unlock(&set->lock);
 }
 
-static time_t now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return ts.tv_sec;
-}
-
 static void set_timeout(int fd, int option, int seconds)
 {
     struct timeval tv = {.tv_sec = seconds};
@@ -90,9 +83,9 @@ static void set_timeout(int fd, int option, int seconds)
 static void serve_loop(struct blocking_worker *bw, int fd, struct http_conn *c)
 {
     const struct serve_config *cfg = bw->srv->cfg;
-    time_t head_started = now_seconds();
+    time_t head_started = serve_clock();
     for (;;) {
-        time_t now = now_seconds();
+        time_t now = serve_clock();
         enum io_result r;
         switch (http_conn_want(c)) {
         case HTTP_WANT_READ:

@@ -5,6 +5,8 @@
 #ifndef DUCT_SERVE_CONTEXT_H
 #define DUCT_SERVE_CONTEXT_H
 
+#include <time.h>
+
 #include "http/conn.h"
 #include "serve/filecache.h"
 #include "serve/log.h"
@@ -15,6 +17,10 @@ struct serve_ctx {
     struct http_ctx http;
     struct access_log log;
 };
+
+/* The wall-clock second every driver passes to the connection core (and the
+ * file cache keys on): the coarse clock, read through the vDSO without a syscall. */
+time_t serve_clock(void);
 
 /* 0, or -1 after logging why. */
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv);

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "serve/context.h"
+
 #define SLOTS 512 /* direct-mapped by path hash; a collision replaces */
 #define KEY_MAX 240
 
@@ -23,13 +25,6 @@ struct file_cache {
     struct http_handler base;
     struct cached_file *slots[SLOTS];
 };
-
-static time_t current_second(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return ts.tv_sec;
-}
 
 static size_t slot_of(const char *key, size_t len)
 {
@@ -94,7 +89,7 @@ static int unchanged(const struct cached_file *e)
 static void resolve(void *ctx, const char *path, size_t len, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
-    time_t now = current_second();
+    time_t now = serve_clock();
     size_t slot = slot_of(path, len);
     struct cached_file *e = cache->slots[slot];
     if (e && e->second == now && e->key_len == len && memcmp(e->key, path, len) == 0 && unchanged(e)) {

@@ -56,13 +56,6 @@ struct reactor {
     struct worker *workers;
 };
 
-static time_t now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return ts.tv_sec;
-}
-
 static void watch(struct worker *w, struct rconn *rc, int mask)
 {
     if (rc->mask == mask)
@@ -340,7 +333,7 @@ static void *worker_main(void *arg)
             log_syscall("loop_wait", w->backend, errno);
             break;
         }
-        time_t now = now_seconds();
+        time_t now = serve_clock();
         for (int i = 0; i < n; i++)
             dispatch(w, &events[i], now);
         maybe_resume_listeners(w);

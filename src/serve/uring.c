@@ -118,13 +118,6 @@ struct uring_state {
     sem_t started;
 };
 
-static time_t now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return ts.tv_sec;
-}
-
 /* A free submission slot; a full queue is handed to the kernel first. NULL
  * only when the ring is broken, which the caller treats as a failed op. */
 static struct io_uring_sqe *get_sqe(struct worker *w)
@@ -552,7 +545,7 @@ static int wait_and_reap(struct worker *w)
         log_syscall("io_uring_submit_and_wait_timeout", NULL, -ret);
         return -1;
     }
-    time_t now = now_seconds();
+    time_t now = serve_clock();
     for (int n = 0; n < CQES_PER_WAKE && io_uring_peek_cqe(&w->ring, &cqe) == 0; n++) {
         uint64_t data = io_uring_cqe_get_data64(cqe);
         int res = cqe->res;
