@@ -195,7 +195,7 @@ static int parse_field(struct cursor *c, struct http_header *h)
 }
 
 /* Field lines up to and including the empty line that ends the head. */
-static int parse_fields(struct cursor *c, struct http_request *req)
+static int parse_fields(struct cursor *c, struct http_header *headers, size_t *count)
 {
     for (;;) {
         int r;
@@ -205,13 +205,13 @@ static int parse_fields(struct cursor *c, struct http_request *req)
         if (*c->p == '\r' || *c->p == '\n')
             return expect_eol(c);
         /* Another non-empty line means one field too many, or a malformed
-         * line: either way the request fails, so say so now. */
-        if (req->header_count == HTTP_MAX_HEADERS)
+         * line: either way the message fails, so say so now. */
+        if (*count == HTTP_MAX_HEADERS)
             return 431;
-        r = parse_field(c, &req->headers[req->header_count]);
+        r = parse_field(c, &headers[*count]);
         if (r != 0)
             return r;
-        req->header_count++;
+        (*count)++;
     }
 }
 
@@ -236,7 +236,7 @@ int http_parse_request(const char *buf, size_t len, size_t max_head, struct http
         r = parse_request_line(&c, req);
     if (r == 0) {
         in_fields = 1;
-        r = parse_fields(&c, req);
+        r = parse_fields(&c, req->headers, &req->header_count);
     }
     if (r == 0) {
         req->head_len = (size_t)(c.p - buf);
@@ -266,11 +266,111 @@ int http_span_ieq(struct http_span span, const char *lower)
     return lower[span.len] == '\0';
 }
 
-const struct http_header *http_find_header(const struct http_request *req, const char *lower_name)
+int http_is_token_char(char c)
 {
-    for (size_t i = 0; i < req->header_count; i++) {
-        if (http_span_ieq(req->headers[i].name, lower_name))
-            return &req->headers[i];
+    return has_class(c, C_TCHAR);
+}
+
+int http_is_field_char(char c)
+{
+    return has_class(c, C_FIELD);
+}
+
+int http_list_next(struct http_span *list, struct http_span *item)
+{
+    const char *p = list->ptr;
+    const char *end = list->ptr + list->len;
+
+    while (p != end && (*p == ',' || is_ows(*p)))
+        p++;
+    if (p == end) {
+        list->ptr = end;
+        list->len = 0;
+        return 0;
+    }
+    item->ptr = p;
+    while (p != end && *p != ',')
+        p++;
+    item->len = (size_t)(p - item->ptr);
+    while (item->len && is_ows(item->ptr[item->len - 1]))
+        item->len--;
+    list->ptr = p;
+    list->len = (size_t)(end - p);
+    return 1;
+}
+
+static const struct http_header *find_in(const struct http_header *headers, size_t count, const char *lower_name)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (http_span_ieq(headers[i].name, lower_name))
+            return &headers[i];
     }
     return NULL;
+}
+
+const struct http_header *http_find_header(const struct http_request *req, const char *lower_name)
+{
+    return find_in(req->headers, req->header_count, lower_name);
+}
+
+const struct http_header *http_find_response_header(const struct http_response *res, const char *lower_name)
+{
+    return find_in(res->headers, res->header_count, lower_name);
+}
+
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4).
+ * A missing SP after the code is tolerated, as the RFC asks clients to be
+ * lenient with reason phrases. */
+static int parse_status_line(struct cursor *c, struct http_response *res)
+{
+    static const char pattern[] = "HTTP/1.# ### ";
+    const char *p = c->p;
+    const char *reason;
+
+    for (size_t i = 0; pattern[i] != '\0'; i++, p++) {
+        if (p == c->end)
+            return PARTIAL;
+        if (i == sizeof pattern - 2 && (*p == '\r' || *p == '\n'))
+            break; /* "HTTP/1.1 200" with no SP and no reason */
+        if (pattern[i] == '#' ? (*p < '0' || *p > '9') : *p != pattern[i])
+            return 400;
+    }
+    res->version_minor = c->p[7] - '0';
+    res->status = (c->p[9] - '0') * 100 + (c->p[10] - '0') * 10 + (c->p[11] - '0');
+    if (res->status < 100)
+        return 400;
+    reason = p;
+    while (p != c->end && has_class(*p, C_FIELD))
+        p++;
+    if (p == c->end)
+        return PARTIAL;
+    res->reason.ptr = reason;
+    res->reason.len = (size_t)(p - reason);
+    c->p = p;
+    return expect_eol(c);
+}
+
+int http_parse_response(const char *buf, size_t len, size_t max_head, struct http_response *res)
+{
+    struct cursor c;
+    int r;
+
+    if (max_head > INT_MAX)
+        max_head = INT_MAX;
+    c.p = buf;
+    c.end = buf + (len < max_head ? len : max_head);
+    res->header_count = 0;
+    res->head_len = 0;
+    res->reason.ptr = buf;
+    res->reason.len = 0;
+    r = parse_status_line(&c, res);
+    if (r == 0)
+        r = parse_fields(&c, res->headers, &res->header_count);
+    if (r == 0) {
+        res->head_len = (size_t)(c.p - buf);
+        return (int)res->head_len;
+    }
+    if (r == PARTIAL && len < max_head)
+        return HTTP_PARSE_INCOMPLETE;
+    return HTTP_PARSE_ERROR;
 }

@@ -31,6 +31,16 @@ struct http_request {
     size_t head_len; /* bytes of the head including the final CRLF CRLF */
 };
 
+/* A response head, for the clients (duct get, duct bench). */
+struct http_response {
+    int version_minor; /* HTTP/1.x */
+    int status;        /* 100..999 */
+    struct http_span reason;
+    size_t header_count;
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t head_len;
+};
+
 enum {
     HTTP_PARSE_INCOMPLETE = -2, /* the head is not complete yet: read more */
     HTTP_PARSE_ERROR = -1,      /* malformed: *status holds the HTTP status to answer */
@@ -46,10 +56,29 @@ enum {
  * (RFC 9112 §2.2) and count in the returned length. */
 int http_parse_request(const char *buf, size_t len, size_t max_head, struct http_request *req, int *status);
 
+/* Parses the response head at buf[0..len) with the same field rules as
+ * requests. Returns the head length (> 0), HTTP_PARSE_INCOMPLETE, or
+ * HTTP_PARSE_ERROR (malformed, not HTTP/1.x, or longer than max_head). */
+int http_parse_response(const char *buf, size_t len, size_t max_head, struct http_response *res);
+
 /* Case-insensitive comparison of a span with a NUL-terminated lower-case literal. */
 int http_span_ieq(struct http_span span, const char *lower);
 
 /* The first header named `lower_name` (case-insensitive), or NULL. */
 const struct http_header *http_find_header(const struct http_request *req, const char *lower_name);
+
+/* tchar (RFC 9110 §5.6.2), and a byte allowed in a field value (HTAB, SP,
+ * VCHAR, obs-text: RFC 9110 §5.5). */
+int http_is_token_char(char c);
+int http_is_field_char(char c);
+
+/* Takes the next element of a comma-separated field value (RFC 9110 §5.6.1)
+ * from *list into *item, without surrounding whitespace; empty elements are
+ * skipped. Returns 0 when the list is exhausted. Quoted commas are not
+ * special: callers parse lists of tokens and entity tags, which hold none. */
+int http_list_next(struct http_span *list, struct http_span *item);
+
+/* The first response header named `lower_name`, or NULL. */
+const struct http_header *http_find_response_header(const struct http_response *res, const char *lower_name);
 
 #endif
