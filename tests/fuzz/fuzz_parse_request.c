@@ -1,8 +1,10 @@
-/* libFuzzer target for http_parse_request: whatever the bytes and the limit,
+/* libFuzzer target for the head parser, requests and responses. For
+ * http_parse_request: whatever the bytes and the limit,
  * the result must be one of the documented ones, a head's spans must lie inside
  * the head, and the parser must agree with itself across prefixes and limits.
  * Prefixes are parsed from exact-size heap copies, so ASan catches over-reads. */
 #include "http/parse.h"
+#include "http/response.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -127,6 +129,33 @@ static void check_limit(const char *buf, size_t size, size_t max_head, struct ou
         check_prefix(buf, size - 1, max_head, out);
 }
 
+/* The same bytes read as a response head (what duct get and duct bench do):
+ * spans inside the head, a status in range, framing that is one of the kinds. */
+static void check_response(const char *buf, size_t size)
+{
+    struct http_response res;
+    struct http_response_info info;
+    char *copy = malloc(size ? size : 1);
+    int rc;
+
+    require(copy != NULL);
+    memcpy(copy, buf, size);
+    rc = http_parse_response(copy, size, 8192, &res);
+    require(rc > 0 || rc == HTTP_PARSE_INCOMPLETE || rc == HTTP_PARSE_ERROR);
+    if (rc > 0) {
+        require((size_t)rc <= size && res.head_len == (size_t)rc && copy[rc - 1] == '\n');
+        require(res.status >= 100 && res.status <= 999 && inside(res.reason, copy, (size_t)rc));
+        for (size_t i = 0; i < res.header_count; i++)
+            require(inside(res.headers[i].name, copy, (size_t)rc) && inside(res.headers[i].value, copy, (size_t)rc));
+        if (http_response_interpret(&res, 0, &info) == 0) {
+            require(info.framing <= HTTP_BODY_UNTIL_CLOSE);
+            require(info.framing != HTTP_BODY_UNTIL_CLOSE || !info.keep_alive);
+        }
+        require(http_parse_response(copy, (size_t)rc - 1, 8192, &res) == HTTP_PARSE_INCOMPLETE);
+    }
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -144,5 +173,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         require(parse(buf, size, n).rc == (int)n);
         require(parse(buf, size, n - 1).rc == HTTP_PARSE_ERROR);
     }
+    check_response(buf, size);
     return 0;
 }
