@@ -11,6 +11,10 @@
 
 #define ALLOW_METHODS "GET, HEAD, OPTIONS"
 #define SERVER_NAME "duct"
+#define CONTINUE_HEAD "HTTP/1.1 100 Continue\r\n\r\n"
+/* A chunk-size line is a few hex digits; its extensions are not used by this
+ * server, so a generous fixed bound is enough. */
+#define MAX_CHUNK_LINE 1024
 
 /* The pool keeps freed buffers in a singly linked list threaded through their
  * first bytes, so taking and returning one is two pointer moves. */
@@ -335,6 +339,24 @@ static void remember_request(struct http_conn *c, const struct http_request *req
     c->user_agent = h ? h->value : (struct http_span){NULL, 0};
 }
 
+/* RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for an
+ * interim 100 before its body. The final response does not depend on the
+ * body, so both leave together: the 100 goes in front of the response head
+ * and the body is then read and discarded as usual. With no room for it, the
+ * final response alone answers the expectation and the connection ends. */
+static void prepend_continue(struct http_conn *c)
+{
+    size_t n = sizeof CONTINUE_HEAD - 1;
+    if (c->out.head != c->head || c->out.head_len + n > sizeof c->head) {
+        c->keep_alive = 0;
+        return;
+    }
+    memmove(c->head + n, c->head, c->out.head_len);
+    memcpy(c->head, CONTINUE_HEAD, n);
+    c->out.head_len += n;
+    c->head_only_len += n;
+}
+
 static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
 {
     struct http_request_info info;
@@ -352,6 +374,9 @@ static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
         return;
     }
     c->body_left = info.content_length;
+    c->body_chunked = info.chunked;
+    if (info.chunked)
+        http_chunked_init(&c->chunked, MAX_CHUNK_LINE, c->ctx->max_head);
     if (info.method == HTTP_METHOD_OPTIONS)
         respond_options(c, now);
     else if (info.method == HTTP_METHOD_OTHER)
@@ -360,6 +385,8 @@ static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
         respond_error(c, 400, now);
     else
         route_path(c, info.path, now);
+    if (info.expect_continue && !c->http10 && c->keep_alive && (c->body_left || c->body_chunked))
+        prepend_continue(c);
 }
 
 /* A head the parser refused: answer its status and close, since where the
@@ -405,8 +432,36 @@ static int step_head(struct http_conn *c, time_t now)
     return 1;
 }
 
+/* A chunked body ends where the decoder says. A malformed one, or one longer
+ * than max_body, leaves no trustworthy start for the next request: close. */
+static int step_chunked_body(struct http_conn *c)
+{
+    while (c->buf_start < c->buf_end) {
+        struct http_span data;
+        long r = http_chunked_decode(&c->chunked, c->buf + c->buf_start, c->buf_end - c->buf_start, &data);
+        if (r < 0 || c->chunked.body_len > c->ctx->max_body) {
+            c->state = HTTP_CONN_CLOSE;
+            return 1;
+        }
+        c->buf_start += (size_t)r;
+        if (http_chunked_done(&c->chunked)) {
+            c->body_chunked = 0;
+            c->state = HTTP_CONN_HEAD;
+            return 1;
+        }
+    }
+    drop_buffer_if_empty(c);
+    if (c->peer_eof) {
+        c->state = HTTP_CONN_CLOSE;
+        return 1;
+    }
+    return 0;
+}
+
 static int step_body(struct http_conn *c)
 {
+    if (c->body_chunked)
+        return step_chunked_body(c);
     size_t avail = c->buf_end - c->buf_start;
     size_t take = avail < c->body_left ? avail : (size_t)c->body_left;
     c->buf_start += take;
@@ -481,7 +536,7 @@ static void finish_exchange(struct http_conn *c, time_t now)
     if (!c->keep_alive)
         c->state = HTTP_CONN_CLOSE;
     else
-        c->state = c->body_left ? HTTP_CONN_BODY : HTTP_CONN_HEAD;
+        c->state = c->body_left || c->body_chunked ? HTTP_CONN_BODY : HTTP_CONN_HEAD;
     advance(c, now);
 }
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "http/chunked.h"
 #include "http/date.h"
 #include "http/parse.h"
 
@@ -84,7 +85,7 @@ enum http_want {
 enum http_conn_state {
     HTTP_CONN_HEAD,  /* reading a request head (possibly already buffered) */
     HTTP_CONN_SEND,  /* sending the response: head, then body */
-    HTTP_CONN_BODY,  /* discarding the rest of a request body announced by Content-Length */
+    HTTP_CONN_BODY,  /* discarding the rest of a request body (Content-Length or chunked) */
     HTTP_CONN_CLOSE, /* finished; nothing more will be read or sent */
 };
 
@@ -110,6 +111,8 @@ struct http_conn {
     size_t buf_start; /* unparsed bytes are buf[buf_start..buf_end) */
     size_t buf_end;
     uint64_t body_left; /* request body bytes still to discard */
+    int body_chunked;   /* the body to discard is chunked: `chunked` finds its end */
+    struct http_chunked chunked;
     int keep_alive;     /* the connection survives the current response */
     int peer_eof;       /* the client shut down its sending side */
     int draining;       /* server stopping: answer what is buffered, then close */

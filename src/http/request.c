@@ -31,19 +31,61 @@ static int ieq_prefix(const char *p, size_t len, const char *lower)
 /* Connection is a comma-separated list of options (RFC 9110 §7.6.1). */
 static void connection_options(struct http_span v, int *close, int *keep_alive)
 {
-    size_t i = 0;
-    while (i < v.len) {
-        while (i < v.len && (v.ptr[i] == ' ' || v.ptr[i] == '\t' || v.ptr[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < v.len && v.ptr[i] != ',' && v.ptr[i] != ' ' && v.ptr[i] != '\t')
-            i++;
-        struct http_span token = {v.ptr + start, i - start};
-        if (http_span_ieq(token, "close"))
+    struct http_span item;
+    while (http_list_next(&v, &item)) {
+        if (http_span_ieq(item, "close"))
             *close = 1;
-        else if (http_span_ieq(token, "keep-alive"))
+        else if (http_span_ieq(item, "keep-alive"))
             *keep_alive = 1;
     }
+}
+
+/* Transfer-Encoding (RFC 9112 §6.1): the body's end is only known when the
+ * final coding is chunked, and chunked may be applied once. Any other list is
+ * a framing this server cannot trust: 400. Codings under chunked (gzip,
+ * chunked) are well framed but not decoded here: 501, as nginx answers. The
+ * several fields of one request form one list, so the state lives in *te. */
+enum { TE_NONE, TE_OTHER, TE_CHUNKED, TE_OTHER_THEN_CHUNKED, TE_BAD };
+
+static int transfer_codings(struct http_span v, int te)
+{
+    struct http_span item;
+    int items = 0;
+    while (te != TE_BAD && http_list_next(&v, &item)) {
+        items++;
+        if (te == TE_CHUNKED || te == TE_OTHER_THEN_CHUNKED)
+            te = TE_BAD; /* something after chunked, chunked included */
+        else if (http_span_ieq(item, "chunked"))
+            te = te == TE_NONE ? TE_CHUNKED : TE_OTHER_THEN_CHUNKED;
+        else
+            te = TE_OTHER;
+    }
+    return items ? te : TE_BAD;
+}
+
+/* Expect (RFC 9110 §10.1.1): 100-continue is the only expectation defined. */
+static int expect_value(struct http_span v, int *expect_continue)
+{
+    struct http_span item;
+    while (http_list_next(&v, &item)) {
+        if (!http_span_ieq(item, "100-continue"))
+            return 417;
+        *expect_continue = 1;
+    }
+    return 0;
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 §7.2): reg-name, IPv4 or an IP
+ * literal in brackets. Anything else cannot name this server: 400. */
+static int valid_host(struct http_span v)
+{
+    static const char allowed[] = "-._~!$&'()*+,;=%:[]";
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(allowed, c)))
+            return 0;
+    }
+    return 1;
 }
 
 /* Content-Length = 1*DIGIT (RFC 9110 §8.6); signs, spaces and overflow are errors. */
@@ -85,9 +127,13 @@ static int split_absolute_form(struct http_span target, struct http_request_info
     return 0;
 }
 
+/* origin-form = absolute-path [ "?" query ] (RFC 9112 §3.2.1): a fragment
+ * is never sent, so '#' marks a target no client should produce. */
 static int interpret_target(const struct http_request *req, struct http_request_info *info)
 {
     struct http_span t = req->target;
+    if (memchr(t.ptr, '#', t.len))
+        return -1;
     if (t.len > 0 && t.ptr[0] == '/') {
         info->path = t;
         return 0;
@@ -99,33 +145,53 @@ static int interpret_target(const struct http_request *req, struct http_request_
     return split_absolute_form(t, info);
 }
 
-static int interpret_fields(const struct http_request *req, struct http_request_info *info, int *hosts)
+/* The framing fields: Content-Length and Transfer-Encoding. */
+static int framing_field(const struct http_header *h, struct http_request_info *info, int *saw_length, int *te)
 {
-    int saw_length = 0, saw_encoding = 0, close = 0, keep_alive = 0;
-    for (size_t i = 0; i < req->header_count; i++) {
-        const struct http_header *h = &req->headers[i];
-        if (http_span_ieq(h->name, "host")) {
-            if (++*hosts == 1 && info->host.len == 0)
-                info->host = h->value;
-        } else if (http_span_ieq(h->name, "content-length")) {
-            uint64_t n;
-            if (parse_length(h->value, &n) != 0 || (saw_length && n != info->content_length))
-                return 400;
-            info->content_length = n;
-            saw_length = 1;
-        } else if (http_span_ieq(h->name, "transfer-encoding")) {
-            saw_encoding = 1;
-        } else if (http_span_ieq(h->name, "connection")) {
-            connection_options(h->value, &close, &keep_alive);
-        }
+    if (http_span_ieq(h->name, "content-length")) {
+        uint64_t n;
+        if (parse_length(h->value, &n) != 0 || (*saw_length && n != info->content_length))
+            return 400;
+        info->content_length = n;
+        *saw_length = 1;
+    } else {
+        *te = transfer_codings(h->value, *te);
     }
-    /* Both framings at once is how requests are smuggled (RFC 9112 §6.1). */
-    if (saw_encoding)
-        return saw_length ? 400 : 501;
-    info->keep_alive = req->version_minor >= 1 ? !close : keep_alive && !close;
     return 0;
 }
 
+static int interpret_fields(const struct http_request *req, struct http_request_info *info, int *hosts)
+{
+    int saw_length = 0, te = TE_NONE, close = 0, keep_alive = 0, status = 0;
+    for (size_t i = 0; i < req->header_count && status == 0; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (http_span_ieq(h->name, "host")) {
+            if (!valid_host(h->value))
+                status = 400;
+            else if (++*hosts == 1 && info->host.len == 0)
+                info->host = h->value;
+        } else if (http_span_ieq(h->name, "content-length") || http_span_ieq(h->name, "transfer-encoding")) {
+            status = framing_field(h, info, &saw_length, &te);
+        } else if (http_span_ieq(h->name, "connection")) {
+            connection_options(h->value, &close, &keep_alive);
+        } else if (http_span_ieq(h->name, "expect")) {
+            status = expect_value(h->value, &info->expect_continue);
+        }
+    }
+    if (status)
+        return status;
+    info->keep_alive = req->version_minor >= 1 ? !close : keep_alive && !close;
+    if (te == TE_NONE)
+        return 0;
+    /* Both framings at once is how requests are smuggled, and an HTTP/1.0
+     * recipient may not know Transfer-Encoding at all (RFC 9112 §6.1). */
+    if (saw_length || req->version_minor == 0 || te == TE_BAD || te == TE_OTHER)
+        return 400;
+    if (te == TE_OTHER_THEN_CHUNKED)
+        return 501;
+    info->chunked = 1;
+    return 0;
+}
 int http_request_interpret(const struct http_request *req, struct http_request_info *info)
 {
     int hosts = 0;

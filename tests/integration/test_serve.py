@@ -1214,6 +1214,105 @@ def malformed(srv, row):
             check(conn.closed_by_peer(), "server kept the connection open after %d" % status)
 
 
+# RFC 9112 framing rules, each a raw request that must get this status and then
+# a closed connection (the next request's start would be a guess). One server
+# answers them all. The same rows are the probe sent to nginx, lighttpd and h2o
+# in bench/probe.py.
+STRICT_ROWS = [
+    ("te-with-cl", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("te-final-not-chunked", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400),
+    ("te-identity", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+    ("te-chunked-twice", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    ("te-in-http10", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("te-gzip-chunked", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    ("cl-plus", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", 400),
+    ("cl-space-inside", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 0\r\n\r\n0123456789", 400),
+    ("cl-hex", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nhello", 400),
+    ("cl-overflow", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551617\r\n\r\n", 400),
+    ("cl-list", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello", 400),
+    ("cl-differing", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
+    ("obs-fold", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400),
+    ("space-before-colon", b"GET / HTTP/1.1\r\nHost: x\r\nX-A : a\r\n\r\n", 400),
+    ("bad-method-token", b"G(ET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("bad-field-name", b"GET / HTTP/1.1\r\nHost: x\r\nX@Y: a\r\n\r\n", 400),
+    ("control-in-value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", 400),
+    ("nul-in-value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400),
+    ("bare-cr-in-value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),
+    ("bare-cr-line-end", b"GET / HTTP/1.1\rHost: x\r\n\r\n", 400),
+    ("target-relative", b"GET index.html HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("target-fragment", b"GET /index.html#top HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("target-space", b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("target-control", b"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("no-host", b"GET / HTTP/1.1\r\n\r\n", 400),
+    ("two-hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("bad-host", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+    ("expect-unknown", b"GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", 417),
+    ("version-2", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    ("version-lowercase", b"GET / http/1.1\r\nHost: x\r\n\r\n", 400),
+]
+
+
+@case()
+def strict_framing(srv):
+    wrong = []
+    for name, raw, status in STRICT_ROWS:
+        with srv.conn() as conn:
+            conn.send(raw)
+            resp = conn.read_response()
+            if resp.status != status:
+                wrong.append("%s: %d, not %d" % (name, resp.status, status))
+            elif status < 500 and not conn.closed_by_peer():
+                wrong.append("%s: connection left open after %d" % (name, status))
+    check(not wrong, "; ".join(wrong))
+
+
+def _chunked(*parts, trailers=b""):
+    out = b"".join(b"%x;ext=v\r\n%s\r\n" % (len(p), p) for p in parts)
+    return out + b"0\r\n" + trailers + b"\r\n"
+
+
+@case()
+def chunked_body_is_discarded(srv):
+    body = _chunked(b"GET /style.css HTTP/1.1\r\n", b"x" * 3000, trailers=b"X-Sum: 1\r\n")
+    raw = http_request("POST", "/index.html", [("Transfer-Encoding", "chunked")], body=body)
+    raw += http_request("GET", "/index.html", [("Transfer-Encoding", "chunked")], body=_chunked(b"abc"))
+    raw += http_request("GET", "/blob.xyzzy")
+    post, get, after = exchange(srv.addr, raw, ("POST", "GET", "GET"))
+    check_eq(post.status, 405, "POST with a chunked body")
+    check_eq((get.status, get.body), (200, INDEX), "GET with a chunked body")
+    check_eq((after.status, after.body), (200, BLOB), "request after two chunked bodies")
+
+
+@case(args=("--max-body", "100"))
+def chunked_body_limits(srv):
+    # Over --max-body, or malformed: the response goes out, then the connection closes.
+    for body in (_chunked(b"y" * 101), b"5\r\nhello\n0\r\n\r\n", b"zz\r\n"):
+        with srv.conn() as conn:
+            conn.send(http_request("GET", "/index.html", [("Transfer-Encoding", "chunked")], body=body)
+                      + http_request("GET", "/style.css"))
+            check_eq(conn.read_response().status, 200, "response before the body")
+            check(conn.closed_by_peer(), "connection kept after a refused chunked body %r" % body[:12])
+    raw = http_request("GET", "/index.html", [("Transfer-Encoding", "chunked")], body=_chunked(b"y" * 100))
+    first, second = exchange(srv.addr, raw + http_request("GET", "/style.css"), ("GET", "GET"))
+    check_eq((first.status, second.body), (200, STYLE), "a chunked body of exactly --max-body")
+
+
+@case()
+def expect_continue_with_curl(srv):
+    # curl sends "Expect: 100-continue" and waits up to --expect100-timeout for
+    # the interim response: without it the request would take 5 s.
+    start = time.monotonic()
+    out = subprocess.run(["curl", "-sS", "-v", "--max-time", "20", "--expect100-timeout", "5",
+                          "-H", "Expect: 100-continue", "--data-binary", "@" + os.path.join(srv.root, "index.html"),
+                          "-o", os.devnull, "-w", "%{http_code}", "http://127.0.0.1:%d/index.html" % srv.port],
+                         capture_output=True, timeout=30)
+    elapsed = time.monotonic() - start
+    err = out.stderr.decode("latin-1")
+    check_eq(out.stdout, b"405", "status after 100-continue")
+    check("HTTP/1.1 100 Continue" in err, "no interim 100 seen by curl: %s" % short(err, 400))
+    check(elapsed < 4, "curl waited %.1f s for 100 Continue" % elapsed)
+
+
 # ---------------------------------------------------------------------------
 # Big file, transports.
 

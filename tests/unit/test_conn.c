@@ -321,6 +321,8 @@ static void check_error_response(const struct run *r, int i, int status, const c
     "Last-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-5\"\r\n"
 #define A_RESPONSE "HTTP/1.1 200 OK\r\n" A_HEAD_FIELDS "\r\nhello"
 
+#define LIT_ARGS(s) s, sizeof(s) - 1
+
 static struct run run_buf; /* large: kept out of the stack */
 static struct run run_ref;
 
@@ -673,8 +675,14 @@ static void test_errors(void)
           HTTP_WANT_CLOSE },
         { "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc",
           400, "Bad Request", HTTP_WANT_CLOSE },
-        { "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501,
+        { "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 405,
+          "Method Not Allowed", HTTP_WANT_READ },
+        { "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501,
           "Not Implemented", HTTP_WANT_CLOSE },
+        { "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 400, "Bad Request",
+          HTTP_WANT_CLOSE },
+        { "GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", 417, "Expectation Failed",
+          HTTP_WANT_CLOSE },
         { "GET /a.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "Bad Request", HTTP_WANT_CLOSE },
         { "GET foo HTTP/1.1\r\nHost: x\r\n\r\n", 400, "Bad Request", HTTP_WANT_CLOSE },
         { "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, "Bad Request", HTTP_WANT_READ },
@@ -1103,9 +1111,93 @@ static void test_long_stream(void)
     }
 }
 
+/* A chunked body is decoded to find its end and thrown away, whatever it
+ * holds and however the bytes arrive. */
+static void test_chunked_body_every_split(void)
+{
+    static const int statuses[] = { 405, 200 };
+    check_every_split("POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "a;ext=1\r\nGET /a.txt\r\n3\r\nxyz\r\n0\r\nTrailer: t\r\n\r\n" GET_A,
+                      2, statuses, HTTP_WANT_READ);
+    CHECK_EQ_MEM(resp_ptr(&run_ref, 1), resp_len(&run_ref, 1), A_RESPONSE, sizeof A_RESPONSE - 1);
+
+    /* GET may carry a chunked body too; it is answered and the body skipped. */
+    static const int get_statuses[] = { 200, 404 };
+    check_every_split("GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "1\r\nx\r\n0\r\n\r\n" GET_MISSING,
+                      2, get_statuses, HTTP_WANT_READ);
+}
+
+/* A chunked body that is malformed or longer than max_body (1000 here) ends
+ * the connection after the response: the next request's start is unknown. */
+static void test_chunked_body_refused(void)
+{
+    static char in[4096];
+    int n;
+
+    run_fresh(LIT_ARGS("POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" GET_A), 64, 0,
+              0, &run_buf);
+    CHECK_EQ_INT(run_buf.responses, 1);
+    CHECK_EQ_INT(resp_status(&run_buf, 0), 405);
+    CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
+
+    n = snprintf(in, sizeof in, "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n");
+    memset(in + n, 'b', 1001);
+    n += 1001;
+    n += snprintf(in + n, sizeof in - (size_t)n, "\r\n0\r\n\r\n" GET_A);
+    run_fresh(in, (size_t)n, 100, 0, 0, &run_buf);
+    CHECK_EQ_INT(run_buf.responses, 1);
+    CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
+    /* 1000 bytes exactly are within the limit. */
+    n = snprintf(in, sizeof in, "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n");
+    memset(in + n, 'b', 1000);
+    n += 1000;
+    n += snprintf(in + n, sizeof in - (size_t)n, "\r\n0\r\n\r\n" GET_A);
+    run_fresh(in, (size_t)n, 100, 0, 0, &run_buf);
+    CHECK_EQ_INT(run_buf.responses, 2);
+    CHECK_EQ_INT(run_buf.final, HTTP_WANT_READ);
+}
+
+/* Expect: 100-continue gets the interim 100 in front of the final response
+ * when a body is coming and will be read; never to HTTP/1.0, never without a
+ * body, never before a refusal. */
+static void test_expect_continue(void)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 405 ";
+    static const struct {
+        const char *req;
+        int interim;
+        int status;
+    } cases[] = {
+        { "POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc", 1, 405 },
+        { "POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabc\r\n0\r\n\r\n", 1, 405 },
+        { "GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n", 0, 200 },
+        { "POST /a.txt HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+          0, 405 },
+        { "POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n", 0, 413 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_fresh(cases[i].req, strlen(cases[i].req), 4096, 0, 0, &run_buf);
+        int has_interim = run_buf.out_len >= sizeof cont - 1 && memcmp(run_buf.out, cont, sizeof cont - 1) == 0;
+        CHECK_EQ_INT(has_interim, cases[i].interim);
+        CHECK_EQ_INT(count_occurrences(run_buf.out, run_buf.out_len, "100 Continue"), cases[i].interim);
+        if (!cases[i].interim)
+            CHECK_EQ_INT(resp_status(&run_buf, 0), cases[i].status);
+    }
+    /* The body after the 100 is discarded and the next request answered. */
+    static const char two[] = "POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc" GET_A;
+    run_fresh(two, sizeof two - 1, 7, 0, 0, &run_buf);
+    CHECK_EQ_INT(run_buf.responses, 2);
+    CHECK_EQ_MEM(resp_ptr(&run_buf, 1), resp_len(&run_buf, 1), A_RESPONSE, sizeof A_RESPONSE - 1);
+}
+
 int main(void)
 {
     test_get_keep_alive();
+    test_chunked_body_every_split();
+    test_chunked_body_refused();
+    test_expect_continue();
     test_pipelined_every_split();
     test_body_discarded_every_split();
     test_head_request();

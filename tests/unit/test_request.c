@@ -80,31 +80,44 @@ static void test_framing(void)
         const char *fields;
         int status;
         uint64_t length;
+        int chunked;
     } cases[] = {
-        { "", 0, 0 },
-        { "Content-Length: 0\r\n", 0, 0 },
-        { "Content-Length: 5\r\n", 0, 5 },
-        { "content-length: 42\r\n", 0, 42 },
-        { "Content-Length: 007\r\n", 0, 7 },
-        { "Content-Length:   5  \r\n", 0, 5 },
-        { "Content-Length: 9999999999999999999\r\n", 0, 9999999999999999999ULL },
-        { "Content-Length: 5\r\nContent-Length: 5\r\n", 0, 5 },
-        { "Content-Length: +5\r\n", 400, 0 },
-        { "Content-Length: -1\r\n", 400, 0 },
-        { "Content-Length: 5 5\r\n", 400, 0 },
-        { "Content-Length: abc\r\n", 400, 0 },
-        { "Content-Length: 5a\r\n", 400, 0 },
-        { "Content-Length: 0x10\r\n", 400, 0 },
-        { "Content-Length: \r\n", 400, 0 },
-        { "Content-Length: 12345678901234567890\r\n", 400, 0 },
-        { "Content-Length: 99999999999999999999\r\n", 400, 0 },
-        { "Content-Length: 5\r\nContent-Length: 6\r\n", 400, 0 },
-        { "Content-Length: 5\r\nContent-Length: x\r\n", 400, 0 },
-        { "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400, 0 },
-        { "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400, 0 },
-        { "Transfer-Encoding: chunked\r\n", 501, 0 },
-        { "transfer-encoding: gzip, chunked\r\n", 501, 0 },
-        { "Transfer-Encoding: identity\r\n", 501, 0 },
+        { "", 0, 0, 0 },
+        { "Content-Length: 0\r\n", 0, 0, 0 },
+        { "Content-Length: 5\r\n", 0, 5, 0 },
+        { "content-length: 42\r\n", 0, 42, 0 },
+        { "Content-Length: 007\r\n", 0, 7, 0 },
+        { "Content-Length:   5  \r\n", 0, 5, 0 },
+        { "Content-Length: 9999999999999999999\r\n", 0, 9999999999999999999ULL, 0 },
+        { "Content-Length: 5\r\nContent-Length: 5\r\n", 0, 5, 0 },
+        { "Content-Length: +5\r\n", 400, 0, 0 },
+        { "Content-Length: -1\r\n", 400, 0, 0 },
+        { "Content-Length: 5 5\r\n", 400, 0, 0 },
+        { "Content-Length: abc\r\n", 400, 0, 0 },
+        { "Content-Length: 5a\r\n", 400, 0, 0 },
+        { "Content-Length: 0x10\r\n", 400, 0, 0 },
+        { "Content-Length: \r\n", 400, 0, 0 },
+        { "Content-Length: 12345678901234567890\r\n", 400, 0, 0 },
+        { "Content-Length: 99999999999999999999\r\n", 400, 0, 0 },
+        { "Content-Length: 5\r\nContent-Length: 6\r\n", 400, 0, 0 },
+        { "Content-Length: 5\r\nContent-Length: x\r\n", 400, 0, 0 },
+        { "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: chunked\r\n", 0, 0, 1 },
+        { "Transfer-Encoding: Chunked\r\n", 0, 0, 1 },
+        { "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 501, 0, 0 },
+        { "transfer-encoding: gzip, chunked\r\n", 501, 0, 0 },
+        { "Transfer-Encoding: identity\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: chunked, gzip\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: chunked, chunked\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: \r\n", 400, 0, 0 },
+        { "Transfer-Encoding: ,\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: xchunked\r\n", 400, 0, 0 },
+        { "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n", 400, 0, 0 },
+        { "Expect: 100-continue\r\nContent-Length: 5\r\n", 0, 5, 0 },
+        { "Expect: 100-Continue\r\nTransfer-Encoding: chunked\r\n", 0, 0, 1 },
+        { "Expect: something-else\r\n", 417, 0, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char head[512];
@@ -115,9 +128,16 @@ static void test_framing(void)
         if (status != cases[i].status)
             fprintf(stderr, "     framing case %zu: %s", i, cases[i].fields);
         CHECK_EQ_INT(status, cases[i].status);
-        if (cases[i].status == 0)
+        if (cases[i].status == 0) {
             CHECK(info.content_length == cases[i].length);
+            CHECK_EQ_INT(info.chunked, cases[i].chunked);
+            CHECK_EQ_INT(info.expect_continue, strstr(cases[i].fields, "100-") != NULL);
+        }
     }
+    /* HTTP/1.0 predates Transfer-Encoding: its framing cannot be trusted. */
+    struct http_request req;
+    struct http_request_info info;
+    CHECK_EQ_INT(interpret("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &req, &info), 400);
 }
 
 /* RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it. */
@@ -138,6 +158,12 @@ static void test_host(void)
         { "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400, NULL },
         { "GET / HTTP/1.0\r\n\r\n", 0, "" },
         { "GET / HTTP/1.0\r\nHost: old.example\r\n\r\n", 0, "old.example" },
+        { "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 0, "[::1]:8080" },
+        { "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, NULL },
+        { "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, NULL },
+        { "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400, NULL },
+        { "GET / HTTP/1.1\r\nHost: \"a\"\r\n\r\n", 400, NULL },
+        { "GET / HTTP/1.1\r\nHost: a\xe9\r\n\r\n", 400, NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct http_request req;
@@ -172,6 +198,8 @@ static void test_targets(void)
         { "http:///nohost", 400, NULL, NULL, 0 },
         { "http:/h/x", 400, NULL, NULL, 0 },
         { "h:80", 400, NULL, NULL, 0 },
+        { "/a#frag", 400, NULL, NULL, 0 },
+        { "http://h/a#frag", 400, NULL, NULL, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char head[512];
