@@ -70,16 +70,39 @@ void blocking_set_stop(struct blocking_set *set)
     pthread_mutex_unlock(&set->lock);
 }
 
-static void set_timeout(int fd, int option, int seconds)
+/* Waits until fd is ready for `events` or `seconds` pass: 1 ready, 0 timed
+ * out. The socket is non-blocking and every wait goes through here because
+ * SO_SNDTIMEO does not bound sendfile, which would otherwise block for as
+ * long as a client that stopped reading stays connected (slow read). */
+static int wait_ready(int fd, short events, time_t seconds)
 {
-    struct timeval tv = {.tv_sec = seconds};
-    if (setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv) != 0)
-        log_syscall("setsockopt", option == SO_RCVTIMEO ? "SO_RCVTIMEO" : "SO_SNDTIMEO", errno);
+    struct pollfd p = {.fd = fd, .events = events};
+    int ms = seconds <= 0 ? 0 : seconds > 86400 ? 86400000 : (int)seconds * 1000;
+    for (;;) {
+        int n = poll(&p, 1, ms);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR) {
+            log_syscall("poll", "connection", errno);
+            return 0;
+        }
+    }
 }
 
-/* The textbook loop: read a request, write its response, repeat. A recv
- * that times out (SO_RCVTIMEO) ends an idle connection; a head that takes
- * longer than the header timeout in total ends a slowloris. */
+/* How long the next read may wait: the idle timeout between requests, the
+ * rest of the header timeout inside one (a slowloris gains nothing by
+ * trickling bytes). */
+static time_t read_wait(const struct blocking_worker *bw, const struct http_conn *c, time_t head_started,
+                        time_t now)
+{
+    if (http_conn_idle(c))
+        return bw->idle_timeout;
+    return head_started + bw->srv->cfg->header_timeout - now;
+}
+
+/* The textbook loop: read a request, write its response, repeat. Each wait
+ * for the socket is bounded by the idle, header or send timeout; when one
+ * passes the connection ends. */
 static void serve_loop(struct blocking_worker *bw, int fd, struct http_conn *c)
 {
     const struct serve_config *cfg = bw->srv->cfg;
@@ -87,25 +110,30 @@ static void serve_loop(struct blocking_worker *bw, int fd, struct http_conn *c)
     for (;;) {
         time_t now = serve_clock();
         enum io_result r;
+        int ready = 1;
         switch (http_conn_want(c)) {
         case HTTP_WANT_READ:
             if (http_conn_idle(c)) {
                 head_started = now;
                 if (bw->ctx.log.len)
-                    access_log_flush(&bw->ctx.log); /* before blocking, so lines are not held */
-            }
-            else if (now - head_started >= cfg->header_timeout)
+                    access_log_flush(&bw->ctx.log); /* before waiting, so lines are not held */
+            } else if (now - head_started >= cfg->header_timeout) {
                 return;
+            }
             r = io_recv(fd, c, now);
+            if (r == IO_AGAIN)
+                ready = wait_ready(fd, POLLIN, read_wait(bw, c, head_started, now));
             break;
         case HTTP_WANT_WRITE:
             r = io_send(fd, c, now);
+            if (r == IO_AGAIN)
+                ready = wait_ready(fd, POLLOUT, cfg->send_timeout);
             break;
         case HTTP_WANT_CLOSE:
         default:
             return;
         }
-        if (r == IO_CLOSE || r == IO_AGAIN) /* IO_AGAIN: a socket timeout expired */
+        if (r == IO_CLOSE || !ready)
             return;
     }
 }
@@ -115,10 +143,8 @@ void blocking_serve(struct blocking_worker *bw, struct blocking_set *set, int fd
 {
     struct http_conn c;
     char host[48];
-    const struct serve_config *cfg = bw->srv->cfg;
-    int recv_timeout = bw->idle_timeout < cfg->header_timeout ? bw->idle_timeout : cfg->header_timeout;
-    set_timeout(fd, SO_RCVTIMEO, recv_timeout);
-    set_timeout(fd, SO_SNDTIMEO, cfg->send_timeout);
+    if (net_set_nonblock(fd, 1) != 0)
+        log_syscall("fcntl", "O_NONBLOCK", errno);
     net_set_nodelay(fd);
     net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
     http_conn_init(&c, &bw->ctx.http, host);

@@ -737,5 +737,79 @@ def descriptor_exhaustion_recovers_without_spinning(srv):
           "connections closed (%d before)" % (fd_count(pid), base))
 
 
+
+# ---------------------------------------------------------------------------
+# 8. Hostile clients en masse: slowloris and slow readers.
+
+SLOWLORIS_CONNS = 500
+SLOWLORIS_DRIP = 3.0     # seconds of dripping one header byte per connection per second
+SLOWLORIS_TIMEOUT = 5    # --header-timeout: longer than the drip, so they are all held during it
+PROMPT = 1.0             # an ordinary request among them is answered within this
+
+
+@case(models=("epoll", "uring"), timeout=60)
+def slowloris_crowd_does_not_delay_others(srv):
+    """500 connections each sending a header byte a second: meanwhile ordinary
+    requests on new connections are answered promptly; once the header
+    timeout passes every slowloris connection is closed."""
+    start(srv, "--header-timeout", str(SLOWLORIS_TIMEOUT), "--idle-timeout", "30")
+    crowd = []
+    try:
+        for _ in range(SLOWLORIS_CONNS):
+            s = connect(srv.addr)
+            s.sendall(SLOW_HEAD)
+            crowd.append(s)
+        t0 = time.monotonic()
+        slowest, answered, next_drip = 0.0, 0, t0
+        while time.monotonic() - t0 < SLOWLORIS_DRIP:
+            if time.monotonic() >= next_drip:
+                for s in crowd:
+                    try:
+                        s.send(b"a")
+                    except OSError:
+                        pass
+                next_drip += 1.0
+            t = time.monotonic()
+            status, body = get_status(srv.addr, timeout=5.0)
+            slowest = max(slowest, time.monotonic() - t)
+            check_eq((status, body), (200, INDEX), "an ordinary request among %d slowloris connections"
+                     % SLOWLORIS_CONNS)
+            answered += 1
+        check(slowest < PROMPT, "an ordinary request took %.2f s among %d slowloris connections"
+              % (slowest, SLOWLORIS_CONNS))
+        check(answered >= 10, "only %d ordinary requests answered in %.0f s" % (answered, SLOWLORIS_DRIP))
+        still_open = sum(1 for s in crowd if peer_state(s) == "open")
+        check(still_open == SLOWLORIS_CONNS, "%d of %d slowloris connections closed before their header timeout"
+              % (SLOWLORIS_CONNS - still_open, SLOWLORIS_CONNS))
+        gone = wait_until(lambda: all(peer_state(s) != "open" for s in crowd), SLOWLORIS_TIMEOUT + 3.0,
+                          interval=0.2)
+        check(gone, "%d slowloris connections still open %.0f s after their header timeout"
+              % (sum(1 for s in crowd if peer_state(s) == "open"), SLOWLORIS_TIMEOUT + 3.0))
+    finally:
+        close_all(crowd)
+    check(srv.alive(), "server died")
+
+
+SLOW_READ_FILE = 64 << 20  # far more than the socket buffers of both ends hold
+
+
+@case(timeout=40)
+def slow_reader_is_dropped_after_send_timeout(srv):
+    """A client that asks for a large file and stops reading is cut off once
+    --send-timeout passes without progress; the server goes on serving."""
+    path = os.path.join(srv.root, "large.bin")
+    with open(path, "wb") as f:
+        f.truncate(SLOW_READ_FILE)  # sparse: no disk, all zeros
+    start(srv, "--send-timeout", "2", "--idle-timeout", "30")
+    with connect(srv.addr, rcvbuf=4096) as s:
+        s.sendall(http_request("GET", "/large.bin"))
+        time.sleep(5.0)  # stalled: the server's sends block from the first second
+        closed, data = wait_closed(s, 10.0)
+        check(closed, "a stalled reader still connected after the 2 s send timeout (+8 s)")
+        check(len(data) < SLOW_READ_FILE, "the stalled reader got the whole file (%d bytes)" % len(data))
+        check(data.startswith(b"HTTP/1.1 200 "), "the stalled reader got %s" % short(data[:60]))
+    check_eq(get_status(srv.addr), (200, INDEX), "a request after the slow reader")
+
+
 if __name__ == "__main__":
     sys.exit(main())
