@@ -84,10 +84,18 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB)
 
-fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -3 || exit 1; done
+# Each target is its own make goal, so `make -j2 fuzz` runs two at a time.
+FUZZ_RUNS := $(patsubst build/fuzz/%,fuzz-run-%,$(FUZZ_BIN))
+.SECONDARY: $(FUZZ_BIN)
+.PHONY: $(FUZZ_RUNS)
+fuzz: $(FUZZ_RUNS)
+
+fuzz-run-%: build/fuzz/%
+	@mkdir -p build/fuzz/corpus/$*
+	@echo "fuzz: $* for $(FUZZ_SECONDS)s"
+	@$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$* tests/fuzz/corpus/$* \
+	  >build/fuzz/$*.log 2>&1 || { tail -40 build/fuzz/$*.log; exit 1; }
+	@echo "fuzz: $* done, $$(grep -h 'stat::number_of_executed_units' build/fuzz/$*.log | awk '{print $$2}') runs, no crash"
 
 clean:
 	rm -rf build duct
