@@ -87,7 +87,6 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 # Each target is its own make goal, so `make -j2 fuzz` runs two at a time.
 FUZZ_RUNS := $(patsubst build/fuzz/%,fuzz-run-%,$(FUZZ_BIN))
 .SECONDARY: $(FUZZ_BIN)
-.PHONY: $(FUZZ_RUNS)
 fuzz: $(FUZZ_RUNS)
 
 fuzz-run-%: build/fuzz/%
