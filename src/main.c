@@ -50,6 +50,8 @@ static void usage_serve(FILE *out)
                  "      --header-timeout S  seconds to receive a request head (default 30)\n"
                  "      --idle-timeout S    seconds a keep-alive connection may idle (default 60)\n"
                  "      --send-timeout S    seconds a client may stall a response (default 60)\n"
+                 "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
+                 "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
                  "  -h, --help              this help\n"
                  "\n"
@@ -78,6 +80,8 @@ enum {
     OPT_HEADER_TIMEOUT,
     OPT_IDLE_TIMEOUT,
     OPT_SEND_TIMEOUT,
+    OPT_MAX_AGE,
+    OPT_LIST_DIRS,
 };
 
 static const struct option serve_options[] = {
@@ -94,6 +98,8 @@ static const struct option serve_options[] = {
     {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {NULL, 0, NULL, 0},
 };
 
@@ -111,6 +117,7 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->idle_timeout = 60;
     cfg->send_timeout = 60;
     cfg->drain_timeout = 30;
+    cfg->max_age = -1;
 }
 
 static int add_listen(struct serve_config *cfg, const char *text)
@@ -158,6 +165,12 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
             return 2;
         cfg->max_head = (size_t)v;
         return 0;
+    case OPT_MAX_AGE:
+        /* RFC 9111 §1.2.2: delta-seconds need not exceed 2^31. */
+        if (parse_count("--max-age", arg, 0, 2147483648LL, &v) != 0)
+            return 2;
+        cfg->max_age = (long)v;
+        return 0;
     default:
         break;
     }
@@ -192,6 +205,9 @@ static int parse_serve(int argc, char **argv, struct serve_config *cfg)
             return -1;
         case OPT_ACCESS_LOG:
             cfg->access_log = optarg;
+            break;
+        case OPT_LIST_DIRS:
+            cfg->list_dirs = 1;
             break;
         case '?':
             fprintf(stderr, "duct serve: see duct serve --help\n");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/conditional.h"
 #include "http/head.h"
 #include "http/path.h"
 #include "http/request.h"
@@ -40,6 +41,7 @@ void http_ctx_init(struct http_ctx *ctx, size_t max_head, uint64_t max_body, str
     ctx->max_head = max_head;
     ctx->max_body = max_body;
     ctx->handler = handler;
+    ctx->max_age = -1;
     ctx->pool.buf_size = max_head < 4096 ? 4096 : max_head;
 }
 
@@ -56,6 +58,7 @@ static void clear_output(struct http_conn *c)
 {
     memset(&c->out, 0, sizeof c->out);
     c->out.file_fd = -1;
+    c->parts = 0;
 }
 
 void http_conn_init(struct http_conn *c, struct http_ctx *ctx, const char *peer)
@@ -181,8 +184,8 @@ static int is_head_request(const struct http_conn *c)
 }
 
 /* An error answer: a short HTML body inside the head buffer, so that the whole
- * response leaves in one write. */
-static void respond_error(struct http_conn *c, int status, time_t now)
+ * response leaves in one write. extra holds whole field lines, or is NULL. */
+static void respond_error_with(struct http_conn *c, int status, const char *extra, size_t extra_len, time_t now)
 {
     static const char fmt_a[] = "<!DOCTYPE html>\n<html><head><title>";
     static const char fmt_b[] = "</title></head>\n<body><h1>";
@@ -201,6 +204,8 @@ static void respond_error(struct http_conn *c, int status, time_t now)
         http_head_field_str(&h, "Allow", ALLOW_METHODS);
     http_head_field_str(&h, "Content-Type", "text/html; charset=utf-8");
     http_head_field_u64(&h, "Content-Length", sizeof fmt_a - 1 + sizeof fmt_b - 1 + sizeof fmt_c - 1 + 2 * title_len);
+    if (extra)
+        http_head_append(&h, extra, extra_len);
     connection_field(c, &h);
     size_t head_len = http_head_finish(&h);
     if (!is_head_request(c)) {
@@ -211,6 +216,11 @@ static void respond_error(struct http_conn *c, int status, time_t now)
         http_head_append(&h, fmt_c, sizeof fmt_c - 1);
     }
     set_output(c, &h, head_len);
+}
+
+static void respond_error(struct http_conn *c, int status, time_t now)
+{
+    respond_error_with(c, status, NULL, 0, now);
 }
 
 static void respond_options(struct http_conn *c, time_t now)
@@ -250,7 +260,8 @@ static void respond_redirect(struct http_conn *c, const char *path, size_t path_
 }
 
 /* ETag as mtime-size in hex, like nginx, so replicas agree without sharing
- * state (RFC 9110 §8.8.3). */
+ * state (RFC 9110 §8.8.3). A precompressed sibling is another representation:
+ * its coding is appended, so its tag never equals the identity one's. */
 static size_t format_etag(const struct http_resource *res, char *out)
 {
     static const char hex[] = "0123456789abcdef";
@@ -265,30 +276,260 @@ static size_t format_etag(const struct http_resource *res, char *out)
             out[n++] = hex[(parts[p] >> shift) & 15];
         out[n++] = p == 0 ? '-' : '"';
     }
+    if (res->encoding) {
+        size_t len = strlen(res->encoding);
+        assert(len < 16);
+        out[n - 1] = '-';
+        memcpy(out + n, res->encoding, len);
+        n += len;
+        out[n++] = '"';
+    }
     return n;
 }
 
-static void respond_resource(struct http_conn *c, time_t now)
+/* What every answer about a file repeats, 304 included (RFC 9110 §15.4.5:
+ * ETag, Cache-Control and Vary; Last-Modified helps caches holding no ETag). */
+static void validator_fields(struct http_conn *c, struct http_head *h, const struct http_validators *v)
 {
-    char date[HTTP_DATE_LEN + 1], etag[40];
+    char date[HTTP_DATE_LEN + 1], num[24];
+    http_date_format(v->mtime, date);
+    http_head_field(h, "Last-Modified", date, HTTP_DATE_LEN);
+    http_head_field(h, "ETag", v->etag, v->etag_len);
+    if (c->ctx->max_age >= 0) {
+        http_head_append(h, "Cache-Control: max-age=", 23);
+        http_head_append(h, num, http_u64_to_dec((uint64_t)c->ctx->max_age, num));
+        http_head_append(h, "\r\n", 2);
+    }
+    if (c->res.flags & HTTP_RES_VARY)
+        http_head_field_str(h, "Vary", "Accept-Encoding");
+}
+
+static void content_fields(struct http_conn *c, struct http_head *h, uint64_t length)
+{
+    http_head_field_str(h, "Content-Type", c->res.content_type);
+    if (c->res.encoding)
+        http_head_field_str(h, "Content-Encoding", c->res.encoding);
+    http_head_field_u64(h, "Content-Length", length);
+}
+
+static void content_range_field(struct http_head *h, const struct http_range *r, uint64_t size)
+{
+    char num[24];
+    http_head_append(h, "Content-Range: bytes ", 21);
+    http_head_append(h, num, http_u64_to_dec(r->first, num));
+    http_head_append(h, "-", 1);
+    http_head_append(h, num, http_u64_to_dec(r->last, num));
+    http_head_append(h, "/", 1);
+    http_head_append(h, num, http_u64_to_dec(size, num));
+    http_head_append(h, "\r\n", 2);
+}
+
+static void body_from(struct http_conn *c, uint64_t offset, uint64_t len)
+{
+    if (c->res.fd >= 0) {
+        c->out.file_fd = c->res.fd;
+        c->out.file_offset = offset;
+        c->out.file_len = len;
+    } else {
+        c->out.data = (const char *)c->res.data + offset;
+        c->out.data_len = (size_t)len;
+    }
+}
+
+/* The whole representation; v is NULL for a generated one (no validators). */
+static void respond_full(struct http_conn *c, const struct http_validators *v, time_t now)
+{
     struct http_head h;
     begin_head(c, &h, 200, now);
-    http_head_field_str(&h, "Content-Type", c->res.content_type);
-    http_head_field_u64(&h, "Content-Length", c->res.size);
-    http_date_format(c->res.mtime, date);
-    http_head_field(&h, "Last-Modified", date, HTTP_DATE_LEN);
-    http_head_field(&h, "ETag", etag, format_etag(&c->res, etag));
+    content_fields(c, &h, c->res.size);
+    if (v) {
+        http_head_field_str(&h, "Accept-Ranges", "bytes");
+        validator_fields(c, &h, v);
+    }
     connection_field(c, &h);
     set_output(c, &h, http_head_finish(&h));
-    if (is_head_request(c)) {
+    if (is_head_request(c))
         release_resource(c);
-    } else if (c->res.fd >= 0) {
-        c->out.file_fd = c->res.fd;
-        c->out.file_len = c->res.size;
-    } else {
-        c->out.data = c->res.data;
-        c->out.data_len = (size_t)c->res.size;
+    else
+        body_from(c, 0, c->res.size);
+}
+
+static void respond_not_modified(struct http_conn *c, const struct http_validators *v, time_t now)
+{
+    struct http_head h;
+    begin_head(c, &h, 304, now);
+    validator_fields(c, &h, v);
+    connection_field(c, &h);
+    set_output(c, &h, http_head_finish(&h));
+    release_resource(c);
+}
+
+/* 412 or 416 about a file: still Vary when it has siblings, and a 416 tells
+ * the length (RFC 9110 §15.5.17). */
+static void respond_refused(struct http_conn *c, int status, time_t now)
+{
+    char extra[128], num[24];
+    struct http_head h = {extra, sizeof extra, 0, 0};
+    if (status == 416) {
+        http_head_append(&h, "Content-Range: bytes */", 23);
+        http_head_append(&h, num, http_u64_to_dec(c->res.size, num));
+        http_head_append(&h, "\r\n", 2);
     }
+    if (c->res.flags & HTTP_RES_VARY)
+        http_head_field_str(&h, "Vary", "Accept-Encoding");
+    respond_error_with(c, status, extra, h.len, now);
+}
+
+static void respond_range(struct http_conn *c, const struct http_validators *v, const struct http_range *r,
+                          time_t now)
+{
+    struct http_head h;
+    begin_head(c, &h, 206, now);
+    content_fields(c, &h, r->last - r->first + 1);
+    content_range_field(&h, r, c->res.size);
+    http_head_field_str(&h, "Accept-Ranges", "bytes");
+    validator_fields(c, &h, v);
+    connection_field(c, &h);
+    set_output(c, &h, http_head_finish(&h));
+    body_from(c, r->first, r->last - r->first + 1);
+}
+
+static void boundary_text(uint64_t boundary, char out[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++)
+        out[i] = hex[(boundary >> (60 - 4 * i)) & 15];
+}
+
+/* Each part starts with its delimiter and header (RFC 9110 §14.6); the CRLF
+ * before a delimiter belongs to it (RFC 2046 §5.1.1), hence the leading CRLF. */
+static void part_header(const struct http_conn *c, struct http_head *h, const struct http_range *r)
+{
+    char b[16];
+    boundary_text(c->boundary, b);
+    http_head_append(h, "\r\n--", 4);
+    http_head_append(h, b, sizeof b);
+    http_head_append(h, "\r\n", 2);
+    http_head_field_str(h, "Content-Type", c->res.content_type);
+    content_range_field(h, r, c->res.size);
+    http_head_append(h, "\r\n", 2);
+}
+
+static void closing_delimiter(const struct http_conn *c, struct http_head *h)
+{
+    char b[16];
+    boundary_text(c->boundary, b);
+    http_head_append(h, "\r\n--", 4);
+    http_head_append(h, b, sizeof b);
+    http_head_append(h, "--\r\n", 4);
+}
+
+/* The boundary must not occur in the parts; 64 bits varied per answer make
+ * that a matter of chance no file is likely to meet. */
+static uint64_t next_boundary(struct http_ctx *ctx, const struct http_resource *res)
+{
+    uint64_t x = ++ctx->boundaries ^ ((uint64_t)res->mtime << 24) ^ (res->size << 8) ^ (res->etag_id << 40);
+    x *= 0x9E3779B97F4A7C15u;
+    return x ^ (x >> 31);
+}
+
+/* Content-Length is known up front: every part header is measured before the
+ * head goes out. The first part's header leaves with the head; http_conn_sent
+ * plans the others (next_part). */
+static void respond_multipart(struct http_conn *c, const struct http_validators *v, size_t n, time_t now)
+{
+    char scratch[HTTP_HEAD_BUF], b[16];
+    const struct http_range *ranges = c->ctx->ranges;
+    struct http_head h = {scratch, sizeof scratch, 0, 0};
+    c->boundary = next_boundary(c->ctx, &c->res);
+    closing_delimiter(c, &h);
+    uint64_t length = h.len;
+    for (size_t i = 0; i < n; i++) {
+        h.len = 0;
+        part_header(c, &h, &ranges[i]);
+        length += h.len + ranges[i].last - ranges[i].first + 1;
+    }
+    boundary_text(c->boundary, b);
+    begin_head(c, &h, 206, now);
+    http_head_append(&h, "Content-Type: multipart/byteranges; boundary=", 45);
+    http_head_append(&h, b, sizeof b);
+    http_head_append(&h, "\r\n", 2);
+    http_head_field_u64(&h, "Content-Length", length);
+    http_head_field_str(&h, "Accept-Ranges", "bytes");
+    validator_fields(c, &h, v);
+    connection_field(c, &h);
+    size_t head_len = http_head_finish(&h);
+    part_header(c, &h, &ranges[0]);
+    set_output(c, &h, head_len);
+    body_from(c, ranges[0].first, ranges[0].last - ranges[0].first + 1);
+    c->part = 1;
+    c->parts = (int)n;
+}
+
+/* After a part's bytes, the next part's header and bytes; the closing
+ * delimiter last. Returns 0 when the answer is complete. */
+static int next_part(struct http_conn *c)
+{
+    struct http_head h = {c->head, sizeof c->head, 0, 0};
+    if (c->parts == 0)
+        return 0;
+    memset(&c->out, 0, sizeof c->out);
+    c->out.file_fd = -1;
+    if (c->part < c->parts) {
+        size_t n = 0;
+        http_range_parse(c->range_spec.ptr, c->range_spec.len, c->res.size, c->ctx->ranges, HTTP_RANGE_MAX, &n);
+        assert((int)n == c->parts);
+        const struct http_range *r = &c->ctx->ranges[c->part++];
+        part_header(c, &h, r);
+        body_from(c, r->first, r->last - r->first + 1);
+    } else {
+        closing_delimiter(c, &h);
+        c->parts = 0;
+    }
+    c->out.head = c->head;
+    c->out.head_len = h.len;
+    return 1;
+}
+
+/* Range is honoured only for GET (RFC 9110 §14.2) and only when If-Range
+ * allows it. Several ranges of a content-coded representation get the whole
+ * of it: a multipart body has no place to say its parts are encoded. */
+static void respond_ranges_or_full(struct http_conn *c, const struct http_validators *v, time_t now)
+{
+    const struct http_request *req = &c->ctx->req;
+    const struct http_header *range = is_head_request(c) ? NULL : http_find_header(req, "range");
+    enum http_range_result r = HTTP_RANGE_IGNORE;
+    size_t n = 0;
+    if (range && http_if_range_holds(req, v))
+        r = http_range_parse(range->value.ptr, range->value.len, c->res.size, c->ctx->ranges, HTTP_RANGE_MAX, &n);
+    if (r == HTTP_RANGE_UNSATISFIABLE) {
+        respond_refused(c, 416, now);
+    } else if (r == HTTP_RANGE_PARTIAL && n == 1) {
+        respond_range(c, v, &c->ctx->ranges[0], now);
+    } else if (r == HTTP_RANGE_PARTIAL && !c->res.encoding) {
+        c->range_spec = range->value;
+        respond_multipart(c, v, n, now);
+    } else {
+        respond_full(c, v, now);
+    }
+}
+
+/* Preconditions first, in the order of RFC 9110 §13.2.2; Range last. */
+static void respond_resource(struct http_conn *c, time_t now)
+{
+    char etag[64];
+    if (c->res.flags & HTTP_RES_GENERATED) {
+        respond_full(c, NULL, now);
+        return;
+    }
+    struct http_validators v = {etag, format_etag(&c->res, etag), c->res.mtime};
+    int status = http_conditional_eval(&c->ctx->req, 1, &v);
+    if (status == 304)
+        respond_not_modified(c, &v, now);
+    else if (status != 0)
+        respond_refused(c, status, now);
+    else
+        respond_ranges_or_full(c, &v, now);
 }
 
 static void route_path(struct http_conn *c, struct http_span target, time_t now)
@@ -300,7 +541,7 @@ static void route_path(struct http_conn *c, struct http_span target, time_t now)
         return;
     }
     const struct http_handler *handler = &c->ctx->handler;
-    handler->resolve(handler->ctx, path, (size_t)len, &c->res);
+    handler->resolve(handler->ctx, path, (size_t)len, http_accept_encoding(&c->ctx->req), &c->res);
     if (c->res.status == 200) {
         respond_resource(c, now);
         return;
@@ -559,7 +800,7 @@ void http_conn_sent(struct http_conn *c, size_t n, time_t now)
     assert(n <= o->file_len);
     o->file_offset += n;
     o->file_len -= n;
-    if (o->head_len == 0 && o->data_len == 0 && o->file_len == 0)
+    if (o->head_len == 0 && o->data_len == 0 && o->file_len == 0 && !next_part(c))
         finish_exchange(c, now);
 }
 

@@ -21,9 +21,11 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "http/accept.h"
 #include "http/chunked.h"
 #include "http/date.h"
 #include "http/parse.h"
+#include "http/range.h"
 
 /* What the static-file handler found for a normalised path. */
 struct http_resource {
@@ -34,12 +36,20 @@ struct http_resource {
     time_t mtime;             /* Last-Modified */
     uint64_t etag_id;         /* the file's identity (inode); the ETag itself is mtime-size, so replicas agree */
     const char *content_type; /* lives as long as the handler */
+    const char *encoding;     /* Content-Encoding of a precompressed sibling ("br", "gzip"), else NULL */
+    unsigned flags;           /* HTTP_RES_* */
     void *handle;             /* the handler's own, for release */
 };
 
+enum {
+    HTTP_RES_VARY = 1,      /* the file has a precompressed sibling: every answer says Vary: Accept-Encoding */
+    HTTP_RES_GENERATED = 2, /* made for this request (a listing): no validators, no ranges */
+};
+
 struct http_handler {
-    /* Fills res for the decoded, normalised path (starts with '/', NUL-terminated). */
-    void (*resolve)(void *ctx, const char *path, size_t path_len, struct http_resource *res);
+    /* Fills res for the decoded, normalised path (starts with '/', NUL-terminated);
+     * accept holds the HTTP_ACCEPT_* codings the client takes. */
+    void (*resolve)(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res);
     /* Gives back what resolve acquired (closes res->fd). */
     void (*release)(void *ctx, struct http_resource *res);
     void *ctx;
@@ -68,11 +78,14 @@ struct http_ctx {
     size_t max_head;   /* request line and header section limit (414 / 431) */
     uint64_t max_body; /* Content-Length beyond this is 413 */
     struct http_handler handler;
+    long max_age;      /* Cache-Control: max-age of file answers; < 0: none */
     void (*on_log)(void *log_ctx, const struct http_log_entry *entry); /* NULL: no log */
     void *log_ctx;
     struct http_date_cache date;
     struct http_buf_pool pool;
     struct http_request req; /* scratch: the request whose response is being built */
+    struct http_range ranges[HTTP_RANGE_MAX]; /* scratch: the ranges of the part being planned */
+    uint64_t boundaries;                      /* multipart answers so far, to vary the boundary */
 };
 
 enum http_want {
@@ -91,7 +104,9 @@ enum http_conn_state {
 
 /* What to send now: first head[0..head_len), then either data[0..data_len) or
  * file_len bytes of file_fd from file_offset. Sent bytes are reported with
- * http_conn_sent, which advances these fields. */
+ * http_conn_sent, which advances these fields. A response may be a sequence
+ * of outputs (multipart/byteranges: each part's header, then its file range),
+ * so when one is done the driver asks http_conn_want and http_conn_output again. */
 struct http_output {
     const char *head;
     size_t head_len;
@@ -128,6 +143,13 @@ struct http_conn {
     int head_method;    /* it was HEAD: no body */
     struct http_span referer;    /* for the log */
     struct http_span user_agent; /* for the log */
+    /* A multipart/byteranges answer sends part after part: the Range value
+     * (a span into buf, which stays put while sending) is parsed again for
+     * each, so no list of ranges is kept per connection. */
+    struct http_span range_spec;
+    uint64_t boundary;
+    int part;  /* the next part to send */
+    int parts; /* 0 when the answer is not multipart or its closing delimiter is planned */
     char peer[48];
     char head[HTTP_HEAD_BUF];
 };

@@ -17,6 +17,7 @@ struct cached_file {
     long mtime_nsec;          /* with res.mtime, tells a rewritten file */
     int refs;                 /* responses still sending from res.fd */
     int evicted;              /* out of its slot: freed when refs drops to 0 */
+    unsigned accept;          /* the codings the client took: they may choose a sibling */
     size_t key_len;
     char key[KEY_MAX];
 };
@@ -26,11 +27,12 @@ struct file_cache {
     struct cached_file *slots[SLOTS];
 };
 
-static size_t slot_of(const char *key, size_t len)
+static size_t slot_of(const char *key, size_t len, unsigned accept)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)key[i]) * 16777619u;
+    h = (h ^ accept) * 16777619u;
     return h & (SLOTS - 1);
 }
 
@@ -52,8 +54,8 @@ static void hand_out(struct cached_file *e, struct http_resource *res)
 }
 
 /* Keeps a freshly opened file for the rest of this second. */
-static void remember(struct file_cache *cache, size_t slot, const char *path, size_t len, time_t now,
-                     struct http_resource *res)
+static void remember(struct file_cache *cache, size_t slot, const char *path, size_t len, unsigned accept,
+                     time_t now, struct http_resource *res)
 {
     struct cached_file *e = malloc(sizeof *e);
     if (!e)
@@ -69,6 +71,7 @@ static void remember(struct file_cache *cache, size_t slot, const char *path, si
     e->refs = 0;
     e->evicted = 0;
     e->key_len = len;
+    e->accept = accept;
     memcpy(e->key, path, len);
     if (cache->slots[slot])
         drop(cache, cache->slots[slot]);
@@ -86,20 +89,21 @@ static int unchanged(const struct cached_file *e)
            st.st_mtim.tv_nsec == e->mtime_nsec;
 }
 
-static void resolve(void *ctx, const char *path, size_t len, struct http_resource *res)
+static void resolve(void *ctx, const char *path, size_t len, unsigned accept, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
     time_t now = serve_clock();
-    size_t slot = slot_of(path, len);
+    size_t slot = slot_of(path, len, accept);
     struct cached_file *e = cache->slots[slot];
-    if (e && e->second == now && e->key_len == len && memcmp(e->key, path, len) == 0 && unchanged(e)) {
+    if (e && e->second == now && e->key_len == len && e->accept == accept && memcmp(e->key, path, len) == 0 &&
+        unchanged(e)) {
         hand_out(e, res);
         return;
     }
-    cache->base.resolve(cache->base.ctx, path, len, res);
+    cache->base.resolve(cache->base.ctx, path, len, accept, res);
     res->handle = NULL;
     if (res->status == 200 && res->fd >= 0 && len <= KEY_MAX)
-        remember(cache, slot, path, len, now, res);
+        remember(cache, slot, path, len, accept, now, res);
 }
 
 static void release(void *ctx, struct http_resource *res)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "serve/demo.h"
+#include "serve/listing.h"
 
 /* openat2 with RESOLVE_BENEATH lets the kernel refuse any path, ".." or
  * symlink included, that would leave the root: the guarantee holds even if a
@@ -62,11 +63,16 @@ static void fill_from_stat(struct http_resource *res, int fd, const struct stat 
 }
 
 /* A directory URL ending in '/' is answered by its index.html; without an
- * index it is 403, as nginx does while listings are off. */
-static void resolve_index(struct files *files, int dir_fd, struct http_resource *res)
+ * index it is a listing with --list-dirs, else 403 as nginx does. */
+static void resolve_index(struct files *files, int dir_fd, const char *path, size_t path_len,
+                          struct http_resource *res)
 {
     struct stat st;
     int fd = open_beneath(dir_fd, "index.html");
+    if (fd < 0 && errno == ENOENT && files->list_dirs) {
+        listing_resolve(dir_fd, path, path_len, res);
+        return;
+    }
     close(dir_fd);
     if (fd < 0) {
         res->status = errno == ENOENT ? 403 : status_for_errno(errno);
@@ -80,7 +86,73 @@ static void resolve_index(struct files *files, int dir_fd, struct http_resource 
     fill_from_stat(res, fd, &st, files, "index.html", 10);
 }
 
-static void resolve_file(void *ctx, const char *path, size_t path_len, struct http_resource *res)
+/* Precompressed siblings in the server's order of preference. */
+static const struct sibling {
+    const char *suffix;
+    const char *coding;
+    unsigned accept;
+} siblings[] = {
+    {".br", "br", HTTP_ACCEPT_BR},
+    {".gz", "gzip", HTTP_ACCEPT_GZIP},
+};
+
+static int ends_with(const char *s, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/* path + suffix when it is a readable regular file below the root, else -1. */
+static int open_sibling(const struct files *files, const char *path, size_t path_len, const char *suffix,
+                        struct stat *st)
+{
+    char name[4096];
+    size_t n = strlen(suffix);
+    if (path_len + n > sizeof name)
+        return -1;
+    memcpy(name, path + 1, path_len - 1);
+    memcpy(name + path_len - 1, suffix, n + 1);
+    int fd = open_beneath(files->root_fd, name);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* "file.br" or "file.gz" next to a file stands in for it when the client
+ * takes that coding; it keeps the file's Content-Type. Any sibling makes
+ * every answer about the file vary by Accept-Encoding. A request for
+ * "file.gz" itself gets that file as it is. */
+static void choose_sibling(const struct files *files, const char *path, size_t path_len, unsigned accept,
+                           struct http_resource *res)
+{
+    if (ends_with(path, path_len, ".br") || ends_with(path, path_len, ".gz"))
+        return;
+    int prefer_gzip = (accept & HTTP_ACCEPT_PREFER_GZIP) != 0;
+    for (int k = 0; k < 2; k++) {
+        const struct sibling *sib = &siblings[prefer_gzip ? 1 - k : k];
+        struct stat st;
+        int fd = open_sibling(files, path, path_len, sib->suffix, &st);
+        if (fd < 0)
+            continue;
+        res->flags |= HTTP_RES_VARY;
+        if (!(accept & sib->accept) || res->encoding) {
+            close(fd);
+            continue;
+        }
+        close(res->fd);
+        res->fd = fd;
+        res->size = (uint64_t)st.st_size;
+        res->mtime = st.st_mtime;
+        res->etag_id = (uint64_t)st.st_ino;
+        res->encoding = sib->coding;
+    }
+}
+
+static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
 {
     struct files *files = ctx;
     struct stat st;
@@ -98,7 +170,7 @@ static void resolve_file(void *ctx, const char *path, size_t path_len, struct ht
     }
     if (S_ISDIR(st.st_mode)) {
         if (path[path_len - 1] == '/') {
-            resolve_index(files, fd, res);
+            resolve_index(files, fd, path, path_len, res);
             return;
         }
         close(fd);
@@ -112,11 +184,13 @@ static void resolve_file(void *ctx, const char *path, size_t path_len, struct ht
         return;
     }
     fill_from_stat(res, fd, &st, files, path, path_len);
+    choose_sibling(files, path, path_len, accept, res);
 }
 
-static void resolve_demo(void *ctx, const char *path, size_t path_len, struct http_resource *res)
+static void resolve_demo(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
 {
     struct files *files = ctx;
+    (void)accept;
     char name[256];
     memset(res, 0, sizeof *res);
     res->fd = -1;
@@ -145,6 +219,9 @@ static void release(void *ctx, struct http_resource *res)
     if (res->fd >= 0)
         close(res->fd);
     res->fd = -1;
+    if (res->flags & HTTP_RES_GENERATED)
+        free((void *)res->data);
+    res->data = NULL;
 }
 
 struct http_handler files_handler(struct files *files)
@@ -207,6 +284,7 @@ int files_open(struct files *files, const char *dir, char *err, size_t errlen)
 {
     files->root_fd = -1;
     files->started = time(NULL);
+    files->list_dirs = 0;
     if (build_mime_table(files, err, errlen) != 0)
         return -1;
     if (!dir)

@@ -13,6 +13,7 @@ struct files {
     int root_fd; /* the document root, or -1 when serving the demo site */
     struct mime_table *mime;
     time_t started; /* Last-Modified of the demo assets */
+    int list_dirs;  /* a directory without index.html gets a listing instead of 403 */
 };
 
 /* Opens dir (NULL: the demo site) and builds the MIME table, extended by

@@ -192,6 +192,7 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
         log_error("%s", err);
         return -1;
     }
+    srv->files.list_dirs = cfg->list_dirs;
     srv->access_fd = access_log_open(cfg->access_log);
     if (srv->access_fd == -1) {
         log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));

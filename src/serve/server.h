@@ -30,6 +30,8 @@ struct serve_config {
     int idle_timeout;    /* seconds a keep-alive connection may wait for its next request */
     int send_timeout;    /* seconds a client may take to accept more response bytes */
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
+    long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
+    int list_dirs;       /* HTML listings of directories without index.html */
 };
 
 struct server;

@@ -37,8 +37,9 @@ struct fake {
     char paths[MAX_PATHS][256];
 };
 
-static void fake_resolve(void *ctx, const char *path, size_t path_len, struct http_resource *res)
+static void fake_resolve(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
 {
+    (void)accept;
     struct fake *f = ctx;
     if (f->resolves < MAX_PATHS)
         snprintf(f->paths[f->resolves], sizeof f->paths[0], "%.*s", (int)path_len, path);
@@ -317,7 +318,7 @@ static void check_error_response(const struct run *r, int i, int status, const c
 #define GET_MISSING "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
 
 #define A_HEAD_FIELDS                                                                                       \
-    "Server: duct\r\nDate: " NOW_DATE "\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"                \
+    "Server: duct\r\nDate: " NOW_DATE "\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nAccept-Ranges: bytes\r\n"                \
     "Last-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-5\"\r\n"
 #define A_RESPONSE "HTTP/1.1 200 OK\r\n" A_HEAD_FIELDS "\r\nhello"
 
@@ -430,7 +431,7 @@ static void test_head_request(void)
     } cases[] = {
         { "/a.txt", "HTTP/1.1 200 OK\r\n" A_HEAD_FIELDS "\r\n" },
         { "/f.bin", "HTTP/1.1 200 OK\r\nServer: duct\r\nDate: " NOW_DATE "\r\n"
-                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\n"
+                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\nAccept-Ranges: bytes\r\n"
                     "Last-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-3039\"\r\n\r\n" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -476,7 +477,7 @@ static void test_file_range(void)
     CHECK_EQ_INT(http_conn_want(&c), HTTP_WANT_WRITE);
     const struct http_output *o = http_conn_output(&c);
     static const char want_head[] = "HTTP/1.1 200 OK\r\nServer: duct\r\nDate: " NOW_DATE "\r\n"
-                                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\n"
+                                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\nAccept-Ranges: bytes\r\n"
                                     "Last-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-3039\"\r\n\r\n";
     CHECK_EQ_MEM(o->head, o->head_len, want_head, sizeof want_head - 1);
     CHECK_EQ_INT(o->data_len, 0);
