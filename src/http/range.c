@@ -45,8 +45,12 @@ static int scan_spec(struct scan *s, uint64_t size, struct http_range *r)
     if (!scan_number(s, &first) || s->pos >= s->len || s->p[s->pos] != '-')
         return -1;
     s->pos++;
-    if (scan_number(s, &last) && last < first)
-        return -1;
+    uint64_t given;
+    if (scan_number(s, &given)) {
+        if (given < first)
+            return -1;
+        last = given;
+    }
     if (first >= size)
         return 0;
     r->first = first;
