@@ -235,21 +235,24 @@ static void respond_options(struct http_conn *c, time_t now)
 /* A directory asked for without its trailing slash. The Location is built
  * from the normalised path, re-encoded, so it is always a path on this server:
  * "//evil.example/dir" was normalised to "/evil.example/dir" and never
- * becomes a scheme-relative URL. The query is kept as sent; the parser
- * admitted only visible ASCII into the target. */
+ * becomes a scheme-relative URL. The query is re-encoded too, so that no
+ * byte a client sent reaches the head unescaped, whatever the parser admits. */
 static void respond_redirect(struct http_conn *c, const char *path, size_t path_len, struct http_span query,
                              time_t now)
 {
     char location[HTTP_HEAD_BUF / 2];
     long n = http_path_encode(path, path_len, location, sizeof location - 1);
-    if (n < 0 || (size_t)n + 1 + query.len >= sizeof location) {
+    if (n < 0 || (size_t)n + 1 >= sizeof location) {
         respond_error(c, 414, now);
         return;
     }
     location[n++] = '/';
-    if (query.len > 0)
-        memcpy(location + n, query.ptr, query.len);
-    n += (long)query.len;
+    long q = http_query_encode(query.ptr, query.len, location + n, sizeof location - (size_t)n);
+    if (q < 0) {
+        respond_error(c, 414, now);
+        return;
+    }
+    n += q;
 
     struct http_head h;
     begin_head(c, &h, 301, now);

@@ -8,6 +8,7 @@
 #include "http/path.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 enum { PATH_BAD = -400, PATH_LONG = -414 };
 
@@ -162,6 +163,40 @@ long http_path_encode(const char *src, size_t len, char *out, size_t outsize)
         size_t need = keep_raw(c) ? 1 : 3;
         if (o + need >= outsize) {
             /* Empty rather than truncated: half a URL is a different URL. */
+            if (outsize > 0)
+                out[0] = '\0';
+            return -1;
+        }
+        if (need == 1) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 0x0F];
+        }
+    }
+    if (outsize == 0)
+        return -1;
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* query = *( pchar / "/" / "?" ), pchar = unreserved / pct-encoded /
+ * sub-delims / ":" / "@" (RFC 3986 §3.3, §3.4). */
+static bool query_raw(unsigned char c)
+{
+    return keep_raw(c) || (c != '\0' && strchr("!$&'()*+,;=:@?%", c) != NULL);
+}
+
+long http_query_encode(const char *src, size_t len, char *out, size_t outsize)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        size_t need = query_raw(c) ? 1 : 3;
+        if (o + need >= outsize) {
             if (outsize > 0)
                 out[0] = '\0';
             return -1;

@@ -22,4 +22,10 @@ long http_path_normalize(const char *target, size_t len, char *out, size_t outsi
  * Returns the length written, or -1 if it does not fit (out is NUL-terminated). */
 long http_path_encode(const char *src, size_t len, char *out, size_t outsize);
 
+/* Writes a query (from '?' on, as received) for a Location header: the
+ * characters RFC 3986 §3.4 allows in a query, and '%' of an escape the client
+ * sent, are kept; every other byte (a quote, '<', '\\', a control byte)
+ * becomes %XX. Returns the length written, or -1 if it does not fit. */
+long http_query_encode(const char *src, size_t len, char *out, size_t outsize);
+
 #endif
