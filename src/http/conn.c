@@ -294,11 +294,12 @@ static size_t format_etag(const struct http_resource *res, char *out)
  * ETag, Cache-Control and Vary; Last-Modified helps caches holding no ETag). */
 static void validator_fields(struct http_conn *c, struct http_head *h, const struct http_validators *v)
 {
-    char date[HTTP_DATE_LEN + 1], num[24];
+    char date[HTTP_DATE_LEN + 1];
     http_date_format(v->mtime, date);
     http_head_field(h, "Last-Modified", date, HTTP_DATE_LEN);
     http_head_field(h, "ETag", v->etag, v->etag_len);
     if (c->ctx->max_age >= 0) {
+        char num[24];
         http_head_append(h, "Cache-Control: max-age=", 23);
         http_head_append(h, num, http_u64_to_dec((uint64_t)c->ctx->max_age, num));
         http_head_append(h, "\r\n", 2);
@@ -371,9 +372,10 @@ static void respond_not_modified(struct http_conn *c, const struct http_validato
  * the length (RFC 9110 §15.5.17). */
 static void respond_refused(struct http_conn *c, int status, time_t now)
 {
-    char extra[128], num[24];
+    char extra[128];
     struct http_head h = {extra, sizeof extra, 0, 0};
     if (status == 416) {
+        char num[24];
         http_head_append(&h, "Content-Range: bytes */", 23);
         http_head_append(&h, num, http_u64_to_dec(c->res.size, num));
         http_head_append(&h, "\r\n", 2);

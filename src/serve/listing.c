@@ -95,7 +95,7 @@ void listing_sort(struct listing_entry *entries, size_t n)
  * and its modification date. */
 static void put_row(struct page *pg, const struct listing_entry *e)
 {
-    char href[3 * 256 + 1], num[24], date[HTTP_DATE_LEN + 1];
+    char href[3 * 256 + 1], date[HTTP_DATE_LEN + 1];
     long n = e->name_len < 256 ? http_path_encode(e->name, e->name_len, href, sizeof href) : -1;
     if (n < 0)
         return; /* longer than any name a Linux file system holds */
@@ -104,10 +104,12 @@ static void put_row(struct page *pg, const struct listing_entry *e)
     put_str(pg, e->is_dir ? "/\">" : "\">");
     put_escaped(pg, e->name, e->name_len);
     put_str(pg, e->is_dir ? "/</a></td><td>" : "</a></td><td>");
-    if (e->is_dir || e->size == LISTING_SIZE_UNKNOWN)
+    if (e->is_dir || e->size == LISTING_SIZE_UNKNOWN) {
         put_str(pg, "-");
-    else
+    } else {
+        char num[24];
         put(pg, num, http_u64_to_dec(e->size, num));
+    }
     http_date_format(e->mtime, date);
     put_str(pg, "</td><td>");
     put(pg, date, HTTP_DATE_LEN);
