@@ -318,8 +318,8 @@ static void check_error_response(const struct run *r, int i, int status, const c
 #define GET_MISSING "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
 
 #define A_HEAD_FIELDS                                                                                       \
-    "Server: duct\r\nDate: " NOW_DATE "\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nAccept-Ranges: bytes\r\n"                \
-    "Last-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-5\"\r\n"
+    "Server: duct\r\nDate: " NOW_DATE "\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"                \
+    "Accept-Ranges: bytes\r\nLast-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-5\"\r\n"
 #define A_RESPONSE "HTTP/1.1 200 OK\r\n" A_HEAD_FIELDS "\r\nhello"
 
 #define LIT_ARGS(s) s, sizeof(s) - 1
@@ -431,8 +431,8 @@ static void test_head_request(void)
     } cases[] = {
         { "/a.txt", "HTTP/1.1 200 OK\r\n" A_HEAD_FIELDS "\r\n" },
         { "/f.bin", "HTTP/1.1 200 OK\r\nServer: duct\r\nDate: " NOW_DATE "\r\n"
-                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\nAccept-Ranges: bytes\r\n"
-                    "Last-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-3039\"\r\n\r\n" },
+                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\n"
+                    "Accept-Ranges: bytes\r\nLast-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-3039\"\r\n\r\n" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct env env;
@@ -477,8 +477,9 @@ static void test_file_range(void)
     CHECK_EQ_INT(http_conn_want(&c), HTTP_WANT_WRITE);
     const struct http_output *o = http_conn_output(&c);
     static const char want_head[] = "HTTP/1.1 200 OK\r\nServer: duct\r\nDate: " NOW_DATE "\r\n"
-                                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\nAccept-Ranges: bytes\r\n"
-                                    "Last-Modified: " MTIME_DATE "\r\nETag: \"5f5e1000-3039\"\r\n\r\n";
+                                    "Content-Type: application/octet-stream\r\nContent-Length: 12345\r\n"
+                                    "Accept-Ranges: bytes\r\nLast-Modified: " MTIME_DATE "\r\n"
+                                    "ETag: \"5f5e1000-3039\"\r\n\r\n";
     CHECK_EQ_MEM(o->head, o->head_len, want_head, sizeof want_head - 1);
     CHECK_EQ_INT(o->data_len, 0);
     CHECK_EQ_INT(o->file_fd, FAKE_FD);
@@ -514,6 +515,51 @@ static void test_file_range(void)
     size_t body_len;
     const char *body = resp_body(&run_buf, 0, &body_len);
     CHECK_EQ_MEM(body, body_len, "[file 1000 0 12345]", 19);
+}
+
+/* Several ranges: one response made of a sequence of outputs (the head with
+ * the first part's header, each part's file range, the next part's header,
+ * ..., the closing delimiter), sent in pieces of any size, then the next
+ * pipelined request. The Content-Length announced is the bytes that follow. */
+static void test_multipart_plan(void)
+{
+    static const char req[] = "GET /f.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=100-109,0-9,12340-\r\n\r\n" GET_A;
+    static const size_t sends[] = {0, 1, 7, 64};
+    for (size_t k = 0; k < sizeof sends / sizeof sends[0]; k++) {
+        struct env env;
+        struct http_conn c;
+        char field[128], b[40], want[1024];
+        env_init(&env);
+        http_conn_init(&c, &env.ctx, "127.0.0.1");
+        drive_split(&c, req, sizeof req - 1, sizeof req, sends[k], 0, &run_buf);
+        CHECK_EQ_INT(resp_status(&run_buf, 0), 206);
+        CHECK(resp_field(&run_buf, 0, "Content-Range", field, sizeof field) == NULL);
+        CHECK(resp_field(&run_buf, 0, "Content-Type", field, sizeof field) != NULL);
+        CHECK(sscanf(field, "multipart/byteranges; boundary=%39s", b) == 1);
+        CHECK_EQ_INT(strlen(b), 16);
+        CHECK_EQ_INT(env.nlogs, 2);
+        CHECK_EQ_INT(env.logs[0].status, 206);
+        CHECK(resp_field(&run_buf, 0, "Content-Length", field, sizeof field) != NULL);
+        CHECK_EQ_INT(env.logs[0].body_bytes, strtoull(field, NULL, 10));
+        if (sends[k] == 0) {
+            const char *part = "\r\n--%s\r\nContent-Type: application/octet-stream\r\n"
+                               "Content-Range: bytes %s/12345\r\n\r\n";
+            int n = snprintf(want, sizeof want, part, b, "0-9");
+            n += snprintf(want + n, sizeof want - (size_t)n, "[file 1000 0 10]");
+            n += snprintf(want + n, sizeof want - (size_t)n, part, b, "100-109");
+            n += snprintf(want + n, sizeof want - (size_t)n, "[file 1000 100 10]");
+            n += snprintf(want + n, sizeof want - (size_t)n, part, b, "12340-12344");
+            n += snprintf(want + n, sizeof want - (size_t)n, "[file 1000 12340 5]\r\n--%s--\r\n", b);
+            size_t body_len;
+            const char *body = resp_body(&run_buf, 0, &body_len);
+            CHECK_EQ_MEM(body, body_len, want, (size_t)n);
+        }
+        CHECK_EQ_INT(run_buf.responses, 2);
+        CHECK_EQ_MEM(resp_ptr(&run_buf, 1), resp_len(&run_buf, 1), A_RESPONSE, sizeof A_RESPONSE - 1);
+        CHECK_EQ_INT(run_buf.final, HTTP_WANT_READ);
+        http_conn_release(&c);
+        env_done(&env);
+    }
 }
 
 /* The file shrank mid-response: the connection must end, and the resource is
@@ -1203,6 +1249,7 @@ int main(void)
     test_body_discarded_every_split();
     test_head_request();
     test_file_range();
+    test_multipart_plan();
     test_file_abort();
     test_redirects();
     test_connection_field();
