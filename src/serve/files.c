@@ -152,6 +152,18 @@ static void choose_sibling(const struct files *files, const char *path, size_t p
     }
 }
 
+/* A directory's index may have siblings too ("index.html.gz"). */
+static void choose_index_sibling(const struct files *files, const char *path, size_t path_len, unsigned accept,
+                                 struct http_resource *res)
+{
+    char name[4096];
+    if (res->status != 200 || res->fd < 0 || path_len + sizeof "index.html" > sizeof name)
+        return;
+    memcpy(name, path, path_len);
+    memcpy(name + path_len, "index.html", sizeof "index.html");
+    choose_sibling(files, name, path_len + sizeof "index.html" - 1, accept, res);
+}
+
 static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
 {
     struct files *files = ctx;
@@ -171,6 +183,7 @@ static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned 
     if (S_ISDIR(st.st_mode)) {
         if (path[path_len - 1] == '/') {
             resolve_index(files, fd, path, path_len, res);
+            choose_index_sibling(files, path, path_len, accept, res);
             return;
         }
         close(fd);

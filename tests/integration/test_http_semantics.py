@@ -58,6 +58,7 @@ def make_root(base):
         "data.bin": DATA, "app.js": JS, "app.js.gz": JS_GZ, "app.js.br": JS_BR,
         "only.css": CSS, "only.css.gz": CSS_GZ, "plain.txt": b"plain\n", "empty.txt": b"",
         "list/.hidden": b"hidden\n", "list/zdir/f": b"f", "list/adir/f": b"f",
+        "site/index.html": b"<p>index</p>\n", "site/index.html.gz": b"\x1f\x8b GZIPPED INDEX",
     }
     for rel, data in files.items():
         write(os.path.join(root, rel), data)
@@ -393,6 +394,8 @@ def precompressed_selection(c):
     check_encoded(c.get("/only.css", ("Accept-Encoding", "gzip, br")), CSS_GZ, "gzip", "text/css")
     check_encoded(c.get("/only.css", ("Accept-Encoding", "br")), CSS, None, "text/css")
     check_encoded(c.get("/only.css", ("Accept-Encoding", "gzip;q=0")), CSS, None, "text/css")
+    check_encoded(c.get("/site/", ("Accept-Encoding", "gzip")), b"\x1f\x8b GZIPPED INDEX", "gzip", "text/html")
+    check_encoded(c.get("/site/"), b"<p>index</p>\n", None, "text/html")
 
 
 @case()
