@@ -252,6 +252,24 @@ static void test_round_trip(void)
     CHECK_EQ_STR(back, tricky);
 }
 
+/* A redirect's query: what RFC 3986 allows in a query stays, '%' of the
+ * client's escapes stays, every other byte is escaped. */
+static void test_query_encode(void)
+{
+    char out[64];
+    CHECK_EQ_INT(http_query_encode("?a=1&b=%20c/d?e:f@g!$'()*+,;", 28, out, sizeof out), 28);
+    CHECK_EQ_STR(out, "?a=1&b=%20c/d?e:f@g!$'()*+,;");
+    CHECK_EQ_INT(http_query_encode("?\"<>\\^`{|}", 10, out, sizeof out), 28);
+    CHECK_EQ_STR(out, "?%22%3C%3E%5C%5E%60%7B%7C%7D");
+    CHECK_EQ_INT(http_query_encode("?\r\n\x01\x7f\xff #", 8, out, sizeof out), 22);
+    CHECK_EQ_STR(out, "?%0D%0A%01%7F%FF%20%23");
+    CHECK_EQ_INT(http_query_encode("", 0, out, sizeof out), 0);
+    CHECK_EQ_STR(out, "");
+    CHECK_EQ_INT(http_query_encode("?\"", 2, out, 4), -1); /* "?%22" needs 5 bytes with the NUL */
+    CHECK_EQ_STR(out, "");
+    CHECK_EQ_INT(http_query_encode("?\"", 2, out, 5), 4);
+}
+
 int main(void)
 {
     test_rejects();
@@ -260,6 +278,7 @@ int main(void)
     test_too_long();
     test_long_path();
     test_encode();
+    test_query_encode();
     test_round_trip();
     return test_report();
 }
