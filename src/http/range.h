@@ -25,7 +25,8 @@ enum http_range_result {
 
 /* Parses value[0..len) (the Range field value, OWS trimmed) for a
  * representation of size bytes. Ranges come out sorted, with overlapping or
- * adjacent ones merged, in out[0..cap) (cap <= HTTP_RANGE_MAX is enough).
+ * adjacent ones merged, in out[0..*count), at most cap of them (the caller's
+ * array; HTTP_RANGE_MAX for an answer).
  *
  * IGNORE when the unit is not "bytes", the syntax is invalid (RFC 9110
  * §14.2 lets a server ignore it), more than cap disjoint ranges would be
