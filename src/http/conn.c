@@ -589,14 +589,13 @@ static void remember_request(struct http_conn *c, const struct http_request *req
  * interim 100 before its body. The final response does not depend on the
  * body, so both leave together: the 100 goes in front of the response head
  * and the body is then read and discarded as usual. With no room for it, the
- * final response alone answers the expectation and the connection ends. */
+ * final response goes alone: a client may not wait for 100 forever (curl
+ * waits a second), and its body is still read and discarded when it comes. */
 static void prepend_continue(struct http_conn *c)
 {
     size_t n = sizeof CONTINUE_HEAD - 1;
-    if (c->out.head != c->head || c->out.head_len + n > sizeof c->head) {
-        c->keep_alive = 0;
+    if (c->out.head != c->head || c->out.head_len + n > sizeof c->head)
         return;
-    }
     memmove(c->head + n, c->head, c->out.head_len);
     memcpy(c->head, CONTINUE_HEAD, n);
     c->out.head_len += n;
