@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/cli.h"
 #include "net/addr.h"
 #include "serve/server.h"
 
@@ -24,6 +25,7 @@ static void usage_main(FILE *out)
             "\n"
             "commands:\n"
             "  serve [DIR]   HTTP/1.1 static-file server (the built-in demo site without DIR)\n"
+            "  bench URL     HTTP/1.1 load generator: latency percentiles, throughput, errors\n"
             "\n"
             "  duct --help | duct --version | duct <command> --help\n",
             DUCT_VERSION);
@@ -258,6 +260,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return bench_main(argc - 1, argv + 1);
     fprintf(stderr, "duct: unknown command \"%s\" (see duct --help)\n", cmd);
     return 2;
 }
