@@ -236,7 +236,7 @@ int bench_main(int argc, char **argv)
             return status;
     }
     if (argc - optind != 1) {
-        fprintf(stderr, argc - optind ? "duct bench: one URL only\n" : "duct bench: which URL? (see duct bench --help)\n");
+        fprintf(stderr, "%s", argc > optind ? "duct bench: one URL only\n" : "duct bench: which URL? (see duct bench --help)\n");
         return 2;
     }
     cfg.target = argv[optind];

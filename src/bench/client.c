@@ -472,9 +472,9 @@ static void check_timeouts(struct worker *w, uint64_t now)
  * and arms the timer for the next due time. */
 static void schedule_due(struct worker *w, uint64_t now)
 {
-    uint64_t earliest = UINT64_MAX;
-
     if (now >= w->earliest_due) {
+        uint64_t earliest = UINT64_MAX;
+
         for (int i = 0; i < w->t->conns; i++) {
             struct conn *c = &w->conns[i];
 

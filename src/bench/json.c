@@ -34,6 +34,10 @@ static void json_config(FILE *out, const struct bench_config *cfg, int threads)
             cfg->close ? "true" : "false", (unsigned long long)cfg->reqs_per_conn, cfg->timeout);
 }
 
+/* The percentile curve as [percentile, microseconds] pairs, for plotting elsewhere. */
+static const double json_curve[] = {0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 99, 99.5, 99.75, 99.9,
+                                    99.95, 99.99, 99.995, 99.999, 100};
+
 static void json_latency(FILE *out, const struct hist *h)
 {
     fprintf(out, "  \"latency_us\": {\"count\": %llu, \"min\": %llu, \"mean\": %.3f, \"stdev\": %.3f, \"max\": %llu,\n",
@@ -43,7 +47,11 @@ static void json_latency(FILE *out, const struct hist *h)
     for (int i = 0; i < bench_percentile_count; i++)
         fprintf(out, "%s\"%g\": %llu", i ? ", " : "", bench_percentiles[i],
                 (unsigned long long)hist_percentile(h, bench_percentiles[i]));
-    fprintf(out, "}},\n");
+    fprintf(out, "},\n    \"curve\": [");
+    for (size_t i = 0; i < sizeof json_curve / sizeof json_curve[0]; i++)
+        fprintf(out, "%s[%g, %llu]", i ? ", " : "", json_curve[i],
+                (unsigned long long)hist_percentile(h, json_curve[i]));
+    fprintf(out, "]},\n");
 }
 
 static void json_errors(FILE *out, const struct bench_stats *s)
