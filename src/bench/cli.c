@@ -34,7 +34,8 @@ static void bench_usage(FILE *out)
             "  -H, --header 'N: v'     add a request header; may be repeated\n"
             "  -X, --method M          request method (default GET)\n"
             "      --body FILE         send FILE as the request body\n"
-            "      --timeout T         a request not answered within T is an error (default 10s)\n"
+            "      --timeout T         a request not answered within T is an error (default 10s;\n"
+            "                          for udp-echo, a datagram not echoed within T is lost: 1s)\n"
             "      --unix-socket PATH  connect to PATH instead of the URL's host\n"
             "      --size BYTES        echo payload per round trip (default 64)\n"
             "      --json FILE         write every figure as JSON\n"
@@ -139,6 +140,7 @@ static int set_number(struct bench_config *cfg, int opt, const char *arg)
     }
 }
 
+/* *given collects 1 for -d and 2 for --timeout. */
 static int set_option(struct bench_config *cfg, int opt, const char *arg, int *have_d)
 {
     switch (opt) {
@@ -160,7 +162,8 @@ static int set_option(struct bench_config *cfg, int opt, const char *arg, int *h
     case OPT_UNIX: cfg->unix_socket = arg; return 0;
     case OPT_JSON: cfg->json_path = arg; return 0;
     case OPT_HTML: cfg->html_path = arg; return 0;
-    case 'd': *have_d = 1; break;
+    case 'd': *have_d |= 1; break;
+    case OPT_TIMEOUT: *have_d |= 2; break;
     default: break;
     }
     return set_number(cfg, opt, arg);
@@ -177,7 +180,7 @@ static int finish_config(struct bench_config *cfg, int have_d)
         return 2;
     }
     http = cfg->url.scheme == BENCH_HTTP;
-    if (have_d && cfg->requests) {
+    if ((have_d & 1) && cfg->requests) {
         fprintf(stderr, "duct bench: give -d or -n, not both\n");
         return 2;
     }
@@ -193,6 +196,13 @@ static int finish_config(struct bench_config *cfg, int have_d)
         fprintf(stderr, "duct bench: -H, -X, --body, --close and --unix-socket are for http:// targets\n");
         return 2;
     }
+    if (cfg->url.scheme == BENCH_UDP_ECHO && (cfg->size < 8 || cfg->size > 65507)) {
+        fprintf(stderr, "duct bench: udp-echo wants --size from 8 (the sequence number) to 65507\n");
+        return 2;
+    }
+    /* A datagram is not retransmitted: one second without its echo means it is lost. */
+    if (cfg->url.scheme == BENCH_UDP_ECHO && !(have_d & 2))
+        cfg->timeout = 1;
     if (cfg->threads > cfg->conns)
         cfg->threads = cfg->conns; /* a thread without a connection would have nothing to do */
     snprintf(text, sizeof text, cfg->unix_socket ? "unix:%s" : "%s", cfg->unix_socket ? cfg->unix_socket : cfg->url.addr);

@@ -78,7 +78,7 @@ static void json_counts(FILE *out, const struct bench_result *r)
     const struct bench_stats *s = &r->total;
 
     fprintf(out, "  \"duration_s\": %.6f,\n  \"requests\": %llu,\n  \"responses\": %llu,\n", r->seconds,
-            (unsigned long long)(s->responses + bench_errors(s)), (unsigned long long)s->responses);
+            (unsigned long long)(s->responses + bench_errors(s) + s->lost), (unsigned long long)s->responses);
     fprintf(out, "  \"requests_per_s\": %.3f,\n  \"bytes\": %llu,\n  \"bytes_per_s\": %.3f,\n",
             bench_per_second((double)s->responses, r->seconds), (unsigned long long)s->bytes,
             bench_per_second((double)s->bytes, r->seconds));
@@ -89,8 +89,8 @@ static void json_counts(FILE *out, const struct bench_result *r)
     fprintf(out, "  \"non_2xx\": %llu,\n  \"success_rate\": %.4f,\n  \"connections_opened\": %llu,\n",
             (unsigned long long)(s->responses - s->status[2]), bench_success_rate(s),
             (unsigned long long)s->connects);
-    fprintf(out, "  \"datagrams_sent\": %llu,\n  \"datagrams_lost\": %llu,\n", (unsigned long long)s->sent,
-            (unsigned long long)s->lost);
+    fprintf(out, "  \"datagrams_sent\": %llu,\n  \"datagrams_lost\": %llu,\n  \"loss_rate\": %.4f,\n",
+            (unsigned long long)s->sent, (unsigned long long)s->lost, bench_loss_rate(s));
 }
 
 static void json_timeline(FILE *out, const struct bench_result *r)

@@ -29,6 +29,14 @@ double bench_success_rate(const struct bench_stats *s)
     return ended ? 100.0 * (double)s->status[2] / (double)ended : 0.0;
 }
 
+/* UDP: lost over the datagrams whose fate is known; those still in flight when a timed run ends are neither. */
+double bench_loss_rate(const struct bench_stats *s)
+{
+    uint64_t settled = s->responses + s->lost;
+
+    return settled ? 100.0 * (double)s->lost / (double)settled : 0.0;
+}
+
 const char *bench_model_name(const struct bench_config *cfg)
 {
     return cfg->rate > 0 ? "open" : "closed";
@@ -107,7 +115,7 @@ void bench_report_text(FILE *out, const struct bench_result *r)
 
     text_header(out, r);
     fprintf(out, "  %-12s %llu in %.2f s, %.1f/s\n", echo ? "round trips" : "requests",
-            (unsigned long long)(s->responses + bench_errors(s)), r->seconds,
+            (unsigned long long)(s->responses + bench_errors(s) + s->lost), r->seconds,
             bench_per_second((double)s->responses, r->seconds));
     if (!echo)
         fprintf(out, "  responses    %llu: 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu, other %llu\n",
@@ -115,8 +123,9 @@ void bench_report_text(FILE *out, const struct bench_result *r)
                 (unsigned long long)s->status[4], (unsigned long long)s->status[5],
                 (unsigned long long)(s->status[0] + s->status[1]));
     if (r->cfg->url.scheme == BENCH_UDP_ECHO)
-        fprintf(out, "  datagrams    %llu sent, %llu lost (%.3f%%)\n", (unsigned long long)s->sent,
-                (unsigned long long)s->lost, s->sent ? 100.0 * (double)s->lost / (double)s->sent : 0.0);
+        fprintf(out, "  datagrams    %llu sent, %llu echoed, %llu lost (%.3f%% of those settled)\n",
+                (unsigned long long)s->sent, (unsigned long long)s->responses, (unsigned long long)s->lost,
+                bench_loss_rate(s));
     fprintf(out, "  transfer     %s read, %s/s\n", units_format_bytes((double)s->bytes, a, sizeof a),
             units_format_bytes(bench_per_second((double)s->bytes, r->seconds), b, sizeof b));
     text_latency(out, &s->latency);

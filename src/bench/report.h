@@ -24,6 +24,7 @@ struct bench_result {
 double bench_per_second(double count, double seconds);
 uint64_t bench_errors(const struct bench_stats *s);
 double bench_success_rate(const struct bench_stats *s);
+double bench_loss_rate(const struct bench_stats *s);
 const char *bench_model_name(const struct bench_config *cfg);
 
 /* The percentiles every output reports, in this order. */

@@ -518,6 +518,49 @@ def connect_errors_counted(ctx):
 
 
 # ---------------------------------------------------------------------------
+# Echo targets.
+
+
+def echo_url(ctx, scheme, *args):
+    proc, port = start_helper(*args)
+    ctx.procs.append(proc)
+    return "%s://127.0.0.1:%d" % (scheme, port)
+
+
+@test
+def tcp_echo_round_trips(ctx):
+    url = echo_url(ctx, "tcp-echo", "--echo-tcp")
+    out, _, data = ctx.bench("-n", "500", "-c", "4", "--size", "300", url)
+    check_counts(data, 500)
+    check_eq(data["bytes"], 500 * 300, "bytes echoed")
+    check_eq(data["success_rate"], 100.0, "success rate")
+    check("round trips  500 in" in out, "text report: %r" % out)
+    _, _, data = ctx.bench("-n", "400", "-c", "2", "--size", "10", "--pipeline", "4", url)
+    check_counts(data, 400)
+
+
+@test
+def udp_echo_counts_losses(ctx):
+    """Every 10th datagram is not echoed: exactly 10% lost, the rest timed."""
+    url = echo_url(ctx, "udp-echo", "--echo-udp", "--drop-every", "10")
+    out, _, data = ctx.bench("-n", "200", "-c", "4", "--size", "64", "--timeout", "100ms", url)
+    check_eq((data["responses"], data["datagrams_lost"], data["datagrams_sent"]), (180, 20, 200),
+             "echoed, lost, sent")
+    check_eq(data["requests"], 200, "requests")
+    check_eq(data["loss_rate"], 10.0, "loss rate")
+    check_eq(data["latency_us"]["count"], 180, "latencies")
+    check("20 lost (10.000%" in out, "text report: %r" % out)
+
+
+@test
+def udp_echo_open_model(ctx):
+    url = echo_url(ctx, "udp-echo", "--echo-udp")
+    _, _, data = ctx.bench("--rate", "400", "-c", "2", "-n", "400", "--size", "32", url)
+    check_eq((data["responses"], data["datagrams_lost"]), (400, 0), "echoed, lost")
+    check(0.95 <= data["duration_s"] <= 1.3, "400 datagrams at 400/s took %.2f s" % data["duration_s"])
+
+
+# ---------------------------------------------------------------------------
 # Runner.
 
 
