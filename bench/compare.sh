@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# bench/compare.sh: side-by-side benchmark of duct against nginx, lighttpd and h2o.
+# bench/compare.sh: side-by-side benchmark of duct against nginx, lighttpd and h2o, and of
+# `duct bench` against wrk as load generators.
 #
 # Every server gets one worker, is pinned to CPU $SERVER_CPU (default 0) with taskset, runs in
 # the foreground under this script with access logging off, and listens on its own 127.0.0.1
 # port. wrk (one thread) is pinned to CPU $CLIENT_CPU (default 1). Rounds are interleaved: each
 # round runs every server once, so that noise on the machine hits all of them alike.
 #
+# Scenarios: keepalive, close and big measure throughput with wrk; idle measures resident memory
+# per idle keep-alive connection (bench/idle_conns.py holds IDLE_CONNS connections open);
+# generators runs wrk -t1 and `duct bench -t1` in turn against the same duct server, both pinned
+# to $CLIENT_CPU, and compares what each measured and the CPU each used.
+#
 # Progress goes to stderr; the Markdown report goes to stdout.  See docs/BENCHMARKS.md.
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]               rounds per scenario
 #   DURATION [10]            seconds per wrk run
-#   SCENARIOS [keepalive]    any of: keepalive close big (space or comma separated)
+#   SCENARIOS [keepalive close big idle generators]  any of them (space or comma separated)
 #   SERVERS [duct nginx lighttpd h2o]
 #   CONNS [100]              wrk connections for keepalive and close
 #   BIG_CONNS [4]            wrk connections for big
+#   IDLE_CONNS [10000]       idle keep-alive connections for idle
 #   BASE_PORT [28480]        first port tried; ports in use are skipped
 #   SERVER_CPU [0]  CLIENT_CPU [1]
 #   SETTLE [1]               seconds of pause between two runs
@@ -30,10 +37,11 @@ CONF_DIR=$HERE/conf
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
-SCENARIOS=${SCENARIOS:-keepalive}
+SCENARIOS=${SCENARIOS:-keepalive close big idle generators}
 SERVERS=${SERVERS:-duct nginx lighttpd h2o}
 CONNS=${CONNS:-100}
 BIG_CONNS=${BIG_CONNS:-4}
+IDLE_CONNS=${IDLE_CONNS:-10000}
 BASE_PORT=${BASE_PORT:-28480}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -52,13 +60,16 @@ SERVERS=${SERVERS//,/ }
 log() { printf '%s\n' "$*" >&2; }
 die() { log "compare.sh: $*"; exit 2; }
 
-for v in ROUNDS DURATION CONNS BIG_CONNS BASE_PORT SERVER_CPU CLIENT_CPU SETTLE; do
+for v in ROUNDS DURATION CONNS BIG_CONNS IDLE_CONNS BASE_PORT SERVER_CPU CLIENT_CPU SETTLE; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, not '${!v}'"
 done
 ((ROUNDS >= 1)) || die "ROUNDS must be at least 1"
 ((DURATION >= 1)) || die "DURATION must be at least 1"
 for s in $SCENARIOS; do
-    case $s in keepalive | close | big) ;; *) die "unknown scenario '$s' (keepalive, close, big)" ;; esac
+    case $s in
+    keepalive | close | big | idle | generators) ;;
+    *) die "unknown scenario '$s' (keepalive, close, big, idle, generators)" ;;
+    esac
 done
 for s in $SERVERS; do
     case $s in duct | nginx | lighttpd | h2o) ;; *) die "unknown server '$s' (duct, nginx, lighttpd, h2o)" ;; esac
@@ -73,6 +84,7 @@ need() { # need BINARY PACKAGE
 }
 need curl curl
 need taskset util-linux
+need python3 python3
 need "$WRK" wrk
 for s in $SERVERS; do
     case $s in
@@ -93,7 +105,16 @@ if ((${#missing[@]})); then
 fi
 [[ -x $WRK ]] || WRK=$(command -v wrk)
 
-if [[ " $SERVERS " == *" duct "* && ! -x $DUCT ]]; then
+# 10,000 idle connections need as many descriptors in the servers and in the helper.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [[ " $SCENARIOS " == *" idle "* ]] && (($(ulimit -n) < IDLE_CONNS + 100)); then
+    die "IDLE_CONNS=$IDLE_CONNS needs an open-file limit above $((IDLE_CONNS + 100)); it is $(ulimit -n)"
+fi
+if [[ " $SCENARIOS " == *" generators "* && " $SERVERS " != *" duct "* ]]; then
+    die "the generators scenario runs against duct: keep duct in SERVERS"
+fi
+
+if [[ ( " $SERVERS " == *" duct "* || " $SCENARIOS " == *" generators "* ) && ! -x $DUCT ]]; then
     log "building duct"
     make -C "$REPO" >&2
 fi
@@ -209,7 +230,7 @@ start_server() { # start_server NAME; returns 1 if it does not come up
     port=$PICKED
     case $name in
     duct)
-        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --workers 1 --quiet)
+        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --workers 1 --max-conns 20000 --quiet)
         VERSION[duct]=$("$DUCT" --version 2>&1 | head -n1 || true)
         VERSION[duct]+=" ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
         if [[ -n $(git -C "$REPO" status --porcelain -- src 2>/dev/null) ]]; then
@@ -349,14 +370,89 @@ run_one() { # run_one SCENARIO SERVER ROUND
     fi
 }
 
+# idle: resident memory per idle keep-alive connection, IDLE_CONNS of them.
+# server round n answered rss_base_kib rss_n_kib per_conn_kib
+IDLE_RESULTS=$TMP/idle.tsv
+: >"$IDLE_RESULTS"
+IDLECMD=""
+
+run_idle() { # run_idle SERVER ROUND
+    local name=$1 round=$2 port=${PORT[$1]} pid=${SPID[$1]} out line
+    local cmd=(taskset -c "$CLIENT_CPU" python3 "$HERE/idle_conns.py" "$port" "$pid" "$IDLE_CONNS")
+    IDLECMD="taskset -c $CLIENT_CPU python3 bench/idle_conns.py PORT SERVER_PID $IDLE_CONNS"
+    out=$TMP/idle-$name-$round.json
+    "${cmd[@]}" >"$out" 2>"$out.err" || log "  idle_conns.py: not every connection of $name was answered"
+    line=$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["n"], d["answered"], d["rss_base_kib"], d["rss_n_kib"], d["per_conn_kib"] if d["per_conn_kib"] is not None else "nan")' "$out" 2>/dev/null) || {
+        log "  idle round $round: $name: no result; $(tail -n 3 "$out.err" 2>/dev/null)"
+        return
+    }
+    printf '%s\t%s\t%s\n' "$name" "$round" "${line// /$'\t'}" >>"$IDLE_RESULTS"
+    log "  idle round $round: $name $line (n answered base_kib n_kib per_conn_kib)"
+    alive "$pid" || FAILED[$name]="died during idle round $round"
+}
+
+# generators: wrk -t1 and duct bench -t1 against the same duct server, in turn.
+# generator round rps p99_ms requests secs errors client_cpu_s server_cpu_s
+GEN_RESULTS=$TMP/gen.tsv
+: >"$GEN_RESULTS"
+declare -A GENCMD=()
+
+parse_duct_bench() { # parse_duct_bench JSON: prints "rps mibps p99_ms requests secs errors"
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+errs = d["errors"]["total"] + d["non_2xx"]
+print("%.2f %.3f %.3f %d %.3f %s" % (d["requests_per_s"], d["bytes_per_s"] / 1048576, d["latency_us"]["percentiles"]["99"] / 1000,
+      d["responses"], d["duration_s"], "-" if errs == 0 else "errors=%d" % errs))' "$1"
+}
+
+run_gen() { # run_gen GENERATOR ROUND
+    local gen=$1 round=$2 port=${PORT[duct]} pid=${SPID[duct]} out c0 c1 t0 t1 parsed cpu wcpu cmd=()
+    local url="http://127.0.0.1:$port/1k.bin"
+    out=$TMP/gen-$gen-$round
+    if [[ $gen == wrk ]]; then
+        cmd=(taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$CONNS" "-d${DURATION}s" --latency "$url")
+    else
+        cmd=(taskset -c "$CLIENT_CPU" "$DUCT" bench -t1 "-c$CONNS" "-d${DURATION}s" --json "$out.json" "$url")
+    fi
+    GENCMD[$gen]=$(quote "${cmd[@]}")
+    children_cpu c0
+    t0=$(cpu_ticks "$pid")
+    "${cmd[@]}" >"$out.txt" 2>&1 || log "  $gen exited non-zero (round $round)"
+    t1=$(cpu_ticks "$pid")
+    children_cpu c1
+    if [[ $gen == wrk ]]; then parsed=$(parse_wrk "$out.txt") || parsed=""; else parsed=$(parse_duct_bench "$out.json") || parsed=""; fi
+    if [[ -z $parsed ]]; then
+        log "  generators round $round: $gen: no result; its output:"
+        tail -n 20 "$out.txt" >&2 || true
+        return
+    fi
+    cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    wcpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+    read -r rps _ p99 nreq secs errs <<<"$parsed"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$gen" "$round" "$rps" "$p99" "$nreq" "$secs" "$errs" "$wcpu" "$cpu" >>"$GEN_RESULTS"
+    log "  generators round $round: $gen $rps req/s, p99 $p99 ms, client cpu $wcpu s, server cpu $cpu s, errors $errs"
+}
+
 n=${#ACTIVE[@]}
 for sc in $SCENARIOS; do
     log "scenario $sc: $ROUNDS round(s) of ${DURATION}s per server"
     for ((r = 1; r <= ROUNDS; r++)); do
+        if [[ $sc == generators ]]; then
+            [[ -n ${FAILED[duct]:-} || -z ${PORT[duct]:-} ]] && break
+            # Alternate which generator goes first, like the servers' rotation.
+            if ((r % 2)); then gens=(wrk duct-bench); else gens=(duct-bench wrk); fi
+            for g in "${gens[@]}"; do
+                run_gen "$g" "$r"
+                sleep "$SETTLE"
+            done
+            continue
+        fi
         for ((k = 0; k < n; k++)); do
             name=${ACTIVE[$(((k + r - 1) % n))]} # rotate the starting server from round to round
             [[ -n ${FAILED[$name]:-} ]] && continue
-            run_one "$sc" "$name" "$r"
+            if [[ $sc == idle ]]; then run_idle "$name" "$r"; else run_one "$sc" "$name" "$r"; fi
             sleep "$SETTLE"
         done
     done
@@ -390,7 +486,72 @@ done
 echo "- wrk: $("$WRK" -v 2>&1 | head -n1 || true)"
 echo
 
+report_idle() {
+    local s v med rounds base held ratio duct_med=nan
+    echo "## idle: resident memory per idle keep-alive connection, $IDLE_CONNS connections"
+    echo
+    if [[ " ${ACTIVE[*]} " == *" duct "* ]]; then
+        mapfile -t v < <(awk -F'\t' -v n=duct '$1 == n && $7 != "nan" { print $7 }' "$IDLE_RESULTS")
+        ((${#v[@]})) && duct_med=$(median "${v[@]}")
+    fi
+    echo "| server | median KiB per connection | each round | answered (of $IDLE_CONNS) | RSS before (KiB) | RSS with them (KiB) | vs duct |"
+    echo "|---|---:|---|---|---:|---:|---:|"
+    for s in "${ACTIVE[@]}"; do
+        mapfile -t v < <(awk -F'\t' -v n="$s" '$1 == n && $7 != "nan" { print $7 }' "$IDLE_RESULTS")
+        med=nan
+        ((${#v[@]})) && med=$(median "${v[@]}")
+        rounds=$(awk -F'\t' -v n="$s" '$1 == n { out = out (out == "" ? "" : ", ") $7 } END { print (out == "" ? "-" : out) }' "$IDLE_RESULTS")
+        answered=$(awk -F'\t' -v n="$s" '$1 == n { out = out (out == "" ? "" : ", ") $4 } END { print (out == "" ? "-" : out) }' "$IDLE_RESULTS")
+        base=$(awk -F'\t' -v n="$s" '$1 == n { v = $5 } END { print (v == "" ? "-" : v) }' "$IDLE_RESULTS")
+        held=$(awk -F'\t' -v n="$s" '$1 == n { v = $6 } END { print (v == "" ? "-" : v) }' "$IDLE_RESULTS")
+        ratio=$(awk -v a="$med" -v b="$duct_med" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2fx\n", a / b }')
+        echo "| $s | $(fmt "$med" 2) | $rounds | $answered | $base | $held | $ratio |"
+    done
+    echo
+    echo "KiB per connection: (VmRSS of the server and its children with the connections open and idle for 2 s"
+    echo "- VmRSS before they were opened) / connections answered; RSS columns are from the last round."
+    echo
+}
+
+report_gen() {
+    local g v med p99 cpu scpu rounds errs wrk_med=nan ratio
+    echo "## generators: wrk -t1 and duct bench -t1 against the same duct server (GET /1k.bin, $CONNS connections)"
+    echo
+    echo "Both pinned to CPU $CLIENT_CPU, run in turn (the first one alternates), each for ${DURATION}s per round."
+    echo
+    mapfile -t v < <(awk -F'\t' '$1 == "wrk" { print $3 }' "$GEN_RESULTS")
+    ((${#v[@]})) && wrk_med=$(median "${v[@]}")
+    echo "| generator | median req/s | each round | median p99 (ms) | client CPU | server CPU | errors | vs wrk |"
+    echo "|---|---:|---|---:|---:|---:|---|---:|"
+    for g in wrk duct-bench; do
+        mapfile -t v < <(awk -F'\t' -v g="$g" '$1 == g { print $3 }' "$GEN_RESULTS")
+        med=nan
+        ((${#v[@]})) && med=$(median "${v[@]}")
+        mapfile -t v < <(awk -F'\t' -v g="$g" '$1 == g { print $4 }' "$GEN_RESULTS")
+        p99=nan
+        ((${#v[@]})) && p99=$(median "${v[@]}")
+        mapfile -t v < <(awk -F'\t' -v g="$g" '$1 == g && $6 > 0 { print 100 * $8 / $6 }' "$GEN_RESULTS")
+        cpu=nan
+        ((${#v[@]})) && cpu=$(median "${v[@]}")
+        mapfile -t v < <(awk -F'\t' -v g="$g" '$1 == g && $6 > 0 { print 100 * $9 / $6 }' "$GEN_RESULTS")
+        scpu=nan
+        ((${#v[@]})) && scpu=$(median "${v[@]}")
+        rounds=$(awk -F'\t' -v g="$g" '$1 == g { out = out (out == "" ? "" : ", ") sprintf("%.0f", $3) } END { print (out == "" ? "-" : out) }' "$GEN_RESULTS")
+        errs=$(awk -F'\t' -v g="$g" '$1 == g && $7 != "-" { out = out (out == "" ? "" : "; ") "r" $2 ": " $7 } END { print (out == "" ? "none" : out) }' "$GEN_RESULTS")
+        ratio=$(awk -v a="$med" -v b="$wrk_med" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2fx\n", a / b }')
+        echo "| $g | $(fmt "$med" 0) | $rounds | $(fmt "$p99" 2) | $(fmt "$cpu" 0)% | $(fmt "$scpu" 0)% | $errs | $ratio |"
+    done
+    echo
+    echo "Client CPU is the generator's user+system time over the run's wall time, the same measure (bash \`times\`)"
+    echo "for both. A generator near 100% was its own limit; then the server CPU column tells who was waiting for whom."
+    echo
+}
+
 for sc in $SCENARIOS; do
+    case $sc in
+    idle) report_idle; continue ;;
+    generators) report_gen; continue ;;
+    esac
     case $sc in
     keepalive) echo "## keepalive: GET /1k.bin (1024 B), $CONNS keep-alive connections" ;;
     close) echo "## close: GET /1k.bin (1024 B), $CONNS connections, \`Connection: close\` on every request" ;;
@@ -457,6 +618,10 @@ for sc in $SCENARIOS; do
     for s in "${ACTIVE[@]}"; do
         if [[ -n ${WRKCMD[$sc/$s]:-} ]]; then echo "${WRKCMD[$sc/$s]}"; fi
     done
+done
+if [[ -n $IDLECMD ]]; then echo "$IDLECMD"; fi
+for g in wrk duct-bench; do
+    if [[ -n ${GENCMD[$g]:-} ]]; then echo "${GENCMD[$g]}"; fi
 done
 echo '```'
 echo
