@@ -188,6 +188,10 @@ static int finish_config(struct bench_config *cfg, int have_d)
         fprintf(stderr, "duct bench: give --close or --reqs-per-conn, not both\n");
         return 2;
     }
+    if (cfg->close && cfg->pipeline > 1) {
+        fprintf(stderr, "duct bench: --close ends the connection after one response: no room for --pipeline\n");
+        return 2;
+    }
     if (cfg->rate > 0 && cfg->pipeline > 1) {
         fprintf(stderr, "duct bench: --pipeline is for the closed model; --rate sends one request at a time\n");
         return 2;

@@ -186,13 +186,16 @@ static void conn_write(struct worker *w, struct conn *c)
         conn_fail(w, c, BENCH_ERR_WRITE, errno);
 }
 
-/* How many requests the next batch may hold: the pipeline depth, or what is
- * left of the -n quota once measuring (requests of the warm-up are free). */
-static int batch_size(const struct worker *w)
+/* How many requests the next batch on c may hold: the pipeline depth, no more
+ * than --reqs-per-conn leaves on the connection, nor than is left of the -n
+ * quota once measuring (requests of the warm-up are free). */
+static int batch_size(const struct worker *w, const struct conn *c)
 {
-    uint64_t want = w->sh->cfg->rate ? 1 : (uint64_t)w->sh->cfg->pipeline;
+    uint64_t want = w->cfg->rate ? 1 : (uint64_t)w->cfg->pipeline;
     uint64_t left;
 
+    if (w->cfg->reqs_per_conn && w->cfg->reqs_per_conn - c->on_conn < want)
+        want = w->cfg->reqs_per_conn - c->on_conn;
     if (!w->measuring)
         return (int)want;
     left = w->t->quota - w->issued;
@@ -210,7 +213,7 @@ static void reset_reader(struct worker *w, struct conn *c)
 /* Gives an idle connection its next batch; origin is where latency counts from. */
 static void issue_batch(struct worker *w, struct conn *c, uint64_t origin)
 {
-    int n = batch_size(w);
+    int n = batch_size(w, c);
 
     if (n <= 0 || c->outstanding > 0)
         return;
@@ -261,7 +264,7 @@ static int response_done(struct worker *w, struct conn *c)
     }
     if (!w->cfg->rate) {
         issue_batch(w, c, now);
-    } else if (c->next_due_ns <= now && batch_size(w) > 0) {
+    } else if (c->next_due_ns <= now && batch_size(w, c) > 0) {
         /* Behind schedule (the server stalled): catch up back to back, each
          * request still timed from when it was due. */
         issue_batch(w, c, c->next_due_ns);
@@ -478,7 +481,7 @@ static void schedule_due(struct worker *w, uint64_t now)
         for (int i = 0; i < w->t->conns; i++) {
             struct conn *c = &w->conns[i];
 
-            if (c->outstanding == 0 && c->next_due_ns <= now && batch_size(w) > 0) {
+            if (c->outstanding == 0 && c->next_due_ns <= now && batch_size(w, c) > 0) {
                 issue_batch(w, c, c->next_due_ns);
                 c->next_due_ns += w->interval_ns;
             }
