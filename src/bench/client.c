@@ -91,7 +91,7 @@ struct worker {
 };
 
 static void conn_fail(struct worker *w, struct conn *c, enum bench_stage stage, int err);
-static void issue_batch(struct worker *w, struct conn *c, uint64_t origin);
+static void issue_batch(struct worker *w, struct conn *c, uint64_t origin, uint64_t now);
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -210,8 +210,9 @@ static void reset_reader(struct worker *w, struct conn *c)
         c->keep_alive = 1;
 }
 
-/* Gives an idle connection its next batch; origin is where latency counts from. */
-static void issue_batch(struct worker *w, struct conn *c, uint64_t origin)
+/* Gives an idle connection its next batch; origin is where latency counts
+ * from, now the clock as the caller last read it. */
+static void issue_batch(struct worker *w, struct conn *c, uint64_t origin, uint64_t now)
 {
     int n = batch_size(w, c);
 
@@ -223,7 +224,7 @@ static void issue_batch(struct worker *w, struct conn *c, uint64_t origin)
     c->outstanding = n;
     w->inflight += (uint64_t)n;
     c->started_ns = origin;
-    c->sent_ns = bench_now_ns();
+    c->sent_ns = now;
     c->wr_off = 0;
     c->wr_len = (size_t)n * w->sh->request_len;
     if (c->state == CONN_DOWN) {
@@ -263,11 +264,11 @@ static int response_done(struct worker *w, struct conn *c)
         return -1;
     }
     if (!w->cfg->rate) {
-        issue_batch(w, c, now);
+        issue_batch(w, c, now, now);
     } else if (c->next_due_ns <= now && batch_size(w, c) > 0) {
         /* Behind schedule (the server stalled): catch up back to back, each
          * request still timed from when it was due. */
-        issue_batch(w, c, c->next_due_ns);
+        issue_batch(w, c, c->next_due_ns, now);
         c->next_due_ns += w->interval_ns;
     } else if (c->next_due_ns < w->earliest_due) {
         w->earliest_due = c->next_due_ns;
@@ -482,7 +483,7 @@ static void schedule_due(struct worker *w, uint64_t now)
             struct conn *c = &w->conns[i];
 
             if (c->outstanding == 0 && c->next_due_ns <= now && batch_size(w, c) > 0) {
-                issue_batch(w, c, c->next_due_ns);
+                issue_batch(w, c, c->next_due_ns, now);
                 c->next_due_ns += w->interval_ns;
             }
             if (c->outstanding == 0 && c->next_due_ns < earliest)
@@ -502,6 +503,7 @@ static void schedule_due(struct worker *w, uint64_t now)
 static void run_restarts(struct worker *w)
 {
     int n = w->restart_len;
+    uint64_t now;
 
     /* Issuing may fail and queue the same connection again: take the queue first. */
     w->restart_len = 0;
@@ -509,7 +511,8 @@ static void run_restarts(struct worker *w)
         struct conn *c = &w->conns[w->restart[i]];
 
         c->queued = 0;
-        issue_batch(w, c, bench_now_ns());
+        now = bench_now_ns();
+        issue_batch(w, c, now, now);
     }
 }
 
