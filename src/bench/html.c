@@ -16,7 +16,7 @@
 #define PAD_L 70
 #define PAD_B 40
 #define PAD_T 20
-#define PAD_R 20
+#define PAD_R 40
 #define CURVE_POINTS 121 /* 20 per decade of 1/(1-p), up to 99.9999% */
 
 static void html_escape(FILE *out, const char *s)
@@ -32,15 +32,19 @@ static void html_escape(FILE *out, const char *s)
     }
 }
 
-/* A round number at or above v, for an axis end: 1, 2 or 5 times a power of ten. */
+/* A round number at or above v, for an axis end, so that its quarters are round too. */
 static double nice_ceil(double v)
 {
+    static const double steps[] = {1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10};
     double p;
 
     if (v <= 0)
         return 1;
     p = pow(10, floor(log10(v)));
-    return v <= p ? p : v <= 2 * p ? 2 * p : v <= 5 * p ? 5 * p : 10 * p;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if (v <= steps[i] * p)
+            return steps[i] * p;
+    return 10 * p;
 }
 
 static void svg_open(FILE *out, const char *title)
@@ -122,8 +126,12 @@ static void plot_timeline(FILE *out, const struct bench_result *r)
         fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#36c\"/>\n",
                 PAD_L + bw * (double)i + bw * 0.1, PLOT_H - PAD_B - hgt, bw * 0.8, hgt);
     }
-    fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">second of the measurement (0 to %zu)</text>\n",
-            (PLOT_W + PAD_L) / 2, PLOT_H - 6, n);
+    /* A label under every bar, or under every tenth or so of them. */
+    for (size_t i = 0, every = n > 20 ? (n + 9) / 10 : 1; i < n; i += every)
+        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%zu</text>\n", PAD_L + bw * ((double)i + 0.5),
+                PLOT_H - PAD_B + 16, i);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">second of the measurement</text>\n",
+            (PLOT_W + PAD_L) / 2, PLOT_H - 6);
     fprintf(out, "</svg>\n");
     if (n < (size_t)ceil(r->seconds))
         fprintf(out, "<p>Only the first %zu seconds are kept per second.</p>\n", n);
