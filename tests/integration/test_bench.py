@@ -345,6 +345,9 @@ def json_and_html_outputs(ctx):
         check(p in data["latency_us"]["percentiles"], "JSON lacks p%s" % p)
     for k in ("mean", "stdev", "max", "min"):
         check(k in data["latency_us"], "JSON lacks latency %s" % k)
+    check(len(data["client_cpu"]) == data["threads"] and all(0 <= c <= 1.5 for c in data["client_cpu"]),
+          "client CPU shares %r" % data["client_cpu"])
+    check(isinstance(data["client_saturated"], bool), "client_saturated %r" % data["client_saturated"])
     with open(html) as f:
         page = f.read()
     check("<svg" in page and "<polyline" in page, "no SVG latency curve in the page")
