@@ -503,15 +503,16 @@ static void schedule_due(struct worker *w, uint64_t now)
 static void run_restarts(struct worker *w)
 {
     int n = w->restart_len;
-    uint64_t now;
 
-    /* Issuing may fail and queue the same connection again: take the queue first. */
+    /* Issuing may fail and queue the same connection again, for the next round.
+     * Only the connection being issued can be queued, so the i-th issue writes
+     * at most slot i, never a slot still to be read. */
     w->restart_len = 0;
     for (int i = 0; i < n; i++) {
         struct conn *c = &w->conns[w->restart[i]];
+        uint64_t now = bench_now_ns();
 
         c->queued = 0;
-        now = bench_now_ns();
         issue_batch(w, c, now, now);
     }
 }
