@@ -1,7 +1,10 @@
 #include "bench/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,6 +103,24 @@ static int set_seconds(const char *flag, const char *arg, double *out)
     return units_parse_duration(arg, out) == 0 ? 0 : bad(flag, arg, "a duration such as 10, 10s, 250ms or 2m");
 }
 
+/* Requests per second, with an optional k or M; above 0 and at most 1e8. */
+static int parse_rate(const char *arg, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(arg, &end);
+    if (errno || end == arg || !isfinite(v))
+        return -1;
+    if (*end == 'k' || *end == 'K' || *end == 'M')
+        v *= *end++ == 'M' ? 1e6 : 1e3;
+    if (*end || !(v > 0) || v > 1e8)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* Options with a numeric value. Returns 0 or 2. */
 static int set_number(struct bench_config *cfg, int opt, const char *arg)
 {
@@ -134,9 +155,7 @@ static int set_number(struct bench_config *cfg, int opt, const char *arg)
     case OPT_TIMEOUT:
         return set_seconds("--timeout", arg, &cfg->timeout);
     default:
-        if (units_parse_duration(arg, &cfg->rate) != 0 || cfg->rate <= 0 || cfg->rate > 1e8)
-            return bad("--rate", arg, "requests per second, above 0");
-        return 0;
+        return parse_rate(arg, &cfg->rate) == 0 ? 0 : bad("--rate", arg, "requests per second (2500, 2.5k, 1M)");
     }
 }
 
