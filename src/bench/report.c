@@ -83,13 +83,14 @@ static void text_errors(FILE *out, const struct bench_stats *s)
 
     if (total == 0) {
         fprintf(out, "  errors       none\n");
-        return;
+    } else {
+        fprintf(out, "  errors       %llu:", (unsigned long long)total);
+        for (int i = 0; i < BENCH_ERR_COUNT; i++)
+            if (s->errors[i])
+                fprintf(out, " %s %llu", bench_stage_names[i], (unsigned long long)s->errors[i]);
+        fprintf(out, "\n");
     }
-    fprintf(out, "  errors       %llu:", (unsigned long long)total);
-    for (int i = 0; i < BENCH_ERR_COUNT; i++)
-        if (s->errors[i])
-            fprintf(out, " %s %llu", bench_stage_names[i], (unsigned long long)s->errors[i]);
-    fprintf(out, "\n");
+    /* UDP notes an ICMP error here though the datagram itself only counts as lost. */
     for (int e = 1; e < BENCH_ERRNO_MAX; e++)
         if (s->errnos[e])
             fprintf(out, "               %s: %llu\n", strerror(e), (unsigned long long)s->errnos[e]);

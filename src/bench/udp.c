@@ -133,7 +133,7 @@ static void udp_receive(struct udp_worker *w, struct udp_sock *s)
         if (n < 0) {
             /* An ICMP "port unreachable" arrives as ECONNREFUSED: note it; the datagram times out as lost. */
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && w->measuring)
-                bench_stats_error(&w->t->stats, BENCH_ERR_READ, errno, 0);
+                w->t->stats.errnos[errno < BENCH_ERRNO_MAX ? errno : BENCH_ERRNO_MAX - 1]++;
             if (errno != EINTR)
                 return;
             continue;
