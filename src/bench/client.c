@@ -580,28 +580,33 @@ static void run_loop(struct worker *w)
     }
 }
 
-static int worker_setup(struct worker *w)
+/* Returns 0, or -1 with errno and the failed call in *what. */
+static int worker_setup(struct worker *w, const char **what)
 {
     struct epoll_event tev = {.events = EPOLLIN, .data.ptr = NULL};
     size_t n = (size_t)w->t->conns;
 
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
-    w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (w->epfd < 0 || w->timerfd < 0)
+    *what = "epoll_create1";
+    if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return -1;
+    *what = "timerfd_create";
+    if ((w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
+        return -1;
+    *what = "epoll_ctl(timerfd)";
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->timerfd, &tev) != 0)
         return -1;
+    *what = "calloc(connections)";
     w->conns = calloc(n, sizeof *w->conns);
+    for (size_t i = 0; w->conns && i < n; i++)
+        w->conns[i].fd = -1; /* so that a failure half-way closes nothing it did not open */
     w->restart = calloc(n, sizeof *w->restart);
     /* calloc of a large block maps fresh zero pages: a carry buffer costs memory only once used. */
     w->carry_slab = w->echo ? NULL : calloc(n, CARRY_MAX);
     w->rbuf = malloc(READ_BUF);
     if (!w->conns || !w->restart || (!w->echo && !w->carry_slab) || !w->rbuf)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        w->conns[i].fd = -1;
-        w->conns[i].carry = w->echo ? NULL : w->carry_slab + i * CARRY_MAX;
-    }
+    for (size_t i = 0; !w->echo && i < n; i++)
+        w->conns[i].carry = w->carry_slab + i * CARRY_MAX;
     return 0;
 }
 
@@ -672,9 +677,8 @@ static void *client_thread(struct bench_thread *t, int echo)
     /* Due times in the open model are kept to the microsecond, not the default 50 us slack. */
     if (w->cfg->rate > 0)
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-    if (worker_setup(w) != 0) {
+    if (worker_setup(w, &t->error_what) != 0) {
         t->error = errno;
-        t->error_what = "thread set-up (epoll, timerfd, memory)";
     } else {
         if (bench_now_ns() >= w->sh->measure_ns)
             begin_measuring(w);

@@ -217,15 +217,21 @@ static void udp_loop(struct udp_worker *w)
     }
 }
 
-static int udp_setup(struct udp_worker *w)
+/* Returns 0, or -1 with errno and the failed call in *what. */
+static int udp_setup(struct udp_worker *w, const char **what)
 {
     int family = w->cfg->addr.family;
 
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    *what = "epoll_create1";
+    if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return -1;
+    *what = "calloc(sockets)";
     w->socks = calloc((size_t)w->t->conns, sizeof *w->socks);
     w->buf = calloc(1, w->cfg->size);
-    if (w->epfd < 0 || !w->socks || !w->buf)
+    if (!w->socks || !w->buf)
         return -1;
+    for (int i = 0; i < w->t->conns; i++)
+        w->socks[i].fd = -1; /* so that a failure half-way closes only what was opened */
     w->interval_ns = w->cfg->rate > 0 ? (uint64_t)(1e9 * w->cfg->conns / w->cfg->rate) : 0;
     w->timeout_ns = (uint64_t)(w->cfg->timeout * 1e9);
     for (int i = 0; i < w->t->conns; i++) {
@@ -234,9 +240,14 @@ static int udp_setup(struct udp_worker *w)
 
         s->next_seq = 1;
         s->next_due_ns = w->sh->start_ns + (uint64_t)(1e9 * (w->t->first_conn + i) / (w->cfg->rate > 0 ? w->cfg->rate : 1));
-        s->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (s->fd < 0 || connect(s->fd, (const struct sockaddr *)&w->cfg->addr.sa, w->cfg->addr.len) != 0 ||
-            epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0)
+        *what = "socket(SOCK_DGRAM)";
+        if ((s->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+            return -1;
+        *what = "connect(SOCK_DGRAM)";
+        if (connect(s->fd, (const struct sockaddr *)&w->cfg->addr.sa, w->cfg->addr.len) != 0)
+            return -1;
+        *what = "epoll_ctl";
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0)
             return -1;
     }
     return 0;
@@ -245,7 +256,7 @@ static int udp_setup(struct udp_worker *w)
 static void udp_teardown(struct udp_worker *w)
 {
     for (int i = 0; w->socks && i < w->t->conns; i++)
-        if (w->socks[i].fd > 0)
+        if (w->socks[i].fd >= 0)
             close(w->socks[i].fd);
     if (w->epfd >= 0)
         close(w->epfd);
@@ -260,9 +271,8 @@ void *bench_udp_thread(void *arg)
 
     if (w.cfg->rate > 0)
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-    if (udp_setup(&w) != 0) {
+    if (udp_setup(&w, &t->error_what) != 0) {
         t->error = errno;
-        t->error_what = "udp set-up (socket, connect, epoll)";
     } else {
         uint64_t end;
 
