@@ -139,10 +139,10 @@ static void conn_fail(struct worker *w, struct conn *c, enum bench_stage stage, 
 {
     if (c->counted && c->outstanding > 0) {
         bench_stats_error(&w->t->stats, stage, err, (uint64_t)c->outstanding);
-        w->done += (uint64_t)c->outstanding;
-        w->failed += (uint64_t)c->outstanding;
         w->last_done_ns = bench_now_ns();
     }
+    w->done += (uint64_t)c->outstanding;
+    w->failed += (uint64_t)c->outstanding;
     conn_close(w, c);
 }
 
@@ -250,9 +250,9 @@ static int response_done(struct worker *w, struct conn *c)
         s->status[w->echo ? 2 : c->status >= 100 && c->status < 600 ? c->status / 100 : 0]++;
         if (sec < s->timeline_len)
             s->timeline[sec]++;
-        w->done++;
         w->last_done_ns = now;
     }
+    w->done++; /* for the progress line, which shows the warm-up too */
     c->outstanding--;
     w->inflight--;
     c->on_conn++;

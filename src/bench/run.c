@@ -95,7 +95,8 @@ static void *runner_main(void *arg)
 }
 
 /* "  12.0 s  123456 requests  10234 req/s  0 errors", over itself on a terminal. */
-static void progress_line(const struct runner *rs, int n, uint64_t start_ns, uint64_t *last, uint64_t *last_ns)
+static void progress_line(const struct runner *rs, int n, uint64_t start_ns, uint64_t measure_ns, uint64_t *last,
+                          uint64_t *last_ns)
 {
     uint64_t done = 0, failed = 0, now = bench_now_ns();
     double dt = (double)(now - *last_ns) / 1e9;
@@ -104,9 +105,10 @@ static void progress_line(const struct runner *rs, int n, uint64_t start_ns, uin
         done += atomic_load_explicit(&rs[i].t.done, memory_order_relaxed);
         failed += atomic_load_explicit(&rs[i].t.failed, memory_order_relaxed);
     }
-    printf("\r\033[K  %6.1f s  %12llu requests  %10.0f req/s  %llu errors", (double)(now - start_ns) / 1e9,
-           (unsigned long long)done, dt > 0 && done >= *last ? (double)(done - *last) / dt : 0.0,
-           (unsigned long long)failed);
+    /* The counters restart at the end of the warm-up: say which phase they count. */
+    printf("\r\033[K  %6.1f s %s %12llu requests  %10.0f req/s  %llu errors", (double)(now - start_ns) / 1e9,
+           now < measure_ns ? "warm-up" : "       ", (unsigned long long)done,
+           dt > 0 && done >= *last ? (double)(done - *last) / dt : 0.0, (unsigned long long)failed);
     fflush(stdout);
     *last = done;
     *last_ns = now;
@@ -114,15 +116,15 @@ static void progress_line(const struct runner *rs, int n, uint64_t start_ns, uin
 
 /* Waits for the threads, drawing the progress line once a second on a terminal. */
 static void watch_threads(const struct bench_config *cfg, const struct runner *rs, int started,
-                          atomic_int *finished, uint64_t start_ns)
+                          atomic_int *finished, const struct bench_shared *sh)
 {
-    uint64_t last = 0, last_ns = start_ns, next = start_ns + 1000000000ULL;
+    uint64_t last = 0, last_ns = sh->start_ns, next = sh->start_ns + 1000000000ULL;
     struct timespec tick = {0, 50 * 1000000L};
 
     while (atomic_load(finished) < started) {
         nanosleep(&tick, NULL);
         if (cfg->progress && bench_now_ns() >= next) {
-            progress_line(rs, started, start_ns, &last, &last_ns);
+            progress_line(rs, started, sh->start_ns, sh->measure_ns, &last, &last_ns);
             next += 1000000000ULL;
         }
     }
@@ -259,7 +261,7 @@ int bench_run(const struct bench_config *cfg)
     started = start_threads(cfg, &sh, rs, &finished, timeline_seconds(cfg));
     if (started < cfg->threads)
         atomic_store(&run_stop, 1);
-    watch_threads(cfg, rs, started, &finished, sh.start_ns);
+    watch_threads(cfg, rs, started, &finished, &sh);
     result.interrupted = atomic_load(&run_stop);
     status = collect(cfg, rs, started, &result) == 0 && started == cfg->threads ? 0 : 1;
     sigaction(SIGINT, &old_int, NULL);
