@@ -100,15 +100,20 @@ static void progress_line(const struct runner *rs, int n, uint64_t start_ns, uin
 {
     uint64_t done = 0, failed = 0, now = bench_now_ns();
     double dt = (double)(now - *last_ns) / 1e9;
+    double rate;
 
     for (int i = 0; i < n; i++) {
         done += atomic_load_explicit(&rs[i].t.done, memory_order_relaxed);
         failed += atomic_load_explicit(&rs[i].t.failed, memory_order_relaxed);
     }
-    /* The counters restart at the end of the warm-up: say which phase they count. */
+    /* The counters restart at the end of the warm-up: say which phase they count,
+     * and take the rate across the restart from the restart on. */
+    if (done >= *last)
+        rate = dt > 0 ? (double)(done - *last) / dt : 0.0;
+    else
+        rate = now > measure_ns ? (double)done / ((double)(now - measure_ns) / 1e9) : 0.0;
     printf("\r\033[K  %6.1f s %s %12llu requests  %10.0f req/s  %llu errors", (double)(now - start_ns) / 1e9,
-           now < measure_ns ? "warm-up" : "       ", (unsigned long long)done,
-           dt > 0 && done >= *last ? (double)(done - *last) / dt : 0.0, (unsigned long long)failed);
+           now < measure_ns ? "warm-up" : "       ", (unsigned long long)done, rate, (unsigned long long)failed);
     fflush(stdout);
     *last = done;
     *last_ns = now;
