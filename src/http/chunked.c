@@ -32,24 +32,13 @@ int http_chunked_done(const struct http_chunked *d)
     return d->state == S_DONE;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One byte of a chunk-size line: 1*HEXDIG [ BWS ";" chunk-ext ] CRLF. */
 static int size_line_byte(struct http_chunked *d, char c)
 {
     if (++d->line_len > d->max_line)
         return -1;
     if (d->state == S_SIZE) {
-        int v = hex_value(c);
+        int v = http_hex_value((unsigned char)c);
 
         if (v >= 0) {
             if (++d->digits > MAX_SIZE_DIGITS)

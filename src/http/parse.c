@@ -266,6 +266,31 @@ int http_span_ieq(struct http_span span, const char *lower)
     return lower[span.len] == '\0';
 }
 
+int http_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int http_parse_length(struct http_span v, uint64_t *out)
+{
+    uint64_t n = 0;
+    if (v.len == 0 || v.len > 19)
+        return -1;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9')
+            return -1;
+        n = n * 10 + (uint64_t)(v.ptr[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
 int http_is_token_char(char c)
 {
     return has_class(c, C_TCHAR);

@@ -8,6 +8,7 @@
 #define DUCT_HTTP_PARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define HTTP_MAX_HEADERS 64
 
@@ -66,6 +67,13 @@ int http_span_ieq(struct http_span span, const char *lower);
 
 /* The first header named `lower_name` (case-insensitive), or NULL. */
 const struct http_header *http_find_header(const struct http_request *req, const char *lower_name);
+
+/* The value of a hex digit, or -1. */
+int http_hex_value(unsigned char c);
+
+/* Content-Length = 1*DIGIT (RFC 9110 §8.6): 0, or -1 for signs, spaces,
+ * other bytes, nothing, or more digits than a 64-bit count holds. */
+int http_parse_length(struct http_span v, uint64_t *out);
 
 /* tchar (RFC 9110 §5.6.2), and a byte allowed in a field value (HTAB, SP,
  * VCHAR, obs-text: RFC 9110 §5.5). */

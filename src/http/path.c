@@ -7,6 +7,8 @@
  * once, "%252e" can only ever become the literal name "%2e". */
 #include "http/path.h"
 
+#include "http/parse.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -22,17 +24,6 @@ struct norm {
     size_t outsize;
     size_t olen;
 };
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* RFC 3986 §3.3: the path ends at the query ('?') or fragment ('#'). */
 static bool at_path_end(const struct norm *n)
@@ -54,8 +45,8 @@ static int next_byte(struct norm *n)
     if (escaped) {
         if (n->len - n->pos < 2)
             return PATH_BAD;
-        int hi = hex_value((unsigned char)n->in[n->pos]);
-        int lo = hex_value((unsigned char)n->in[n->pos + 1]);
+        int hi = http_hex_value((unsigned char)n->in[n->pos]);
+        int lo = http_hex_value((unsigned char)n->in[n->pos + 1]);
         if (hi < 0 || lo < 0)
             return PATH_BAD;
         n->pos += 2;
@@ -153,14 +144,15 @@ static bool keep_raw(unsigned char c)
            c == '.' || c == '_' || c == '~' || c == '/';
 }
 
-long http_path_encode(const char *src, size_t len, char *out, size_t outsize)
+/* Percent-encodes every byte that `raw` does not allow as it is. */
+static long percent_encode(const char *src, size_t len, char *out, size_t outsize, bool (*raw)(unsigned char))
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
 
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)src[i];
-        size_t need = keep_raw(c) ? 1 : 3;
+        size_t need = raw(c) ? 1 : 3;
         if (o + need >= outsize) {
             /* Empty rather than truncated: half a URL is a different URL. */
             if (outsize > 0)
@@ -181,6 +173,11 @@ long http_path_encode(const char *src, size_t len, char *out, size_t outsize)
     return (long)o;
 }
 
+long http_path_encode(const char *src, size_t len, char *out, size_t outsize)
+{
+    return percent_encode(src, len, out, outsize, keep_raw);
+}
+
 /* query = *( pchar / "/" / "?" ), pchar = unreserved / pct-encoded /
  * sub-delims / ":" / "@" (RFC 3986 §3.3, §3.4). */
 static bool query_raw(unsigned char c)
@@ -190,27 +187,5 @@ static bool query_raw(unsigned char c)
 
 long http_query_encode(const char *src, size_t len, char *out, size_t outsize)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        size_t need = query_raw(c) ? 1 : 3;
-        if (o + need >= outsize) {
-            if (outsize > 0)
-                out[0] = '\0';
-            return -1;
-        }
-        if (need == 1) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 0x0F];
-        }
-    }
-    if (outsize == 0)
-        return -1;
-    out[o] = '\0';
-    return (long)o;
+    return percent_encode(src, len, out, outsize, query_raw);
 }

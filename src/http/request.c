@@ -88,21 +88,6 @@ static int valid_host(struct http_span v)
     return 1;
 }
 
-/* Content-Length = 1*DIGIT (RFC 9110 §8.6); signs, spaces and overflow are errors. */
-static int parse_length(struct http_span v, uint64_t *out)
-{
-    uint64_t n = 0;
-    if (v.len == 0 || v.len > 19)
-        return -1;
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.ptr[i] < '0' || v.ptr[i] > '9')
-            return -1;
-        n = n * 10 + (uint64_t)(v.ptr[i] - '0');
-    }
-    *out = n;
-    return 0;
-}
-
 /* Absolute-form "http://authority/path" (RFC 9112 §3.2.2): the authority
  * replaces Host and the rest is routed like origin-form. */
 static int split_absolute_form(struct http_span target, struct http_request_info *info)
@@ -150,7 +135,7 @@ static int framing_field(const struct http_header *h, struct http_request_info *
 {
     if (http_span_ieq(h->name, "content-length")) {
         uint64_t n;
-        if (parse_length(h->value, &n) != 0 || (*saw_length && n != info->content_length))
+        if (http_parse_length(h->value, &n) != 0 || (*saw_length && n != info->content_length))
             return 400;
         info->content_length = n;
         *saw_length = 1;

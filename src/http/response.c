@@ -9,15 +9,10 @@ static int parse_content_length(struct http_span value, uint64_t *out, int *seen
     struct http_span item;
 
     while (http_list_next(&value, &item)) {
-        uint64_t n = 0;
+        uint64_t n;
 
-        if (item.len == 0 || item.len > 19)
+        if (http_parse_length(item, &n) != 0)
             return -1;
-        for (size_t i = 0; i < item.len; i++) {
-            if (item.ptr[i] < '0' || item.ptr[i] > '9')
-                return -1;
-            n = n * 10 + (uint64_t)(item.ptr[i] - '0');
-        }
         if (*seen && n != *out)
             return -1;
         *out = n;
