@@ -14,13 +14,23 @@
 int blocking_worker_init(struct blocking_worker *bw, struct server *srv)
 {
     bw->srv = srv;
+    bw->proto = srv->proto;
     bw->idle_timeout = srv->cfg->idle_timeout;
-    return serve_ctx_init(&bw->ctx, srv);
+    bw->conn = malloc(srv->proto->conn_size);
+    if (serve_ctx_init(&bw->ctx, srv) != 0)
+        return -1;
+    if (!bw->conn) {
+        log_syscall("malloc", "connection", ENOMEM);
+        return -1;
+    }
+    return 0;
 }
 
 void blocking_worker_destroy(struct blocking_worker *bw)
 {
     serve_ctx_destroy(&bw->ctx);
+    free(bw->conn);
+    bw->conn = NULL;
 }
 
 int blocking_set_init(struct blocking_set *set, int cap)
@@ -92,10 +102,9 @@ static int wait_ready(int fd, short events, time_t seconds)
 /* How long the next read may wait: the idle timeout between requests, the
  * rest of the header timeout inside one (a slowloris gains nothing by
  * trickling bytes). */
-static time_t read_wait(const struct blocking_worker *bw, const struct http_conn *c, time_t head_started,
-                        time_t now)
+static time_t read_wait(const struct blocking_worker *bw, const void *c, time_t head_started, time_t now)
 {
-    if (http_conn_idle(c))
+    if (bw->proto->idle(c))
         return bw->idle_timeout;
     return head_started + bw->srv->cfg->header_timeout - now;
 }
@@ -103,29 +112,31 @@ static time_t read_wait(const struct blocking_worker *bw, const struct http_conn
 /* The textbook loop: read a request, write its response, repeat. Each wait
  * for the socket is bounded by the idle, header or send timeout; when one
  * passes the connection ends. */
-static void serve_loop(struct blocking_worker *bw, int fd, struct http_conn *c)
+static void serve_loop(struct blocking_worker *bw, int fd)
 {
     const struct serve_config *cfg = bw->srv->cfg;
+    const struct serve_proto *p = bw->proto;
+    void *c = bw->conn;
     time_t head_started = serve_clock();
     for (;;) {
         time_t now = serve_clock();
         enum io_result r;
         int ready = 1;
-        switch (http_conn_want(c)) {
+        switch (p->want(c)) {
         case HTTP_WANT_READ:
-            if (http_conn_idle(c)) {
+            if (p->idle(c)) {
                 head_started = now;
                 if (bw->ctx.log.len)
                     access_log_flush(&bw->ctx.log); /* before waiting, so lines are not held */
             } else if (now - head_started >= cfg->header_timeout) {
                 return;
             }
-            r = io_recv(fd, c, now);
+            r = io_recv(fd, p, c, now);
             if (r == IO_AGAIN)
                 ready = wait_ready(fd, POLLIN, read_wait(bw, c, head_started, now));
             break;
         case HTTP_WANT_WRITE:
-            r = io_send(fd, c, now);
+            r = io_send(fd, p, c, now);
             if (r == IO_AGAIN)
                 ready = wait_ready(fd, POLLOUT, cfg->send_timeout);
             break;
@@ -141,19 +152,18 @@ static void serve_loop(struct blocking_worker *bw, int fd, struct http_conn *c)
 void blocking_serve(struct blocking_worker *bw, struct blocking_set *set, int fd,
                     const struct sockaddr_storage *peer, socklen_t peer_len)
 {
-    struct http_conn c;
     char host[48];
     if (net_set_nonblock(fd, 1) != 0)
         log_syscall("fcntl", "O_NONBLOCK", errno);
     net_set_nodelay(fd);
     net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
-    http_conn_init(&c, &bw->ctx.http, host);
+    bw->proto->init(bw->conn, &bw->ctx, host);
     if (set)
         set_add(set, fd);
-    serve_loop(bw, fd, &c);
+    serve_loop(bw, fd);
     if (set)
         set_remove(set, fd);
-    http_conn_release(&c);
+    bw->proto->release(bw->conn);
     close(fd);
     access_log_flush(&bw->ctx.log);
 }
@@ -197,7 +207,7 @@ int blocking_accept(struct server *srv, int listen_fd, struct sockaddr_storage *
     }
     if (atomic_fetch_add(&srv->live, 1) >= srv->cfg->max_conns) {
         atomic_fetch_sub(&srv->live, 1);
-        blocking_refuse(fd);
+        blocking_refuse(srv, fd);
         return -1;
     }
     return fd;
@@ -208,11 +218,10 @@ void blocking_release_slot(struct server *srv)
     atomic_fetch_sub(&srv->live, 1);
 }
 
-void blocking_refuse(int fd)
+void blocking_refuse(const struct server *srv, int fd)
 {
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                               "Connection: close\r\nRetry-After: 1\r\n\r\n";
-    if (send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
+    const char *busy = srv->proto->refusal;
+    if (busy && send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
         log_syscall("send", "503", errno);
     close(fd);
 }

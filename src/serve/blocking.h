@@ -15,6 +15,8 @@
 /* What one thread (or process) needs to serve connections. */
 struct blocking_worker {
     struct server *srv;
+    const struct serve_proto *proto;
+    void *conn; /* the one connection object this thread or process serves at a time */
     struct serve_ctx ctx;
     int idle_timeout; /* seconds; the iterative model shortens it */
 };
@@ -54,7 +56,8 @@ int blocking_accept(struct server *srv, int listen_fd, struct sockaddr_storage *
 /* Gives back the --max-conns slot of a connection blocking_accept admitted. */
 void blocking_release_slot(struct server *srv);
 
-/* Answers 503 without waiting and closes: for a connection no one can serve. */
-void blocking_refuse(int fd);
+/* Answers the protocol's refusal (HTTP 503) without waiting and closes: for
+ * a connection no one can serve. */
+void blocking_refuse(const struct server *srv, int fd);
 
 #endif

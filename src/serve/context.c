@@ -15,6 +15,8 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
     memset(ctx, 0, sizeof *ctx);
     access_log_init(&ctx->log, srv->access_fd);
+    if (!srv->proto->uses_files)
+        return 0;
     ctx->files = file_cache_new(files_handler(&srv->files));
     if (!ctx->files) {
         log_syscall("calloc", "file cache", ENOMEM);

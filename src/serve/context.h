@@ -22,7 +22,8 @@ struct serve_ctx {
  * file cache keys on): the coarse clock, read through the vDSO without a syscall. */
 time_t serve_clock(void);
 
-/* 0, or -1 after logging why. */
+/* 0, or -1 after logging why. A protocol that serves no files (echo) gets
+ * only the access log; files and http stay zero. */
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv);
 
 /* Flushes the access log and frees the rest. Call once no connection of this

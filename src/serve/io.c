@@ -12,9 +12,9 @@ static enum io_result failed(void)
     return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : IO_CLOSE;
 }
 
-enum io_result io_send(int fd, struct http_conn *c, time_t now)
+enum io_result io_send(int fd, const struct serve_proto *p, void *conn, time_t now)
 {
-    const struct http_output *o = http_conn_output(c);
+    const struct http_output *o = p->output(conn);
     ssize_t n;
     if (o->head_len > 0 && o->file_len > 0) {
         n = send(fd, o->head, o->head_len, MSG_NOSIGNAL | MSG_MORE);
@@ -31,25 +31,25 @@ enum io_result io_send(int fd, struct http_conn *c, time_t now)
         if (n == 0) {
             /* The file shrank: the promised Content-Length cannot be kept,
              * and the next response on this connection would be misread. */
-            http_conn_abort(c);
+            p->abort(conn);
             return IO_CLOSE;
         }
     }
     if (n < 0)
         return failed();
-    http_conn_sent(c, (size_t)n, now);
+    p->sent(conn, (size_t)n, now);
     return IO_PROGRESS;
 }
 
-enum io_result io_recv(int fd, struct http_conn *c, time_t now)
+enum io_result io_recv(int fd, const struct serve_proto *p, void *conn, time_t now)
 {
     size_t room;
-    char *space = http_conn_read_space(c, &room);
+    char *space = p->read_space(conn, &room);
     if (!space)
         return IO_CLOSE;
     ssize_t n = recv(fd, space, room, 0);
     if (n < 0)
         return failed();
-    http_conn_received(c, (size_t)n, now);
+    p->received(conn, (size_t)n, now);
     return n > 0 && (size_t)n < room ? IO_DRY : IO_PROGRESS;
 }

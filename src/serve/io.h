@@ -1,11 +1,12 @@
-/* Moving one connection's bytes between its socket and its http_conn: the
- * two syscall sites every driver shares, blocking or not. */
+/* Moving one connection's bytes between its socket and its protocol object
+ * (an http_conn, an echo buffer): the two syscall sites every driver shares,
+ * blocking or not. */
 #ifndef DUCT_SERVE_IO_H
 #define DUCT_SERVE_IO_H
 
 #include <time.h>
 
-#include "http/conn.h"
+#include "serve/proto.h"
 
 enum io_result {
     IO_CLOSE = -1,   /* error, reset, or a file that shrank: end the connection */
@@ -14,12 +15,12 @@ enum io_result {
     IO_DRY = 2,      /* recv only: fewer bytes than asked, the socket is read dry */
 };
 
-/* Sends the next piece of http_conn_output(c): the head (held back with
+/* Sends the next piece of p->output(conn): the head (held back with
  * MSG_MORE when a file follows, so both leave in one segment), a memory body
  * with it in one sendmsg, or a file range with sendfile. */
-enum io_result io_send(int fd, struct http_conn *c, time_t now);
+enum io_result io_send(int fd, const struct serve_proto *p, void *conn, time_t now);
 
-/* Receives into http_conn_read_space(c) and reports it. */
-enum io_result io_recv(int fd, struct http_conn *c, time_t now);
+/* Receives into p->read_space(conn) and reports it. */
+enum io_result io_recv(int fd, const struct serve_proto *p, void *conn, time_t now);
 
 #endif

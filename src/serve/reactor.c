@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -24,15 +25,16 @@
 #define ACCEPT_PAUSE_MS 100
 
 struct rconn {
-    struct http_conn http;
     int fd;
     int mask;         /* interest currently registered with the loop */
     time_t since;     /* start of the current wait (for the timeouts) */
     struct rconn *next_free;
+    max_align_t conn[]; /* the protocol's connection object (proto->conn_size bytes) */
 };
 
 struct worker {
     struct server *srv;
+    const struct serve_proto *proto;
     int index;
     pthread_t thread;
     int wake_fd; /* eventfd: written once to ask for a graceful stop */
@@ -69,7 +71,7 @@ static void close_conn(struct worker *w, struct rconn *rc)
 {
     if (rc->mask)
         loop_watch(w->loop, rc->fd, 0);
-    http_conn_release(&rc->http);
+    w->proto->release(rc->conn);
     w->by_fd[rc->fd] = NULL;
     if (close(rc->fd) != 0 && errno != EINTR)
         log_syscall("close", "connection", errno);
@@ -80,19 +82,19 @@ static void close_conn(struct worker *w, struct rconn *rc)
 }
 
 /* Sends what the connection has ready; the send timeout runs from the last progress. */
-static enum io_result send_some(struct rconn *rc, time_t now)
+static enum io_result send_some(const struct serve_proto *p, struct rconn *rc, time_t now)
 {
-    enum io_result r = io_send(rc->fd, &rc->http, now);
+    enum io_result r = io_send(rc->fd, p, rc->conn, now);
     if (r == IO_PROGRESS)
         rc->since = now;
     return r;
 }
 
-static enum io_result recv_some(struct rconn *rc, time_t now)
+static enum io_result recv_some(const struct serve_proto *p, struct rconn *rc, time_t now)
 {
-    if (http_conn_idle(&rc->http))
+    if (p->idle(rc->conn))
         rc->since = now; /* a new request head starts: the header timeout runs from here */
-    return io_recv(rc->fd, &rc->http, now);
+    return io_recv(rc->fd, p, rc->conn, now);
 }
 
 /* Runs one connection as far as it goes without blocking, then registers the
@@ -100,25 +102,26 @@ static enum io_result recv_some(struct rconn *rc, time_t now)
  * holding the worker. */
 static void drive(struct worker *w, struct rconn *rc, time_t now)
 {
+    const struct serve_proto *p = w->proto;
     for (int step = 0; step < STEPS_PER_EVENT; step++) {
         enum io_result r;
-        switch (http_conn_want(&rc->http)) {
+        switch (p->want(rc->conn)) {
         case HTTP_WANT_READ:
-            r = recv_some(rc, now);
-            if (r == IO_AGAIN || (r == IO_DRY && http_conn_want(&rc->http) == HTTP_WANT_READ)) {
+            r = recv_some(p, rc, now);
+            if (r == IO_AGAIN || (r == IO_DRY && p->want(rc->conn) == HTTP_WANT_READ)) {
                 watch(w, rc, LOOP_READ);
                 return;
             }
             break;
         case HTTP_WANT_WRITE:
-            r = send_some(rc, now);
+            r = send_some(p, rc, now);
             if (r == IO_AGAIN) {
                 watch(w, rc, LOOP_WRITE);
                 return;
             }
             /* A finished response with nothing buffered: the next request
              * has surely not arrived yet, so don't try a read that fails. */
-            if (r == IO_PROGRESS && http_conn_want(&rc->http) == HTTP_WANT_READ && http_conn_idle(&rc->http)) {
+            if (r == IO_PROGRESS && p->want(rc->conn) == HTTP_WANT_READ && p->idle(rc->conn)) {
                 rc->since = now;
                 watch(w, rc, LOOP_READ);
                 return;
@@ -134,7 +137,7 @@ static void drive(struct worker *w, struct rconn *rc, time_t now)
             return;
         }
     }
-    watch(w, rc, http_conn_want(&rc->http) == HTTP_WANT_WRITE ? LOOP_WRITE : LOOP_READ);
+    watch(w, rc, p->want(rc->conn) == HTTP_WANT_WRITE ? LOOP_WRITE : LOOP_READ);
 }
 
 static struct rconn *new_conn(struct worker *w)
@@ -144,7 +147,7 @@ static struct rconn *new_conn(struct worker *w)
         w->free_conns = rc->next_free;
         return rc;
     }
-    return malloc(sizeof *rc);
+    return malloc(sizeof *rc + w->proto->conn_size);
 }
 
 static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer, socklen_t peer_len, time_t now)
@@ -168,7 +171,7 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
     }
     net_set_nodelay(fd);
     net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
-    http_conn_init(&rc->http, &w->ctx.http, host);
+    w->proto->init(rc->conn, &w->ctx, host);
     rc->fd = fd;
     rc->mask = LOOP_READ;
     rc->since = now;
@@ -256,10 +259,10 @@ static void sweep(struct worker *w, time_t now)
         if (!rc)
             continue;
         int limit;
-        if (http_conn_want(&rc->http) == HTTP_WANT_WRITE)
+        if (w->proto->want(rc->conn) == HTTP_WANT_WRITE)
             limit = cfg->send_timeout;
         else
-            limit = http_conn_idle(&rc->http) ? cfg->idle_timeout : cfg->header_timeout;
+            limit = w->proto->idle(rc->conn) ? cfg->idle_timeout : cfg->header_timeout;
         if (now - rc->since >= limit || (w->draining && now >= w->drain_deadline))
             close_conn(w, rc);
     }
@@ -294,10 +297,10 @@ static void begin_drain(struct worker *w, time_t now)
         struct rconn *rc = w->by_fd[fd];
         if (!rc)
             continue;
-        http_conn_drain(&rc->http, now);
-        if (http_conn_want(&rc->http) == HTTP_WANT_CLOSE)
+        w->proto->drain(rc->conn, now);
+        if (w->proto->want(rc->conn) == HTTP_WANT_CLOSE)
             close_conn(w, rc);
-        else if (http_conn_want(&rc->http) == HTTP_WANT_WRITE)
+        else if (w->proto->want(rc->conn) == HTTP_WANT_WRITE)
             drive(w, rc, now);
     }
 }
@@ -368,6 +371,7 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
 {
     memset(w, 0, sizeof *w);
     w->srv = srv;
+    w->proto = srv->proto;
     w->index = index;
     w->backend = backend;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -30,6 +30,11 @@ const struct serve_model *const serve_models[] = {
     NULL,
 };
 
+static const char *command_name(const struct server *srv)
+{
+    return srv->cfg->command ? srv->cfg->command : "duct serve";
+}
+
 static const struct serve_model *find_model(const char *name)
 {
     for (int i = 0; serve_models[i]; i++)
@@ -140,13 +145,16 @@ static void announce(const struct server *srv)
     for (int i = 0; i < srv->cfg->listen_count && !srv->cfg->quiet; i++) {
         struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->listen[i].family};
         char text[NET_ADDR_TEXT_MAX];
+        int http = srv->proto == &serve_proto_http;
         if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
             bound = srv->cfg->listen[i];
         net_addr_format(&bound, text, sizeof text);
-        fprintf(stderr, "duct serve: listening on %s%s%s (model %s, %d %s, %s)\n",
-                bound.family == AF_UNIX ? "" : "http://", text, bound.family == AF_UNIX ? "" : "/",
-                srv->model->name, srv->model->event_loops ? srv->cfg->workers : srv->cfg->threads,
-                srv->model->event_loops ? "workers" : "threads", srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
+        fprintf(stderr, "%s: listening on %s%s%s (model %s, %d %s, %s)\n", command_name(srv),
+                bound.family == AF_UNIX ? "" : http ? "http://" : "tcp://", text,
+                bound.family == AF_UNIX || !http ? "" : "/", srv->model->name,
+                srv->model->event_loops ? srv->cfg->workers : srv->cfg->threads,
+                srv->model->event_loops ? "workers" : "threads",
+                !http ? srv->proto->name : srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
     }
 }
 
@@ -185,10 +193,11 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     srv->access_fd = -1;
     srv->model = find_model(cfg->model);
     if (!srv->model) {
-        log_error("unknown model \"%s\" (see duct serve --help)", cfg->model);
+        log_error("unknown model \"%s\" (see %s --help)", cfg->model, command_name(srv));
         return -1;
     }
-    if (files_open(&srv->files, cfg->dir, err, sizeof err) != 0) {
+    srv->proto = cfg->proto ? cfg->proto : &serve_proto_http;
+    if (srv->proto->uses_files && files_open(&srv->files, cfg->dir, err, sizeof err) != 0) {
         log_error("%s", err);
         return -1;
     }
@@ -219,7 +228,8 @@ int serve_run(const struct serve_config *cfg)
     announce(&srv);
     int sig = wait_for_stop(&stop_signals);
     if (!cfg->quiet)
-        fprintf(stderr, "duct serve: %s received, finishing responses in flight\n", strsignal(sig));
+        fprintf(stderr, "%s: %s received, finishing %s in flight\n", command_name(&srv), strsignal(sig),
+                srv.proto == &serve_proto_http ? "responses" : "connections");
     srv.model->stop(&srv);
     status = 0;
 out:

@@ -10,6 +10,7 @@
 
 #include "net/addr.h"
 #include "serve/files.h"
+#include "serve/proto.h"
 
 #define SERVE_MAX_LISTEN 16
 #define SERVE_MAX_WORKERS 256
@@ -32,6 +33,8 @@ struct serve_config {
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
     int list_dirs;       /* HTML listings of directories without index.html */
+    const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
+    const char *command;  /* names the program in messages: "duct serve" when NULL */
 };
 
 struct server;
@@ -50,6 +53,7 @@ struct serve_model {
 struct server {
     const struct serve_config *cfg;
     const struct serve_model *model;
+    const struct serve_proto *proto; /* never NULL */
     struct files files;
     int access_fd;        /* -1: no access log */
     int max_fds;          /* the descriptor limit after raising it */

@@ -25,6 +25,7 @@ void uring_stop(struct server *srv)
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,15 +67,15 @@ enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL };
 
 struct uconn {
     struct token tok; /* first: user_data of this connection's operations */
-    struct http_conn http;
     int fd;
     enum op op;   /* the one operation in flight, if any */
     int closing;  /* ended early: freed when the operation in flight completes */
-    int drained;  /* http_conn_drain was called */
+    int drained;  /* the protocol's drain was called */
     time_t since; /* start of the current wait (for the timeouts) */
     struct msghdr msg; /* the kernel may read these until the sendmsg completes */
     struct iovec iov[2];
     struct uconn *prev, *next; /* the worker's connections; next also links the free list */
+    max_align_t conn[]; /* the protocol's connection object (proto->conn_size bytes) */
 };
 
 struct ulistener {
@@ -88,6 +89,7 @@ struct ulistener {
 
 struct worker {
     struct server *srv;
+    const struct serve_proto *proto;
     int index;
     pthread_t thread;
     int ring_ready;
@@ -147,7 +149,7 @@ static void cancel(struct worker *w, struct token *t)
 
 static void free_conn(struct worker *w, struct uconn *c)
 {
-    http_conn_release(&c->http);
+    w->proto->release(c->conn);
     if (close(c->fd) != 0 && errno != EINTR)
         log_syscall("close", "connection", errno);
     if (c->prev)
@@ -188,7 +190,7 @@ static void arm(struct io_uring_sqe *sqe, struct uconn *c, enum op op)
 static void submit_recv(struct worker *w, struct uconn *c)
 {
     size_t room;
-    char *space = http_conn_read_space(&c->http, &room);
+    char *space = w->proto->read_space(c->conn, &room);
     struct io_uring_sqe *sqe = space ? get_sqe(w) : NULL;
     if (!sqe) {
         close_conn(w, c); /* no buffer (out of memory) or a broken ring */
@@ -203,7 +205,7 @@ static void submit_recv(struct worker *w, struct uconn *c)
  * bytes in one segment. */
 static void submit_send(struct worker *w, struct uconn *c)
 {
-    const struct http_output *o = http_conn_output(&c->http);
+    const struct http_output *o = w->proto->output(c->conn);
     struct io_uring_sqe *sqe = get_sqe(w);
     if (!sqe) {
         close_conn(w, c);
@@ -231,9 +233,9 @@ static void submit_poll(struct worker *w, struct uconn *c, unsigned mask)
     arm(sqe, c, OP_POLL);
 }
 
-static int file_only(const struct http_conn *http)
+static int file_only(const struct serve_proto *p, const void *conn)
 {
-    const struct http_output *o = http_conn_output(http);
+    const struct http_output *o = p->output(conn);
     return o->head_len == 0 && o->data_len == 0 && o->file_len > 0;
 }
 
@@ -243,12 +245,13 @@ static int file_only(const struct http_conn *http)
  * waited for with a POLLOUT poll. */
 static void drive(struct worker *w, struct uconn *c, time_t now)
 {
+    const struct serve_proto *p = w->proto;
     if (w->draining && !c->drained) {
         c->drained = 1;
-        http_conn_drain(&c->http, now);
+        p->drain(c->conn, now);
     }
     for (int step = 0;; step++) {
-        enum http_want want = http_conn_want(&c->http);
+        enum http_want want = p->want(c->conn);
         if (want == HTTP_WANT_READ) {
             submit_recv(w, c);
             return;
@@ -257,11 +260,11 @@ static void drive(struct worker *w, struct uconn *c, time_t now)
             close_conn(w, c);
             return;
         }
-        if (!file_only(&c->http)) {
+        if (!file_only(p, c->conn)) {
             submit_send(w, c);
             return;
         }
-        enum io_result r = step < STEPS_PER_EVENT ? io_send(c->fd, &c->http, now) : IO_AGAIN;
+        enum io_result r = step < STEPS_PER_EVENT ? io_send(c->fd, p, c->conn, now) : IO_AGAIN;
         if (r == IO_AGAIN) {
             submit_poll(w, c, POLLOUT);
             return;
@@ -290,24 +293,24 @@ static enum next_step failed(int err, enum next_step on_again)
     return NEXT_CLOSE;
 }
 
-static enum next_step recv_done(struct uconn *c, int res, time_t now)
+static enum next_step recv_done(const struct serve_proto *p, struct uconn *c, int res, time_t now)
 {
     if (res < 0)
         return failed(-res, NEXT_POLL_IN);
-    if (res > 0 && http_conn_idle(&c->http))
+    if (res > 0 && p->idle(c->conn))
         c->since = now; /* a new request head starts: the header timeout runs from here */
-    http_conn_received(&c->http, (size_t)res, now);
+    p->received(c->conn, (size_t)res, now);
     return NEXT_DRIVE;
 }
 
-static enum next_step send_done(struct uconn *c, int res, time_t now)
+static enum next_step send_done(const struct serve_proto *p, struct uconn *c, int res, time_t now)
 {
     if (res < 0)
         return failed(-res, NEXT_POLL_OUT);
     if (res == 0)
         return NEXT_CLOSE; /* nothing taken from a non-empty send: do not loop on it */
     c->since = now;
-    http_conn_sent(&c->http, (size_t)res, now);
+    p->sent(c->conn, (size_t)res, now);
     return NEXT_DRIVE;
 }
 
@@ -321,9 +324,9 @@ static void conn_done(struct worker *w, struct uconn *c, int res, time_t now)
     }
     enum next_step next = NEXT_DRIVE;
     if (op == OP_RECV)
-        next = recv_done(c, res, now);
+        next = recv_done(w->proto, c, res, now);
     else if (op == OP_SEND)
-        next = send_done(c, res, now);
+        next = send_done(w->proto, c, res, now);
     else if (res < 0) /* a poll reports readiness, errors included, as a mask */
         next = failed(-res, NEXT_CLOSE);
     if (next == NEXT_DRIVE)
@@ -341,7 +344,7 @@ static struct uconn *new_conn(struct worker *w)
         w->free_conns = c->next;
         return c;
     }
-    c = malloc(sizeof *c);
+    c = malloc(sizeof *c + w->proto->conn_size);
     if (!c)
         log_syscall("malloc", "connection", ENOMEM);
     return c;
@@ -360,7 +363,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, time_t no
     if (net_set_nodelay(fd) != 0)
         log_syscall("setsockopt", "TCP_NODELAY", errno);
     net_addr_host((const struct sockaddr *)&l->peer, l->peer_len, host, sizeof host);
-    http_conn_init(&c->http, &w->ctx.http, host);
+    w->proto->init(c->conn, &w->ctx, host);
     c->tok.kind = TOKEN_CONN;
     c->fd = fd;
     c->op = OP_NONE;
@@ -462,7 +465,7 @@ static void arm_wake(struct worker *w)
  * backlog nobody accepts from; its accept holds the socket open until it is
  * cancelled. The shared Unix listener is closed by the server once every
  * worker has stopped. Reads are cancelled, since the kernel may write into
- * a buffer that http_conn_drain could give back; each connection is drained
+ * a buffer that the protocol's drain could give back; each connection is drained
  * when its operation completes (see drive). */
 static void begin_drain(struct worker *w, time_t now)
 {
@@ -482,7 +485,7 @@ static void begin_drain(struct worker *w, time_t now)
         }
     }
     for (struct uconn *c = w->conns; c; c = c->next)
-        if (!c->closing && c->op != OP_NONE && http_conn_want(&c->http) == HTTP_WANT_READ)
+        if (!c->closing && c->op != OP_NONE && w->proto->want(c->conn) == HTTP_WANT_READ)
             cancel(w, &c->tok);
 }
 
@@ -505,10 +508,10 @@ static void sweep(struct worker *w, time_t now)
         if (c->closing)
             continue;
         int limit;
-        if (http_conn_want(&c->http) == HTTP_WANT_WRITE)
+        if (w->proto->want(c->conn) == HTTP_WANT_WRITE)
             limit = cfg->send_timeout;
         else
-            limit = http_conn_idle(&c->http) ? cfg->idle_timeout : cfg->header_timeout;
+            limit = w->proto->idle(c->conn) ? cfg->idle_timeout : cfg->header_timeout;
         if (now - c->since >= limit || (w->draining && now >= w->drain_deadline))
             close_conn(w, c);
     }
@@ -659,6 +662,7 @@ static int init_worker(struct worker *w, struct server *srv, int index)
 {
     memset(w, 0, sizeof *w);
     w->srv = srv;
+    w->proto = srv->proto;
     w->index = index;
     w->wake_tok.kind = TOKEN_WAKE;
     w->pause_tok.kind = TOKEN_PAUSE;

@@ -61,7 +61,7 @@ static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_s
     if (blocking_worker_init(&worker, srv) == 0)
         blocking_serve(&worker, NULL, fd, peer, peer_len);
     else
-        blocking_refuse(fd);
+        blocking_refuse(srv, fd);
     blocking_worker_destroy(&worker);
     _exit(0);
 }
@@ -80,7 +80,7 @@ static void spawn(void *model, int fd, const struct sockaddr_storage *peer, sock
     pthread_mutex_unlock(&m->lock);
     if (pid < 0) {
         log_syscall("fork", "connection", errno);
-        blocking_refuse(fd);
+        blocking_refuse(m->acceptor.srv, fd);
         blocking_release_slot(m->acceptor.srv);
         return;
     }

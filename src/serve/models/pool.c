@@ -59,7 +59,7 @@ static void *pool_thread(void *arg)
         if (ready)
             blocking_serve(&worker, &p->serving, q.fd, &q.peer, q.peer_len);
         else
-            blocking_refuse(q.fd);
+            blocking_refuse(p->acceptor.srv, q.fd);
         blocking_release_slot(p->acceptor.srv);
     }
     blocking_worker_destroy(&worker);
@@ -78,7 +78,7 @@ static void enqueue(void *model, int fd, const struct sockaddr_storage *peer, so
     }
     pthread_mutex_unlock(&p->lock);
     if (full) {
-        blocking_refuse(fd);
+        blocking_refuse(p->acceptor.srv, fd);
         blocking_release_slot(p->acceptor.srv);
     }
 }

@@ -47,7 +47,7 @@ static void *serve_connection(void *arg)
     if (blocking_worker_init(&worker, m->acceptor.srv) == 0)
         blocking_serve(&worker, &m->serving, job->fd, &job->peer, job->peer_len);
     else
-        blocking_refuse(job->fd);
+        blocking_refuse(m->acceptor.srv, job->fd);
     blocking_worker_destroy(&worker);
     blocking_release_slot(m->acceptor.srv);
     free(job);
@@ -73,7 +73,7 @@ static void spawn(void *model, int fd, const struct sockaddr_storage *peer, sock
     free(job);
     thread_done(m);
 refuse:
-    blocking_refuse(fd);
+    blocking_refuse(m->acceptor.srv, fd);
     blocking_release_slot(m->acceptor.srv);
 }
 
