@@ -183,6 +183,66 @@ int net_addr_parse(const char *text, struct net_addr *addr, char *err, size_t er
     return addr_parse_host_port(text, addr, err, errlen);
 }
 
+int net_endpoint_parse(const char *text, struct net_addr *addr, int *socktype, char *err, size_t errlen)
+{
+    static const struct {
+        const char *prefix;
+        int socktype;
+        int unix_only;
+    } kinds[] = {{"tcp://", SOCK_STREAM, 0}, {"udp://", SOCK_DGRAM, 0}, {"unix:", SOCK_STREAM, 1},
+                 {"unixgram:", SOCK_DGRAM, 1}};
+
+    for (size_t i = 0; text && i < sizeof kinds / sizeof kinds[0]; i++) {
+        size_t n = strlen(kinds[i].prefix);
+        if (strncmp(text, kinds[i].prefix, n) != 0)
+            continue;
+        *socktype = kinds[i].socktype;
+        if (kinds[i].unix_only)
+            return addr_parse_unix(text + n, addr, err, errlen);
+        if (strncmp(text + n, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0 || text[n] == '\0')
+            return addr_fail(err, errlen, "missing HOST:PORT in \"%s\"", text);
+        return net_addr_parse(text + n, addr, err, errlen);
+    }
+    return addr_fail(err, errlen, "\"%s\" is none of tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unixgram:PATH",
+                     text ? text : "");
+}
+
+char *net_endpoint_format(const struct net_addr *addr, int socktype, char *out, size_t outlen)
+{
+    char text[NET_ADDR_TEXT_MAX];
+
+    net_addr_format(addr, text, sizeof text);
+    if (addr->family == AF_UNIX)
+        snprintf(out, outlen, "%s%s", socktype == SOCK_DGRAM ? "unixgram:" : "",
+                 socktype == SOCK_DGRAM ? text + strlen(UNIX_PREFIX) : text);
+    else
+        snprintf(out, outlen, "%s%s", socktype == SOCK_DGRAM ? "udp://" : "tcp://", text);
+    return out;
+}
+
+int net_resolve(const char *host, unsigned port, struct net_addr *out, int max, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res, *ai;
+    int rc, count = 0;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0)
+        return addr_fail(err, errlen, "cannot resolve host \"%s\": %s", host, gai_strerror(rc));
+    for (ai = res; ai && count < max; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET)
+            addr_set_in(&out[count++], &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, port);
+        else if (ai->ai_family == AF_INET6)
+            addr_set_in6(&out[count++], &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, port);
+    }
+    freeaddrinfo(res);
+    if (count == 0)
+        return addr_fail(err, errlen, "host \"%s\" has no IP address", host);
+    return count;
+}
+
 static char *addr_format_unix(const struct sockaddr_un *sun, socklen_t len, char *out, size_t outlen)
 {
     size_t off = offsetof(struct sockaddr_un, sun_path);

@@ -20,6 +20,22 @@ struct net_addr {
  * path must fit in sun_path. "unix:@name" is the Linux abstract namespace. */
 int net_addr_parse(const char *text, struct net_addr *addr, char *err, size_t errlen);
 
+/* Parses the endpoints `duct cat` names: "tcp://HOST:PORT", "udp://HOST:PORT"
+ * (HOST as net_addr_parse takes it, "[::1]" included), "unix:/path" (a
+ * stream socket) and "unixgram:/path" (a datagram socket); "@name" in place
+ * of a path is the abstract namespace. Sets *socktype to SOCK_STREAM or
+ * SOCK_DGRAM. Returns 0, or -1 with a one-line reason in err. */
+int net_endpoint_parse(const char *text, struct net_addr *addr, int *socktype, char *err, size_t errlen);
+
+/* Formats an endpoint the way net_endpoint_parse reads it. Returns out. */
+char *net_endpoint_format(const struct net_addr *addr, int socktype, char *out, size_t outlen);
+
+/* Resolves host (a name, or an IPv4 or IPv6 literal without brackets) with
+ * getaddrinfo into at most max stream addresses on port, in the resolver's
+ * order, so that a caller can try each. Returns how many (> 0), or -1 with a
+ * one-line reason in err. */
+int net_resolve(const char *host, unsigned port, struct net_addr *out, int max, char *err, size_t errlen);
+
 /* Formats addr the way net_addr_parse reads it ("[::1]:8080", "unix:/p").
  * Returns out. */
 char *net_addr_format(const struct net_addr *addr, char *out, size_t outlen);

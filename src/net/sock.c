@@ -26,9 +26,9 @@ static int sock_setopt(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof value);
 }
 
-static int sock_open(int family, int flags)
+static int sock_open(int family, int socktype, int flags)
 {
-    int type = SOCK_STREAM | SOCK_CLOEXEC;
+    int type = socktype | SOCK_CLOEXEC;
 
     if (flags & NET_NONBLOCK)
         type |= SOCK_NONBLOCK;
@@ -47,7 +47,7 @@ static int sock_is_unix_path(const struct net_addr *addr)
  * socket nobody listens on and is now gone, 0 when it must stay, -1 with errno
  * when removing it failed. The probe does not block: a live server
  * with a full backlog answers EAGAIN, which counts as alive. */
-static int sock_remove_stale(const struct net_addr *addr)
+static int sock_remove_stale(const struct net_addr *addr, int socktype)
 {
     const char *path = ((const struct sockaddr_un *)&addr->sa)->sun_path;
     struct stat st;
@@ -56,7 +56,7 @@ static int sock_remove_stale(const struct net_addr *addr)
     /* connect() to a regular file is refused too: never unlink what is not a socket. */
     if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
         return 0;
-    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    probe = socket(AF_UNIX, socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (probe < 0)
         return 0;
     rc = connect(probe, (const struct sockaddr *)&addr->sa, addr->len);
@@ -69,7 +69,7 @@ static int sock_remove_stale(const struct net_addr *addr)
     return 1;
 }
 
-static int sock_bind(int fd, const struct net_addr *addr, const char **what)
+static int sock_bind(int fd, const struct net_addr *addr, int socktype, const char **what)
 {
     int stale;
 
@@ -78,7 +78,7 @@ static int sock_bind(int fd, const struct net_addr *addr, const char **what)
         return 0;
     if (errno != EADDRINUSE || !sock_is_unix_path(addr))
         return -1;
-    stale = sock_remove_stale(addr);
+    stale = sock_remove_stale(addr, socktype);
     if (stale == 0)
         errno = EADDRINUSE;
     if (stale < 0)
@@ -109,11 +109,11 @@ static int sock_listen_options(int fd, int family, int flags, const char **what)
 int net_listen(const struct net_addr *addr, int backlog, int flags, const char **failed)
 {
     const char *what = "socket";
-    int fd = sock_open(addr->family, flags);
+    int fd = sock_open(addr->family, SOCK_STREAM, flags);
 
     if (fd < 0)
         return sock_fail(fd, what, failed);
-    if (sock_listen_options(fd, addr->family, flags, &what) != 0 || sock_bind(fd, addr, &what) != 0)
+    if (sock_listen_options(fd, addr->family, flags, &what) != 0 || sock_bind(fd, addr, SOCK_STREAM, &what) != 0)
         return sock_fail(fd, what, failed);
     if (listen(fd, backlog) != 0)
         return sock_fail(fd, "listen", failed);
@@ -145,7 +145,7 @@ static int sock_connect_finish(int fd)
 
 int net_connect(const struct net_addr *addr, int flags, const char **failed)
 {
-    int fd = sock_open(addr->family, flags);
+    int fd = sock_open(addr->family, SOCK_STREAM, flags);
     int rc;
 
     if (fd < 0)
@@ -156,6 +156,33 @@ int net_connect(const struct net_addr *addr, int flags, const char **failed)
     if (rc != 0 && errno == EINTR && !(flags & NET_NONBLOCK))
         rc = sock_connect_finish(fd);
     if (rc != 0)
+        return sock_fail(fd, "connect", failed);
+    return fd;
+}
+
+int net_bind_dgram(const struct net_addr *addr, int flags, const char **failed)
+{
+    const char *what = "socket";
+    int fd = sock_open(addr->family, SOCK_DGRAM, flags);
+
+    if (fd < 0)
+        return sock_fail(fd, what, failed);
+    if (sock_listen_options(fd, addr->family, flags, &what) != 0 || sock_bind(fd, addr, SOCK_DGRAM, &what) != 0)
+        return sock_fail(fd, what, failed);
+    return fd;
+}
+
+int net_connect_dgram(const struct net_addr *addr, int flags, const char **failed)
+{
+    int fd = sock_open(addr->family, SOCK_DGRAM, flags);
+    /* A bind given only the family asks Linux for an autobound abstract name. */
+    struct sockaddr_un self = {.sun_family = AF_UNIX};
+
+    if (fd < 0)
+        return sock_fail(fd, "socket", failed);
+    if (addr->family == AF_UNIX && bind(fd, (const struct sockaddr *)&self, sizeof self.sun_family) != 0)
+        return sock_fail(fd, "bind", failed);
+    if (connect(fd, (const struct sockaddr *)&addr->sa, addr->len) != 0)
         return sock_fail(fd, "connect", failed);
     return fd;
 }

@@ -21,6 +21,15 @@ int net_listen(const struct net_addr *addr, int backlog, int flags, const char *
  * success and the caller waits for writability). */
 int net_connect(const struct net_addr *addr, int flags, const char **failed);
 
+/* socket(SOCK_DGRAM) + bind, close-on-exec; a stale unix datagram socket
+ * file is replaced as net_listen does for stream sockets. */
+int net_bind_dgram(const struct net_addr *addr, int flags, const char **failed);
+
+/* socket(SOCK_DGRAM) + connect, close-on-exec. An AF_UNIX socket is first
+ * bound to an autobound abstract name: without an address of its own, the
+ * peer could not send it a reply. */
+int net_connect_dgram(const struct net_addr *addr, int flags, const char **failed);
+
 /* accept4 with SOCK_CLOEXEC, and SOCK_NONBLOCK when nonblock is set. */
 int net_accept(int listen_fd, int nonblock, struct sockaddr_storage *peer, socklen_t *peer_len);
 

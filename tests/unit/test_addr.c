@@ -245,6 +245,75 @@ static void test_host(void)
     CHECK_EQ_STR(net_addr_host(NULL, 0, out, sizeof out), "-");
 }
 
+/* The endpoint kinds of `duct cat`: the kind sets the socket type, the rest
+ * reads as net_addr_parse does, and formatting gives the same text back. */
+static void check_endpoint(const char *text, int family, int socktype)
+{
+    struct net_addr a;
+    char err[160] = "", out[NET_ADDR_TEXT_MAX + 16];
+    int type = -1;
+
+    CHECK_EQ_INT(net_endpoint_parse(text, &a, &type, err, sizeof err), 0);
+    CHECK_EQ_STR(err, "");
+    CHECK_EQ_INT(a.family, family);
+    CHECK_EQ_INT(type, socktype);
+    CHECK_EQ_STR(net_endpoint_format(&a, type, out, sizeof out), text);
+}
+
+static void check_endpoint_error(const char *text, const char *want)
+{
+    struct net_addr a;
+    char err[160] = "";
+    int type = -1;
+
+    CHECK_EQ_INT(net_endpoint_parse(text, &a, &type, err, sizeof err), -1);
+    CHECK(strstr(err, want) != NULL);
+    if (!strstr(err, want))
+        fprintf(stderr, "     input \"%s\": got \"%s\", want \"%s\"\n", text, err, want);
+}
+
+static void test_endpoints(void)
+{
+    check_endpoint("tcp://127.0.0.1:7", AF_INET, SOCK_STREAM);
+    check_endpoint("udp://127.0.0.1:5353", AF_INET, SOCK_DGRAM);
+    check_endpoint("tcp://[::1]:80", AF_INET6, SOCK_STREAM);
+    check_endpoint("udp://[::1]:9", AF_INET6, SOCK_DGRAM);
+    check_endpoint("unix:/tmp/s", AF_UNIX, SOCK_STREAM);
+    check_endpoint("unixgram:/tmp/g", AF_UNIX, SOCK_DGRAM);
+    check_endpoint("unix:@abstract", AF_UNIX, SOCK_STREAM);
+    check_endpoint("unixgram:@abs", AF_UNIX, SOCK_DGRAM);
+    check_endpoint_error("127.0.0.1:7", "none of tcp://");
+    check_endpoint_error("http://127.0.0.1:7", "none of");
+    check_endpoint_error("tcp://", "missing HOST:PORT");
+    check_endpoint_error("udp://unix:/x", "missing HOST:PORT");
+    check_endpoint_error("tcp://127.0.0.1", "missing port");
+    check_endpoint_error("udp://[::1]:99999", "bad port");
+    check_endpoint_error("unixgram:", "empty unix socket path");
+    check_endpoint_error("unix:@", "empty unix socket name");
+}
+
+static void test_resolve_all(void)
+{
+    struct net_addr out[8];
+    char err[160] = "";
+    int n = net_resolve("127.0.0.1", 8080, out, 8, err, sizeof err);
+
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(out[0].family, AF_INET);
+    CHECK_EQ_INT(ntohs(as_in(&out[0])->sin_port), 8080);
+    n = net_resolve("::1", 443, out, 8, err, sizeof err);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(out[0].family, AF_INET6);
+    CHECK_EQ_INT(ntohs(as_in6(&out[0])->sin6_port), 443);
+    n = net_resolve("localhost", 1, out, 8, err, sizeof err);
+    CHECK(n >= 1);
+    for (int i = 0; i < n; i++)
+        CHECK(out[i].family == AF_INET || out[i].family == AF_INET6);
+    CHECK_EQ_INT(net_resolve("localhost", 1, out, 1, err, sizeof err), 1);
+    CHECK_EQ_INT(net_resolve("no-such-host.invalid", 80, out, 8, err, sizeof err), -1);
+    CHECK(strstr(err, "cannot resolve host \"no-such-host.invalid\"") != NULL);
+}
+
 int main(void)
 {
     test_ipv4();
@@ -257,5 +326,7 @@ int main(void)
     test_error_buffer();
     test_format_edges();
     test_host();
+    test_endpoints();
+    test_resolve_all();
     return test_report();
 }

@@ -382,6 +382,77 @@ static void test_nodelay_socketpair(void)
     close(sv[1]);
 }
 
+/* A datagram goes from a connected socket to a bound one, and the reply goes
+ * back to the address recvfrom reported: for unix sockets too, thanks to the
+ * autobind in net_connect_dgram. */
+static void check_dgram(const char *text)
+{
+    struct net_addr a = parse(text), to;
+    struct sockaddr_storage from;
+    socklen_t from_len = sizeof from;
+    const char *failed = NULL;
+    char buf[16];
+    int s = net_bind_dgram(&a, 0, &failed), c;
+
+    CHECK(s >= 0);
+    if (s < 0)
+        return;
+    CHECK_EQ_INT(int_opt(s, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
+    CHECK_EQ_INT(fcntl(s, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    to = bound(s);
+    c = net_connect_dgram(&to, 0, &failed);
+    CHECK(c >= 0);
+    if (c >= 0) {
+        no_hang(s);
+        no_hang(c);
+        CHECK_EQ_INT(send(c, "one", 3, 0), 3);
+        CHECK_EQ_INT(recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len), 3);
+        CHECK_EQ_MEM(buf, 3, "one", 3);
+        CHECK(from_len > sizeof(sa_family_t));
+        CHECK_EQ_INT(sendto(s, "two!", 4, 0, (struct sockaddr *)&from, from_len), 4);
+        CHECK_EQ_INT(recv(c, buf, sizeof buf, 0), 4);
+        CHECK_EQ_MEM(buf, 4, "two!", 4);
+        close(c);
+    }
+    close(s);
+}
+
+static void test_dgram(const char *dir)
+{
+    char text[256];
+    struct net_addr a;
+    const char *failed = NULL;
+    int fd;
+
+    check_dgram("127.0.0.1:0");
+    snprintf(text, sizeof text, "unix:@duct-dgram-%ld", (long)getpid());
+    check_dgram(text);
+    snprintf(text, sizeof text, "unix:%s/dgram.sock", dir);
+    check_dgram(text);
+    /* The socket file stays behind, stale: a new bind replaces it. */
+    check_dgram(text);
+    CHECK_EQ_INT(unlink(text + 5), 0);
+
+    a = parse("127.0.0.1:0");
+    fd = net_bind_dgram(&a, 0, NULL);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    a = bound(fd);
+    close(fd);
+    fd = net_connect_dgram(&a, 0, &failed);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    /* Nobody listens: the ICMP port unreachable comes back as ECONNREFUSED. */
+    no_hang(fd);
+    CHECK_EQ_INT(send(fd, "x", 1, 0), 1);
+    errno = 0;
+    CHECK_EQ_INT(recv(fd, text, sizeof text, 0), -1);
+    CHECK_EQ_INT(errno, ECONNREFUSED);
+    close(fd);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/duct-sock-XXXXXX";
@@ -396,6 +467,7 @@ int main(void)
     CHECK(mkdtemp(dir) != NULL);
     test_unix_path(dir);
     test_unix_not_socket(dir);
+    test_dgram(dir);
     CHECK_EQ_INT(rmdir(dir), 0);
     return test_report();
 }
