@@ -1,0 +1,596 @@
+#!/usr/bin/env python3
+"""Black-box tests of `duct cat` against real peers: socat in both directions
+over TCP, UDP, Unix stream and Unix datagram sockets; echo servers under every
+concurrency model with 100 concurrent clients each checking its own bytes come
+back; half-close, --no-shutdown, --keep-open, the abstract namespace, exit
+statuses, and prompt exit once the peer has closed.
+
+Run: python3 tests/integration/test_cat.py
+Environment:
+  DUCT_BIN     the duct binary (default ./duct)
+  DUCT_MODELS  models the stream echo server is tested under (default "epoll")
+  DUCT_TESTS   optional substring filter on test names
+
+Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M".
+Loopback and Unix sockets only; every wait is bounded; only processes started
+here are signalled, by their PID.
+"""
+
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
+MODELS = os.environ.get("DUCT_MODELS", "epoll").split() or ["epoll"]
+NAME_FILTER = os.environ.get("DUCT_TESTS", "")
+SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
+SOCAT = shutil.which("socat")
+WAIT = 10.0 if SANITIZED else 5.0  # every bounded wait
+CLIENTS = 100
+
+_started = []
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise TestFailure(message)
+
+
+def check_eq(actual, expected, what):
+    if actual != expected:
+        raise TestFailure("%s: got %s, want %s" % (what, short(actual), short(expected)))
+
+
+def short(value, limit=120):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d)" % len(value)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(args, stdin=subprocess.DEVNULL, **kw):
+    p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    _started.append(p)
+    return p
+
+
+def duct(*args, stdin=subprocess.DEVNULL):
+    return spawn([DUCT_BIN, "cat"] + list(args), stdin=stdin)
+
+
+def wait_stderr(p, pattern, timeout=WAIT):
+    """Reads p's stderr until a line matches; returns what was read."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    fd = p.stderr.fileno()
+    while not re.search(pattern.encode(), seen):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TestFailure("no %r on stderr within %.0f s: %s" % (pattern, timeout, short(seen)))
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise TestFailure("process ended (%s) before %r: %s" % (p.poll(), pattern, short(seen)))
+        seen += chunk
+    return seen
+
+
+def wait_path(path, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        check(time.monotonic() < deadline, "%s did not appear" % path)
+        time.sleep(0.01)
+
+
+def finish(p, timeout=WAIT, stdin=None):
+    """Waits for p to exit on its own: (status, stdout, stderr)."""
+    try:
+        out, err = p.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise TestFailure("%s still running after %.0f s; stderr %s" % (p.args[:3], timeout, short(err)))
+    return p.returncode, out, err
+
+
+def stop(p):
+    """SIGTERM, then the exit: (status, stdout, stderr)."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+    return finish(p)
+
+
+def feed(p, data):
+    """Gives p all of its stdin at once and closes it."""
+    p.stdin.write(data)
+    p.stdin.close()
+    p.stdin = None
+    p.stdin = None
+
+
+def run(args, stdin=b"", timeout=WAIT):
+    p = spawn([DUCT_BIN, "cat"] + list(args), stdin=subprocess.PIPE)
+    return finish(p, timeout, stdin)
+
+
+def need_socat():
+    if not SOCAT:
+        raise Skip("socat is not installed")
+
+
+def socat(*args, stdin=subprocess.PIPE):
+    need_socat()
+    return spawn([SOCAT] + list(args), stdin=stdin)
+
+
+# ---------------------------------------------------------------------------
+# Echo servers: 100 clients at once, each with its own bytes.
+
+
+def echo_client(connect, payload, results, i):
+    try:
+        s = connect()
+        s.settimeout(WAIT)
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        got = []
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got.append(b)
+        s.close()
+        results[i] = b"".join(got) == payload or "client %d: %d bytes back, %d sent, equal prefix %s" % (
+            i, len(b"".join(got)), len(payload), b"".join(got) == payload[:len(b"".join(got))])
+    except OSError as e:
+        results[i] = "client %d: %s" % (i, e)
+
+
+def many_echo_clients(connect, count=CLIENTS, size=20000):
+    results = [None] * count
+    threads = []
+    for i in range(count):
+        payload = (b"%04d:" % i) * (size // 5) + os.urandom(64)
+        t = threading.Thread(target=echo_client, args=(connect, payload, results, i))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(WAIT * 3)
+    bad = [r for r in results if r is not True]
+    check(not bad, "%d of %d clients failed, first: %s" % (len(bad), count, bad[:1]))
+
+
+def test_echo_tcp(model, tmp):
+    port = free_port()
+    p = duct("--listen", "--echo", "--model", model, "--workers", "2", "tcp://127.0.0.1:%d" % port)
+    wait_stderr(p, "listening on tcp://127.0.0.1:%d" % port)
+    many_echo_clients(lambda: socket.create_connection(("127.0.0.1", port), timeout=WAIT))
+    status, _, err = stop(p)
+    check_eq(status, 0, "exit status after SIGTERM (stderr %s)" % short(err))
+
+
+def test_echo_unix(model, tmp):
+    path = os.path.join(tmp, "echo.sock")
+
+    def connect():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(WAIT)
+        s.connect(path)
+        return s
+
+    p = duct("--listen", "--echo", "--model", model, "unix:" + path)
+    wait_stderr(p, "listening on")
+    many_echo_clients(connect, count=25)
+    status, _, _ = stop(p)
+    check_eq(status, 0, "exit status after SIGTERM")
+    check(not os.path.exists(path), "the socket file is left behind")
+
+
+def dgram_client(s, target, i, per_client, results):
+    try:
+        s.settimeout(WAIT)
+        for j in range(per_client):
+            sent = b"client %d datagram %d " % (i, j) + os.urandom(32)
+            s.sendto(sent, target)
+            got = s.recv(65536)
+            if got != sent:
+                results[i] = "client %d: sent %s, got %s" % (i, short(sent), short(got))
+                return
+        results[i] = True
+    except OSError as e:
+        results[i] = "client %d: %s" % (i, e)
+
+
+def dgram_clients(make, target, count, per_client=5):
+    """count clients at once, each sending its own datagrams and expecting each back
+    before the next (a burst of all of them could overflow the socket buffer: UDP
+    may drop, and that is not what is tested here)."""
+    socks = [make(i) for i in range(count)]
+    results = [None] * count
+    threads = [threading.Thread(target=dgram_client, args=(s, target, i, per_client, results))
+               for i, s in enumerate(socks)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(WAIT * 2)
+    finally:
+        for s in socks:
+            s.close()
+    bad = [r for r in results if r is not True]
+    check(not bad, "%d of %d clients failed, first: %s" % (len(bad), count, bad[:1]))
+
+
+def test_echo_udp(tmp):
+    port = free_port(socket.SOCK_DGRAM)
+    p = duct("--listen", "--echo", "udp://127.0.0.1:%d" % port)
+    wait_stderr(p, "echo on udp://127.0.0.1:%d" % port)
+
+    def make(i):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        return s
+
+    dgram_clients(make, ("127.0.0.1", port), CLIENTS)
+    status, _, _ = stop(p)
+    check_eq(status, 0, "exit status after SIGTERM")
+
+
+def test_echo_unixgram(tmp):
+    path = os.path.join(tmp, "echo.dgram")
+    p = duct("--listen", "--echo", "unixgram:" + path)
+    wait_stderr(p, "echo on unixgram:")
+
+    def make(i):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(os.path.join(tmp, "c%d" % i) if i % 2 else "\0duct-test-%d-%d" % (os.getpid(), i))
+        return s
+
+    dgram_clients(make, path, 20)
+    status, _, _ = stop(p)
+    check_eq(status, 0, "exit status after SIGTERM")
+    check(not os.path.exists(path), "the socket file is left behind")
+
+
+def test_echo_bounded(tmp):
+    """A client that sends and never reads stops being read: the server's memory stays put."""
+    port = free_port()
+    p = duct("--listen", "--echo", "tcp://127.0.0.1:%d" % port)
+    wait_stderr(p, "listening on")
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.setblocking(False)
+    sent, block, deadline = 0, b"x" * 65536, time.monotonic() + WAIT
+    idle_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - idle_since < 0.3:
+        try:
+            sent += s.send(block)
+            idle_since = time.monotonic()
+        except BlockingIOError:
+            time.sleep(0.01)
+    check(sent < 64 << 20, "the server took %d bytes from a client that never reads" % sent)
+    with open("/proc/%d/status" % p.pid) as f:
+        rss = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+    check(rss < (200 << 10 if SANITIZED else 40 << 10), "server RSS %d KiB" % rss)
+    s.close()
+    status, _, _ = stop(p)
+    check_eq(status, 0, "exit status")
+
+
+# ---------------------------------------------------------------------------
+# socat, both directions, every socket kind.
+
+REQUEST = b"GET / request line from the client\n" + bytes(range(256)) + b"\nlast line\n"
+REPLY = b"a reply from the listener\n\x00\xff\r\n" * 100
+
+
+def test_socat_connects_tcp(tmp):
+    port = free_port()
+    srv = duct("--listen", "-v", "tcp://127.0.0.1:%d" % port, stdin=subprocess.PIPE)
+    feed(srv, REPLY)
+    wait_stderr(srv, "listening on")
+    cli = socat("-t", "2", "-", "TCP:127.0.0.1:%d" % port)
+    status, out, err = finish(cli, stdin=REQUEST)
+    check_eq((status, out), (0, REPLY), "socat's exit status and output (stderr %s)" % short(err))
+    status, out, _ = finish(srv)
+    check_eq((status, out), (0, REQUEST), "duct cat --listen's exit status and output")
+
+
+def test_duct_connects_socat_tcp(tmp):
+    port = free_port()
+    srv = socat("-d", "-d", "-t", "2", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr" % port, "-")
+    feed(srv, REPLY)
+    wait_stderr(srv, "listening on")
+    status, out, err = run(["tcp://127.0.0.1:%d" % port], REQUEST)
+    check_eq((status, out), (0, REPLY), "duct cat's exit status and output (stderr %s)" % short(err))
+    status, out, _ = finish(srv)
+    check_eq((status, out), (0, REQUEST), "socat's exit status and output")
+
+
+def test_socat_connects_unix(tmp):
+    path = os.path.join(tmp, "s.sock")
+    srv = duct("--listen", "unix:" + path, stdin=subprocess.PIPE)
+    feed(srv, REPLY)
+    wait_path(path)
+    status, out, err = finish(socat("-t", "2", "-", "UNIX-CONNECT:" + path), stdin=REQUEST)
+    check_eq((status, out), (0, REPLY), "socat's exit status and output (stderr %s)" % short(err))
+    status, out, _ = finish(srv)
+    check_eq((status, out), (0, REQUEST), "duct cat --listen's exit status and output")
+    check(not os.path.exists(path), "the socket file is left behind")
+
+
+def test_duct_connects_socat_unix(tmp):
+    path = os.path.join(tmp, "s.sock")
+    srv = socat("-t", "2", "UNIX-LISTEN:" + path, "-")
+    feed(srv, REPLY)
+    wait_path(path)
+    status, out, err = run(["unix:" + path], REQUEST)
+    check_eq((status, out), (0, REPLY), "duct cat's exit status and output (stderr %s)" % short(err))
+    status, out, _ = finish(srv)
+    check_eq((status, out), (0, REQUEST), "socat's exit status and output")
+
+
+def test_socat_abstract(tmp):
+    name = "duct-cat-test-%d" % os.getpid()
+    srv = duct("--listen", "--echo", "unix:@" + name)
+    wait_stderr(srv, "listening on unix:@" + name)
+    status, out, err = finish(socat("-t", "2", "-", "ABSTRACT-CONNECT:" + name), stdin=REQUEST)
+    check_eq((status, out), (0, REQUEST), "socat's exit status and echo (stderr %s)" % short(err))
+    check_eq(stop(srv)[0], 0, "exit status after SIGTERM")
+    srv = socat("-t", "2", "ABSTRACT-LISTEN:" + name, "-")
+    feed(srv, REPLY)
+    deadline = time.monotonic() + WAIT
+    while b"@" + name.encode() not in open("/proc/net/unix", "rb").read():
+        check(time.monotonic() < deadline, "socat never listened")
+        time.sleep(0.01)
+    status, out, _ = run(["unix:@" + name], REQUEST)
+    check_eq((status, out), (0, REPLY), "duct cat's exit status and output")
+    check_eq(finish(srv)[1], REQUEST, "socat's output")
+
+
+def test_socat_connects_udp(tmp):
+    port = free_port(socket.SOCK_DGRAM)
+    srv = duct("--listen", "-v", "udp://127.0.0.1:%d" % port, stdin=subprocess.PIPE)
+    srv.stdin.write(b"pong 1\npong 2\n")
+    srv.stdin.flush()
+    wait_stderr(srv, "listening on")
+    status, out, err = finish(socat("-t", "1", "-", "UDP:127.0.0.1:%d" % port), stdin=b"ping\n")
+    check_eq((status, out), (0, b"pong 1\npong 2\n"), "socat's exit status and output (stderr %s)" % short(err))
+    srv.stdin.close()
+    srv.stdin = None
+    status, out, _ = stop(srv)
+    check_eq((status, out), (0, b"ping\n"), "duct cat --listen's exit status and output")
+
+
+def test_duct_connects_socat_udp(tmp):
+    port = free_port(socket.SOCK_DGRAM)
+    srv = socat("-d", "-d", "-t", "1", "UDP-LISTEN:%d,bind=127.0.0.1" % port, "-")
+    srv.stdin.write(b"pong\n")
+    srv.stdin.close()
+    srv.stdin = None
+    wait_stderr(srv, "listening on")
+    status, out, err = run(["--timeout", "1", "udp://127.0.0.1:%d" % port], b"ping 1\nping 2\n")
+    check_eq((status, out), (0, b"pong\n"), "duct cat's exit status and output (stderr %s)" % short(err))
+    status, out, _ = finish(srv)
+    check_eq(out, b"ping 1\nping 2\n", "socat's output: one datagram per line")
+
+
+def test_socat_connects_unixgram(tmp):
+    path, me = os.path.join(tmp, "g.sock"), os.path.join(tmp, "socat.sock")
+    srv = duct("--listen", "unixgram:" + path, stdin=subprocess.PIPE)
+    srv.stdin.write(b"pong\n")
+    srv.stdin.flush()
+    wait_path(path)
+    status, out, err = finish(socat("-t", "1", "-", "UNIX-SENDTO:%s,bind=%s" % (path, me)), stdin=b"ping\n")
+    check_eq((status, out), (0, b"pong\n"), "socat's exit status and output (stderr %s)" % short(err))
+    srv.stdin.close()
+    srv.stdin = None
+    status, out, _ = stop(srv)
+    check_eq((status, out), (0, b"ping\n"), "duct cat --listen's exit status and output")
+    check(not os.path.exists(path), "the socket file is left behind")
+
+
+def test_duct_connects_socat_unixgram(tmp):
+    path = os.path.join(tmp, "g.sock")
+    srv = socat("-t", "1", "UNIX-RECVFROM:" + path, "-")
+    srv.stdin.write(b"pong\n")
+    srv.stdin.close()
+    srv.stdin = None
+    wait_path(path)
+    status, out, err = run(["--timeout", "1", "unixgram:" + path], b"ping\n")
+    check_eq((status, out), (0, b"pong\n"), "duct cat's exit status and output (stderr %s)" % short(err))
+    check_eq(finish(srv)[1], b"ping\n", "socat's output")
+
+
+# ---------------------------------------------------------------------------
+# Stream behaviour against a Python peer whose every step is known.
+
+
+def one_shot_server(handler):
+    """A listener on a free port whose single connection goes to handler(conn)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(WAIT)
+
+    def serve():
+        try:
+            conn, _ = ls.accept()
+            conn.settimeout(WAIT)
+            handler(conn)
+            conn.close()
+        except OSError:
+            pass
+        ls.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return ls.getsockname()[1], t
+
+
+def eof_reporter(quiet_after=None):
+    """Reads until EOF (or quiet_after seconds of silence), then says which and how much."""
+    def handler(conn):
+        got = b""
+        if quiet_after:
+            conn.settimeout(quiet_after)
+        try:
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    conn.sendall(b"EOF after %d bytes\n" % len(got))
+                    return
+                got += b
+        except socket.timeout:
+            conn.sendall(b"still open after %d bytes\n" % len(got))
+    return handler
+
+
+def test_half_close(tmp):
+    port, _ = one_shot_server(eof_reporter())
+    status, out, _ = run(["tcp://127.0.0.1:%d" % port], b"x" * 100000)
+    check_eq((status, out), (0, b"EOF after 100000 bytes\n"), "status and the reply after the half-close")
+
+
+def test_no_shutdown(tmp):
+    port, _ = one_shot_server(eof_reporter(quiet_after=0.3))
+    status, out, _ = run(["--no-shutdown", "tcp://127.0.0.1:%d" % port], b"abc")
+    check_eq((status, out), (0, b"still open after 3 bytes\n"), "status and reply with --no-shutdown")
+
+
+def test_exits_when_peer_closes(tmp):
+    """stdin stays open, the peer says goodbye and closes: duct cat ends at once."""
+    port, _ = one_shot_server(lambda conn: conn.sendall(b"bye\n"))
+    r, w = os.pipe()
+    p = duct("tcp://127.0.0.1:%d" % port, stdin=r)
+    os.close(r)
+    try:
+        status, out, _ = finish(p, timeout=2)
+    finally:
+        os.close(w)
+    check_eq((status, out), (0, b"bye\n"), "status and output")
+
+
+def test_keep_open(tmp):
+    port = free_port()
+    p = duct("--listen", "--keep-open", "-v", "tcp://127.0.0.1:%d" % port)
+    wait_stderr(p, "listening on")
+    for i in range(3):
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(b"client %d\n" % i)
+            s.shutdown(socket.SHUT_WR)
+            check_eq(s.recv(10), b"", "client %d sees the half-close of the ended stdin" % i)
+    status, out, _ = stop(p)
+    check_eq((status, out), (0, b"client 0\nclient 1\nclient 2\n"), "status and output")
+    # Without --keep-open the listener goes with its first client.
+    p = duct("--listen", "-v", "tcp://127.0.0.1:%d" % port)
+    wait_stderr(p, "listening on")
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        s.sendall(b"only\n")
+    check_eq(finish(p)[:2], (0, b"only\n"), "status and output of a one-client listener")
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
+        raise TestFailure("a second client could connect")
+    except ConnectionRefusedError:
+        pass
+
+
+def test_exit_statuses(tmp):
+    port = free_port()
+    check_eq(run(["tcp://127.0.0.1:%d" % port])[0], 7, "connection refused")
+    check_eq(run(["--listen", "--echo", "udp://127.0.0.1:%d" % port, "--model", "fork"])[0], 2, "--model with udp")
+    check_eq(run(["--echo", "tcp://127.0.0.1:%d" % port])[0], 2, "--echo without --listen")
+    check_eq(run(["127.0.0.1:%d" % port])[0], 2, "an address without its kind")
+    check_eq(run(["tcp://no-such-host.invalid:80"])[0], 6, "a host that does not resolve")
+    check_eq(run(["--timeout", "x", "tcp://127.0.0.1:1"])[0], 2, "a bad --timeout")
+    status, _, err = run(["--timeout", "0.5", "udp://127.0.0.1:%d" % port], b"anyone?\n")
+    check_eq(status, 7, "UDP to a closed port (stderr %s)" % short(err))
+    silent, _ = one_shot_server(lambda conn: conn.recv(1))
+    t0 = time.monotonic()
+    r, w = os.pipe()
+    p = duct("--timeout", "0.3", "tcp://127.0.0.1:%d" % silent, stdin=r)
+    os.close(r)
+    try:
+        status = finish(p)[0]
+    finally:
+        os.close(w)
+    check_eq(status, 28, "--timeout with nothing moving")
+    check(time.monotonic() - t0 < 3, "--timeout 0.3 took %.1f s" % (time.monotonic() - t0))
+    status, out, _ = run(["--help"])
+    check(status == 0 and b"Exit status" in out and b"recvfrom/sendto" in out, "--help")
+
+
+# ---------------------------------------------------------------------------
+
+def model_tests():
+    for model in MODELS:
+        for fn in (test_echo_tcp, test_echo_unix):
+            yield "%s/%s" % (model, fn.__name__[5:]), (lambda fn, m: lambda tmp: fn(m, tmp))(fn, model)
+
+
+def all_tests():
+    yield from model_tests()
+    for name, fn in sorted(globals().items()):
+        if name.startswith("test_") and name not in ("test_echo_tcp", "test_echo_unix"):
+            yield name[5:], fn
+
+
+def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    passed = failed = 0
+    if not os.access(DUCT_BIN, os.X_OK):
+        print("FAIL setup: DUCT_BIN %s is not executable" % DUCT_BIN)
+        print("RESULT passed=0 failed=1")
+        return 1
+    for name, fn in all_tests():
+        if NAME_FILTER and NAME_FILTER not in name:
+            continue
+        tmp = tempfile.mkdtemp(prefix="duct-cat-test-")
+        t0 = time.monotonic()
+        try:
+            fn(tmp)
+            passed += 1
+            print("ok   %s (%.2f s)" % (name, time.monotonic() - t0), flush=True)
+        except Skip as e:
+            print("SKIP %s: %s" % (name, e), flush=True)
+        except Exception as e:  # noqa: BLE001 - a crashed test is a failed test
+            failed += 1
+            print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
+        finally:
+            while _started:
+                p = _started.pop()
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                for f in (p.stdin, p.stdout, p.stderr):
+                    if f:
+                        try:
+                            f.close()
+                        except OSError:
+                            pass
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
