@@ -10,6 +10,7 @@
 
 #include "bench/cli.h"
 #include "cat/cat.h"
+#include "get/get.h"
 #include "net/addr.h"
 #include "serve/server.h"
 
@@ -27,6 +28,7 @@ static void usage_main(FILE *out)
             "commands:\n"
             "  serve [DIR]   HTTP/1.1 static-file server (the built-in demo site without DIR)\n"
             "  bench URL     HTTP/1.1 load generator: latency percentiles, throughput, errors\n"
+            "  get URL...    HTTP/1.1 client in the manner of curl (keep-alive, -L, -C -, --fail)\n"
             "  cat ADDR      stdin/stdout to a TCP, UDP or Unix socket; --listen; --echo server\n"
             "\n"
             "  duct --help | duct --version | duct <command> --help\n",
@@ -264,6 +266,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return bench_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "get") == 0)
+        return get_main(argc - 1, argv + 1);
     if (strcmp(cmd, "cat") == 0)
         return cat_main(argc - 1, argv + 1);
     fprintf(stderr, "duct: unknown command \"%s\" (see duct --help)\n", cmd);
