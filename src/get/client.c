@@ -187,7 +187,7 @@ static int conn_open(struct client *cl, const struct get_url *url)
 }
 
 /* Reads more into the buffer. 1 when bytes came, 0 at the end of the
- * stream, or an exit status. */
+ * stream, or an exit status negated. */
 static int fill(struct client *cl)
 {
     struct conn *c = &cl->c;
@@ -197,19 +197,19 @@ static int fill(struct client *cl)
         c->start = 0;
     }
     if (c->end == sizeof c->buf)
-        return GET_WEIRD;
+        return -GET_WEIRD;
     ssize_t n;
     do
         n = recv(c->fd, c->buf + c->end, sizeof c->buf - c->end, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         fprintf(stderr, "duct get: no data for %d ms (--timeout)\n", cl->cfg->timeout_ms);
-        return GET_TIMEOUT;
+        return -GET_TIMEOUT;
     }
     if (n < 0) {
         if (!(c->reused && !c->got_any))
             fprintf(stderr, "duct get: recv: %s\n", strerror(errno));
-        return GET_RECV;
+        return -GET_RECV;
     }
     c->got_any |= n > 0;
     c->end += (size_t)n;
@@ -315,7 +315,7 @@ static int read_head(struct client *cl, struct exchange *ex)
             return GET_WEIRD;
         }
         if (got < 0)
-            return got;
+            return -got;
     }
 }
 
@@ -363,9 +363,9 @@ static int body_until_close(struct client *cl, struct get_sink *sink)
 {
     for (;;) {
         int status = take(cl, sink, cl->c.end - cl->c.start);
-        int got = status == GET_OK ? fill(cl) : status;
+        int got = status == GET_OK ? fill(cl) : -status;
         if (got <= 0)
-            return got;
+            return -got;
     }
 }
 
@@ -376,14 +376,14 @@ static int body_length(struct client *cl, struct get_sink *sink, uint64_t left)
         size_t n = have < left ? have : (size_t)left;
         int status = take(cl, sink, n);
         left -= n;
-        int got = status != GET_OK ? status : left > 0 ? fill(cl) : 1;
+        int got = status != GET_OK ? -status : left > 0 ? fill(cl) : 1;
         if (got == 0) {
             fprintf(stderr, "duct get: the connection closed with %llu body bytes missing\n",
                     (unsigned long long)left);
             return GET_PARTIAL;
         }
         if (got < 0)
-            return got;
+            return -got;
     }
     return GET_OK;
 }
@@ -410,7 +410,7 @@ static int body_chunked(struct client *cl, struct get_sink *sink)
             return GET_PARTIAL;
         }
         if (got < 0)
-            return got;
+            return -got;
     }
     return GET_OK;
 }
