@@ -416,6 +416,20 @@ def test_resume(fx):
         check(status == 0 and f.read() == BLOB, "-C - with no file yet fetches it all")
 
 
+def test_resume_from_duct_serve(fx):
+    """duct serve answers Range with 206: duct get and curl both finish a partial file."""
+    port = free_port()
+    fx.duct_serve("127.0.0.1:%d" % port)
+    url = "http://127.0.0.1:%d/blob.bin" % port
+    for tool in ("duct", "curl"):
+        part = os.path.join(fx.tmp, "part-" + tool)
+        with open(part, "wb") as f:
+            f.write(BLOB[:123457])
+        status = (get if tool == "duct" else curl)("-C", "-", "-o", part, url)[0]
+        with open(part, "rb") as f:
+            check(status == 0 and f.read() == BLOB, "%s -C - against duct serve (status %d)" % (tool, status))
+
+
 def test_fail(fx):
     base = py_server()
     check_eq(get("--fail", base + "/status/404")[:2], (22, b""), "--fail on 404")
