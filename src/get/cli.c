@@ -14,7 +14,7 @@ static void usage(FILE *out)
             "usage: duct get [options] URL...\n"
             "\n"
             "Fetches each http:// URL over HTTP/1.1 and writes the body, byte for byte, to stdout.\n"
-            "URLs on the same host share one keep-alive connection.\n"
+            "URLs on the same host share one keep-alive connection; the first failure ends the run.\n"
             "\n"
             "options:\n"
             "  -I, --head              HEAD request; the response head goes to stdout\n"
