@@ -15,7 +15,9 @@ started here are signalled, by their PID.
 import hashlib
 import http.server
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import socket
@@ -428,6 +430,39 @@ def test_resume_from_duct_serve(fx):
         status = (get if tool == "duct" else curl)("-C", "-", "-o", part, url)[0]
         with open(part, "rb") as f:
             check(status == 0 and f.read() == BLOB, "%s -C - against duct serve (status %d)" % (tool, status))
+
+
+def test_progress_bar(fx):
+    """A terminal on stderr and a body over 1 MiB: a bar, ending at 100%; stdout stays the body."""
+    port = free_port()
+    fx.duct_serve("127.0.0.1:%d" % port)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([DUCT_BIN, "get", "http://127.0.0.1:%d/blob.bin" % port], stdout=subprocess.PIPE,
+                           stderr=slave, timeout=WAIT)
+        os.close(slave)
+        slave = -1
+        shown = b""
+        while select_readable(master):
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    check(p.returncode == 0 and p.stdout == BLOB, "status %d, body intact %s" % (p.returncode, p.stdout == BLOB))
+    check(b"100.0%" in shown and b"MiB" in shown, "the bar on the terminal: %s" % short(shown))
+    quiet = get("http://127.0.0.1:%d/blob.bin" % port)
+    check_eq(quiet[2], b"", "stderr when it is not a terminal")
+
+
+def select_readable(fd):
+    return bool(select.select([fd], [], [], 0.5)[0])
 
 
 def test_fail(fx):
