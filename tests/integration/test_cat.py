@@ -201,7 +201,7 @@ def test_echo_unix(model, tmp):
 
     p = duct("--listen", "--echo", "--model", model, "unix:" + path)
     wait_stderr(p, "listening on")
-    many_echo_clients(connect, count=25)
+    many_echo_clients(connect)
     status, _, _ = stop(p)
     check_eq(status, 0, "exit status after SIGTERM")
     check(not os.path.exists(path), "the socket file is left behind")
@@ -267,7 +267,7 @@ def test_echo_unixgram(tmp):
         s.bind(os.path.join(tmp, "c%d" % i) if i % 2 else "\0duct-test-%d-%d" % (os.getpid(), i))
         return s
 
-    dgram_clients(make, path, 20)
+    dgram_clients(make, path, CLIENTS)
     status, _, _ = stop(p)
     check_eq(status, 0, "exit status after SIGTERM")
     check(not os.path.exists(path), "the socket file is left behind")
