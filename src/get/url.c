@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/parse.h"
+#include "http/path.h"
+
 /* A URI reference split as RFC 3986 Appendix B does; a missing component and
  * an empty one differ (has_*). The fragment is dropped: it is never sent. */
 struct parts {
@@ -92,44 +95,30 @@ static size_t remove_dot_segments(char *in, char *out)
     return len;
 }
 
-/* Bytes a request line cannot carry become %XX; '%' stays, so an escape
- * already in the URL is not encoded twice (which is why http_path_encode,
- * made for raw file names, does not fit here). */
-static int append_encoded(char *out, size_t *len, size_t outsize, const char *src, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-        int unsafe = c <= 0x20 || c >= 0x7f || strchr("\"<>\\^`{|}", c) != NULL;
-        if (*len + (unsafe ? 3 : 1) >= outsize)
-            return -1;
-        if (unsafe) {
-            out[(*len)++] = '%';
-            out[(*len)++] = hex[c >> 4];
-            c = (unsigned char)hex[c & 15];
-        }
-        out[(*len)++] = (char)c;
-    }
-    out[*len] = '\0';
-    return 0;
-}
-
-/* target = remove_dot_segments(path) ["?" query], encoded; "/" when empty. */
+/* target = remove_dot_segments(path) ["?" query], "/" when empty, with the
+ * bytes a request line cannot carry (space, controls, non-ASCII, quotes...)
+ * percent-encoded by http_query_encode, which keeps '%' so that an escape
+ * already in the URL is not encoded twice. */
 static int build_target(struct get_url *url, const char *path, size_t path_len, const struct parts *q, char *err,
                         size_t errlen)
 {
-    char in[GET_URL_TARGET_MAX], clean[GET_URL_TARGET_MAX];
-    size_t len = 0;
+    char in[GET_URL_TARGET_MAX], raw[GET_URL_TARGET_MAX + 1]; /* + 1: the leading "/" */
     if (path_len >= sizeof in)
         return url_fail(GET_URL_BAD, err, errlen, "URL path too long");
     memcpy(in, path, path_len);
     in[path_len] = '\0';
-    size_t n = remove_dot_segments(in, clean);
-    if ((n == 0 || clean[0] != '/') && append_encoded(url->target, &len, sizeof url->target, "/", 1) != 0)
-        return url_fail(GET_URL_BAD, err, errlen, "URL too long");
-    if (append_encoded(url->target, &len, sizeof url->target, clean, n) != 0 ||
-        (q->has_query && (append_encoded(url->target, &len, sizeof url->target, "?", 1) != 0 ||
-                          append_encoded(url->target, &len, sizeof url->target, q->query, q->query_len) != 0)))
+    size_t n = remove_dot_segments(in, raw + 1);
+    size_t start = n > 0 && raw[1] == '/';
+    raw[0] = '/';
+    n += 1 - start;
+    if (q->has_query) {
+        if (n + 1 + q->query_len >= sizeof raw)
+            return url_fail(GET_URL_BAD, err, errlen, "URL too long");
+        raw[start + n] = '?';
+        memcpy(raw + start + n + 1, q->query, q->query_len);
+        n += 1 + q->query_len;
+    }
+    if (http_query_encode(raw + start, n, url->target, sizeof url->target) < 0)
         return url_fail(GET_URL_BAD, err, errlen, "URL too long");
     return 0;
 }
@@ -248,22 +237,14 @@ char *get_url_authority(const struct get_url *url, char *out, size_t outlen)
     return out;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 const char *get_url_file_name(const struct get_url *url, char *out, size_t outlen)
 {
     size_t end = strcspn(url->target, "?"), start = end, n = 0;
     while (start > 0 && url->target[start - 1] != '/')
         start--;
     for (size_t i = start; i < end && n + 1 < outlen; i++) {
-        int hi = i + 2 < end && url->target[i] == '%' ? hex_value(url->target[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_value(url->target[i + 2]) : -1;
+        int hi = i + 2 < end && url->target[i] == '%' ? http_hex_value((unsigned char)url->target[i + 1]) : -1;
+        int lo = hi >= 0 ? http_hex_value((unsigned char)url->target[i + 2]) : -1;
         if (lo >= 0) {
             out[n++] = (char)(hi * 16 + lo);
             i += 2;

@@ -125,8 +125,27 @@ static void test_authority_and_name(void)
     CHECK_EQ_STR(get_url_file_name(&u, out, sizeof out), "x%4");
 }
 
+/* Targets at the size limit: accepted whole or refused, never cut. */
+static void test_limits(void)
+{
+    static char text[GET_URL_TARGET_MAX + 64];
+    struct get_url u;
+    char err[160];
+    for (size_t len = GET_URL_TARGET_MAX - 3; len <= GET_URL_TARGET_MAX + 1; len++) {
+        int n = snprintf(text, sizeof text, "http://h/");
+        memset(text + n, 'a', len - 1);
+        text[n + len - 1] = '\0';
+        int rc = get_url_parse(text, &u, err, sizeof err);
+        CHECK(rc == 0 ? strlen(u.target) == len : rc == GET_URL_BAD);
+        CHECK_EQ_INT(rc, len < GET_URL_TARGET_MAX ? 0 : GET_URL_BAD);
+        memset(text + n, ' ', len - 1);
+        CHECK_EQ_INT(get_url_parse(text, &u, err, sizeof err), GET_URL_BAD);
+    }
+}
+
 int main(void)
 {
+    test_limits();
     test_parse();
     test_resolve_rfc();
     test_resolve_redirects();
