@@ -120,6 +120,14 @@ static int apply_option(struct cat_args *a, int opt, const char *arg)
     }
 }
 
+static int known_model(const char *name)
+{
+    for (int i = 0; serve_models[i]; i++)
+        if (strcmp(serve_models[i]->name, name) == 0)
+            return 1;
+    return 0;
+}
+
 /* Combinations that make no sense are usage errors, not silently ignored. */
 static int check_args(const struct cat_args *a)
 {
@@ -131,6 +139,8 @@ static int check_args(const struct cat_args *a)
         why = "--model applies to a stream echo server only (--listen --echo with tcp:// or unix:)";
     else if (c->keep_open && !c->listen)
         why = "--keep-open needs --listen";
+    else if (a->model && !known_model(a->model))
+        why = "unknown --model (duct cat --help lists them)";
     if (why)
         fprintf(stderr, "duct cat: %s\n", why);
     return why ? CAT_USAGE : 0;

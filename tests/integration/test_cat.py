@@ -521,6 +521,7 @@ def test_exit_statuses(tmp):
     check_eq(run(["tcp://127.0.0.1:%d" % port])[0], 7, "connection refused")
     check_eq(run(["--listen", "--echo", "udp://127.0.0.1:%d" % port, "--model", "fork"])[0], 2, "--model with udp")
     check_eq(run(["--echo", "tcp://127.0.0.1:%d" % port])[0], 2, "--echo without --listen")
+    check_eq(run(["-l", "-e", "--model", "nope", "tcp://127.0.0.1:%d" % port])[0], 2, "an unknown model")
     check_eq(run(["127.0.0.1:%d" % port])[0], 2, "an address without its kind")
     check_eq(run(["tcp://no-such-host.invalid:80"])[0], 6, "a host that does not resolve")
     check_eq(run(["--timeout", "x", "tcp://127.0.0.1:1"])[0], 2, "a bad --timeout")
