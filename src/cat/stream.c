@@ -208,8 +208,7 @@ static void announce(const struct cat_config *cfg, int fd)
  * second client is refused rather than left waiting in the backlog. */
 static int serve_clients(const struct cat_config *cfg, struct relay *r, int *lfd)
 {
-    int status = CAT_OK;
-    do {
+    for (;;) {
         int n = wait_fd(*lfd, POLLIN, cfg->timeout_ms);
         if (n == 0) {
             fprintf(stderr, "duct cat: no client within %d ms (--timeout)\n", cfg->timeout_ms);
@@ -231,12 +230,13 @@ static int serve_clients(const struct cat_config *cfg, struct relay *r, int *lfd
         if (cfg->verbose)
             fprintf(stderr, "duct cat: client connected\n");
         relay_reset(r, fd);
-        status = relay_run(r);
+        int status = relay_run(r);
         close(fd);
         if (cfg->verbose)
             fprintf(stderr, "duct cat: client left\n");
-    } while (cfg->keep_open && !cat_stop_requested);
-    return status;
+        if (!cfg->keep_open || cat_stop_requested)
+            return status;
+    }
 }
 
 static int stream_listen(const struct cat_config *cfg, struct relay *r)
