@@ -86,6 +86,8 @@ struct worker {
     uint64_t earliest_due, armed_due;
     uint64_t next_check_ns;
     uint64_t cpu_start_ns;
+    uint64_t spin_ns;      /* spent in empty non-blocking polls while measuring: idle time */
+    uint64_t last_busy_ns; /* when a poll last returned events */
     uint64_t stop_ns;
     struct http_response res;
 };
@@ -524,6 +526,7 @@ static void begin_measuring(struct worker *w)
     w->done = w->failed = 0;
     w->last_done_ns = w->sh->measure_ns;
     w->cpu_start_ns = thread_cpu_ns();
+    w->spin_ns = 0;
 }
 
 /* Returns 1 while the run goes on. */
@@ -547,6 +550,21 @@ static int wait_ms(const struct worker *w, uint64_t now)
     return left < TICK_MS * 1000000ULL ? (int)((left + 999999) / 1000000) : TICK_MS;
 }
 
+/* In the closed model a thread with requests in flight polls without sleeping
+ * for up to SPIN_NS after its last event before it blocks. A sleeping client
+ * has to be woken by each response, and on loopback that wake-up is paid on
+ * the sending CPU, i.e. by the server under test: against one duct worker
+ * pinned to its core, the same run gave 40.6k req/s sleeping and 56k polling,
+ * the server at 100% both times. Empty polls count as idle time, so the
+ * client CPU figure (and the saturation warning) still says how busy the
+ * generator really was. */
+#define SPIN_NS 200000ULL
+
+static int should_spin(const struct worker *w, uint64_t now)
+{
+    return !w->cfg->rate && w->inflight > 0 && now - w->last_busy_ns < SPIN_NS;
+}
+
 static void run_loop(struct worker *w)
 {
     struct epoll_event ev[MAX_EVENTS];
@@ -564,7 +582,9 @@ static void run_loop(struct worker *w)
         run_restarts(w);
         if (w->cfg->timeout > 0 && now >= w->next_check_ns)
             check_timeouts(w, now);
-        int n = epoll_wait(w->epfd, ev, MAX_EVENTS, wait_ms(w, now));
+        int spin = should_spin(w, now);
+        uint64_t polled_ns = spin ? bench_now_ns() : 0;
+        int n = epoll_wait(w->epfd, ev, MAX_EVENTS, spin ? 0 : wait_ms(w, now));
         for (int i = 0; i < n; i++) {
             if (ev[i].data.ptr == NULL) {
                 uint64_t expirations;
@@ -577,6 +597,10 @@ static void run_loop(struct worker *w)
         atomic_store_explicit(&w->t->done, w->done, memory_order_relaxed);
         atomic_store_explicit(&w->t->failed, w->failed, memory_order_relaxed);
         now = bench_now_ns();
+        if (n > 0)
+            w->last_busy_ns = now;
+        else if (spin && w->measuring)
+            w->spin_ns += now - polled_ns;
     }
 }
 
@@ -684,7 +708,8 @@ static void *client_thread(struct bench_thread *t, int echo)
             begin_measuring(w);
         start_connections(w);
         run_loop(w);
-        t->stats.cpu = w->measuring ? (double)(thread_cpu_ns() - w->cpu_start_ns) / 1e9 : 0;
+        uint64_t cpu_ns = w->measuring ? thread_cpu_ns() - w->cpu_start_ns : 0;
+        t->stats.cpu = (double)(cpu_ns > w->spin_ns ? cpu_ns - w->spin_ns : 0) / 1e9;
         t->stats.wall = measured_seconds(w);
     }
     atomic_store_explicit(&t->done, w->done, memory_order_relaxed);
