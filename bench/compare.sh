@@ -279,6 +279,20 @@ start_server() { # start_server NAME; returns 1 if it does not come up
     return 1
 }
 
+# restart_server NAME: a fresh process, so that memory kept by an allocator from earlier
+# rounds (glibc keeps freed heap) does not hide the cost of the next round's connections.
+restart_server() {
+    local pid=${SPID[$1]} i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    start_server "$1"
+}
+
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for s in $SERVERS; do
     if start_server "$s"; then ACTIVE+=("$s"); fi
@@ -452,7 +466,11 @@ for sc in $SCENARIOS; do
         for ((k = 0; k < n; k++)); do
             name=${ACTIVE[$(((k + r - 1) % n))]} # rotate the starting server from round to round
             [[ -n ${FAILED[$name]:-} ]] && continue
-            if [[ $sc == idle ]]; then run_idle "$name" "$r"; else run_one "$sc" "$name" "$r"; fi
+            if [[ $sc == idle ]]; then
+                restart_server "$name" && run_idle "$name" "$r"
+            else
+                run_one "$sc" "$name" "$r"
+            fi
             sleep "$SETTLE"
         done
     done
