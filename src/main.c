@@ -1,7 +1,6 @@
 /* duct: the command line. Each subcommand parses its flags into a config and
  * hands it to its module; only this file exits. Exit status 2 is a usage
  * error, 1 a runtime failure. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "bench/cli.h"
 #include "cat/cat.h"
 #include "get/get.h"
+#include "cli/args.h"
 #include "net/addr.h"
 #include "serve/server.h"
 
@@ -67,15 +67,10 @@ static void usage_serve(FILE *out)
 /* A whole decimal number in [min, max]; anything else is a usage error. */
 static int parse_count(const char *flag, const char *text, long long min, long long max, long long *out)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < min || v > max) {
-        fprintf(stderr, "duct serve: %s wants a number from %lld to %lld, not \"%s\"\n", flag, min, max, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (args_count(text, min, max, out) == 0)
+        return 0;
+    fprintf(stderr, "duct serve: %s wants a number from %lld to %lld, not \"%s\"\n", flag, min, max, text);
+    return -1;
 }
 
 enum {

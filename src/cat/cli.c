@@ -3,7 +3,6 @@
  * protocol in place of HTTP, so every concurrency model serves it. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "cat/cat.h"
+#include "cli/args.h"
 #include "serve/proto.h"
 #include "serve/server.h"
 
@@ -78,23 +78,16 @@ struct cat_args {
 
 static int parse_timeout(const char *text, int *ms)
 {
-    char *end;
-    errno = 0;
-    double s = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(s) || s <= 0 || s > 86400) {
-        fprintf(stderr, "duct cat: --timeout wants seconds (0 < T <= 86400), not \"%s\"\n", text);
-        return -1;
-    }
-    *ms = (int)(s * 1000 + 0.999); /* rounded up: 0.0001 s is 1 ms, never 0 (no wait at all) */
-    return 0;
+    if (args_timeout_ms(text, ms) == 0)
+        return 0;
+    fprintf(stderr, "duct cat: --timeout wants seconds (0 < T <= 86400), not \"%s\"\n", text);
+    return -1;
 }
 
 static int parse_int(const char *flag, const char *text, int max, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < 1 || v > max) {
+    long long v;
+    if (args_count(text, 1, max, &v) != 0) {
         fprintf(stderr, "duct cat: %s wants a number from 1 to %d, not \"%s\"\n", flag, max, text);
         return -1;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/args.h"
 #include "get/get.h"
 
 static void usage(FILE *out)
@@ -96,15 +97,10 @@ static int read_data_file(const char *path, struct get_config *cfg)
 
 static int parse_timeout(const char *text, int *ms)
 {
-    char *end;
-    errno = 0;
-    double s = strtod(text, &end);
-    if (errno || end == text || *end || !(s > 0 && s <= 86400)) {
-        fprintf(stderr, "duct get: --timeout wants seconds (0 < T <= 86400), not \"%s\"\n", text);
-        return GET_USAGE;
-    }
-    *ms = (int)(s * 1000 + 0.999);
-    return GET_OK;
+    if (args_timeout_ms(text, ms) == 0)
+        return GET_OK;
+    fprintf(stderr, "duct get: --timeout wants seconds (0 < T <= 86400), not \"%s\"\n", text);
+    return GET_USAGE;
 }
 
 static int add_header(struct get_config *cfg, const char *h)
