@@ -615,6 +615,7 @@ static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
     if (status != 0) {
         /* The body's framing is unknown or refused: the connection cannot go on. */
         c->keep_alive = 0;
+        c->refused = 1;
         respond_error(c, status, now);
         return;
     }
@@ -645,6 +646,7 @@ static void reject_head(struct http_conn *c, int status, time_t now)
     c->log_line = (struct http_span){p, n};
     c->have_req = 0;
     c->keep_alive = 0;
+    c->refused = 1;
     c->buf_start = c->buf_end;
     respond_error(c, status, now);
 }
@@ -685,6 +687,7 @@ static int step_chunked_body(struct http_conn *c)
         struct http_span data;
         long r = http_chunked_decode(&c->chunked, c->buf + c->buf_start, c->buf_end - c->buf_start, &data);
         if (r < 0 || c->chunked.body_len > c->ctx->max_body) {
+            c->refused = 1;
             c->state = HTTP_CONN_CLOSE;
             return 1;
         }
@@ -815,6 +818,20 @@ void http_conn_abort(struct http_conn *c)
     release_resource(c);
     clear_output(c);
     c->state = HTTP_CONN_CLOSE;
+}
+
+enum http_end http_conn_ending(const struct http_conn *c)
+{
+    if (c->refused)
+        return HTTP_END_REFUSED;
+    return c->peer_eof ? HTTP_END_PEER : HTTP_END_DONE;
+}
+
+int http_conn_unread(const struct http_conn *c)
+{
+    if (c->peer_eof)
+        return 0;
+    return c->refused || c->buf_start != c->buf_end || c->body_left > 0 || c->body_chunked;
 }
 
 void http_conn_drain(struct http_conn *c, time_t now)

@@ -131,6 +131,7 @@ struct http_conn {
     int keep_alive;     /* the connection survives the current response */
     int peer_eof;       /* the client shut down its sending side */
     int draining;       /* server stopping: answer what is buffered, then close */
+    int refused;        /* input was refused (a 4xx that ends the connection, a bad chunked body) */
     struct http_resource res;
     struct http_output out;
     int status;            /* of the current response, for the log */
@@ -187,5 +188,19 @@ void http_conn_drain(struct http_conn *c, time_t now);
 
 /* True when the connection holds no partial request and no response. */
 int http_conn_idle(const struct http_conn *c);
+
+enum http_end {
+    HTTP_END_DONE,    /* the last response said Connection: close (or HTTP/1.0), or a stop */
+    HTTP_END_PEER,    /* the client closed its sending side */
+    HTTP_END_REFUSED, /* a request or body was refused: where the next one starts is unknown */
+};
+
+/* Once http_conn_want says close: why the connection ends. */
+enum http_end http_conn_ending(const struct http_conn *c);
+
+/* Once http_conn_want says close: the client may have sent bytes that were
+ * never read (a pipelined request, a refused body), which a close would
+ * answer with a reset that can destroy the response still in flight. */
+int http_conn_unread(const struct http_conn *c);
 
 #endif

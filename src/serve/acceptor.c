@@ -17,7 +17,7 @@ static void *accept_loop(void *arg)
         int listen_fd = blocking_wait_listener(a->srv, a->stop_fd);
         if (listen_fd < 0)
             break;
-        int fd = blocking_accept(a->srv, listen_fd, &peer, &peer_len);
+        int fd = blocking_accept(a->srv, listen_fd, a->stop_fd, &peer, &peer_len);
         if (fd >= 0)
             a->hand_over(a->model, fd, &peer, peer_len);
     }

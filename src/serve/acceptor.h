@@ -11,7 +11,8 @@
 
 struct acceptor {
     struct server *srv;
-    /* Takes ownership of fd and of its --max-conns slot (blocking_release_slot). */
+    /* Takes ownership of fd and of its --max-conns slot (blocking_serve or
+     * blocking_refuse gives it back). */
     void (*hand_over)(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len);
     void *model;
     int stop_fd; /* eventfd written by acceptor_stop */

@@ -11,26 +11,19 @@
 #include "net/sock.h"
 #include "serve/io.h"
 
-int blocking_worker_init(struct blocking_worker *bw, struct server *srv)
+/* A thread waiting for a slow client looks at a graceful stop this often. */
+#define STOP_CHECK_MS 1000
+
+int blocking_worker_init(struct blocking_worker *bw, struct server *srv, struct blocking_set *set)
 {
-    bw->srv = srv;
-    bw->proto = srv->proto;
-    bw->idle_timeout = srv->cfg->idle_timeout;
-    bw->conn = malloc(srv->proto->conn_size);
-    if (serve_ctx_init(&bw->ctx, srv) != 0)
-        return -1;
-    if (!bw->conn) {
-        log_syscall("malloc", "connection", ENOMEM);
-        return -1;
-    }
-    return 0;
+    bw->set = set;
+    bw->stop_flag = NULL;
+    return engine_worker_init(&bw->ew, srv);
 }
 
 void blocking_worker_destroy(struct blocking_worker *bw)
 {
-    serve_ctx_destroy(&bw->ctx);
-    free(bw->conn);
-    bw->conn = NULL;
+    engine_worker_destroy(&bw->ew);
 }
 
 int blocking_set_init(struct blocking_set *set, int cap)
@@ -80,92 +73,122 @@ void blocking_set_stop(struct blocking_set *set)
     pthread_mutex_unlock(&set->lock);
 }
 
-/* Waits until fd is ready for `events` or `seconds` pass: 1 ready, 0 timed
- * out. The socket is non-blocking and every wait goes through here because
- * SO_SNDTIMEO does not bound sendfile, which would otherwise block for as
- * long as a client that stopped reading stays connected (slow read). */
-static int wait_ready(int fd, short events, time_t seconds)
+/* A stop asked for, by the model (set) or by a signal (a forked child). */
+static int stop_asked(const struct blocking_worker *bw)
+{
+    if (bw->set && atomic_load(&bw->set->stopping))
+        return 1;
+    return bw->stop_flag && *bw->stop_flag;
+}
+
+/* Waits until fd is ready for `events` or until_ms passes: 1 ready, 0 timed
+ * out. Waits are cut into slices so that a stop is seen while a client
+ * stalls (the shutdown that wakes a reader does not wake a writer). */
+static int wait_ready(struct blocking_worker *bw, int fd, short events, int64_t until_ms)
 {
     struct pollfd p = {.fd = fd, .events = events};
-    int ms = seconds <= 0 ? 0 : seconds > 86400 ? 86400000 : (int)seconds * 1000;
     for (;;) {
-        int n = poll(&p, 1, ms);
-        if (n >= 0)
-            return n;
-        if (errno != EINTR) {
+        int64_t now_ms = timer_clock_ms();
+        if (stop_asked(bw) && !bw->ew.draining)
+            return 1; /* let the loop see the stop */
+        if (now_ms >= until_ms)
+            return 0;
+        int64_t ms = until_ms - now_ms;
+        int n = poll(&p, 1, ms > STOP_CHECK_MS ? STOP_CHECK_MS : (int)ms);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR) {
             log_syscall("poll", "connection", errno);
             return 0;
         }
     }
 }
 
-/* How long the next read may wait: the idle timeout between requests, the
- * rest of the header timeout inside one (a slowloris gains nothing by
- * trickling bytes). */
-static time_t read_wait(const struct blocking_worker *bw, const void *c, time_t head_started, time_t now)
+/* The stop is seen: the protocol finishes what it has and the deadline for
+ * all of it is set. */
+static void notice_stop(struct blocking_worker *bw, void *c, time_t now, int64_t now_ms)
 {
-    if (bw->proto->idle(c))
-        return bw->idle_timeout;
-    return head_started + bw->srv->cfg->header_timeout - now;
+    engine_begin_drain(&bw->ew, now_ms);
+    bw->ew.proto->drain(c, now);
 }
 
 /* The textbook loop: read a request, write its response, repeat. Each wait
- * for the socket is bounded by the idle, header or send timeout; when one
- * passes the connection ends. */
-static void serve_loop(struct blocking_worker *bw, int fd)
+ * is bounded by the deadline of the connection's phase, and by the stop's. */
+static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c)
 {
-    const struct serve_config *cfg = bw->srv->cfg;
-    const struct serve_proto *p = bw->proto;
-    void *c = bw->conn;
-    time_t head_started = serve_clock();
+    const struct serve_proto *p = bw->ew.proto;
+    uint8_t phase = ENGINE_PHASE_HEAD;
+    int64_t since_ms = timer_clock_ms();
+    int progressed = 0;
     for (;;) {
         time_t now = serve_clock();
+        int64_t now_ms = timer_clock_ms();
+        if (!bw->ew.draining && stop_asked(bw))
+            notice_stop(bw, c, now, now_ms);
+        int64_t until = engine_track(&bw->ew, &phase, &since_ms, c, now_ms, progressed);
+        if (bw->ew.draining && bw->ew.drain_end < until)
+            until = bw->ew.drain_end;
+        if (now_ms >= until)
+            return bw->ew.draining && now_ms >= bw->ew.drain_end ? ENGINE_CLOSE_DRAIN_CUT
+                                                                 : engine_timeout_reason(phase);
         enum io_result r;
-        int ready = 1;
         switch (p->want(c)) {
-        case HTTP_WANT_READ:
-            if (p->idle(c)) {
-                head_started = now;
-                if (bw->ctx.log.len)
-                    access_log_flush(&bw->ctx.log); /* before waiting, so lines are not held */
-            } else if (now - head_started >= cfg->header_timeout) {
-                return;
-            }
+        case SERVE_WANT_READ:
+            if (p->idle(c) && bw->ew.ctx.log.len)
+                access_log_flush(&bw->ew.ctx.log); /* before waiting, so lines are not held */
             r = io_recv(fd, p, c, now);
             if (r == IO_AGAIN)
-                ready = wait_ready(fd, POLLIN, read_wait(bw, c, head_started, now));
+                wait_ready(bw, fd, POLLIN, until);
             break;
-        case HTTP_WANT_WRITE:
+        case SERVE_WANT_WRITE:
             r = io_send(fd, p, c, now);
             if (r == IO_AGAIN)
-                ready = wait_ready(fd, POLLOUT, cfg->send_timeout);
+                wait_ready(bw, fd, POLLOUT, until);
             break;
-        case HTTP_WANT_CLOSE:
+        case SERVE_WANT_CLOSE:
         default:
-            return;
+            return engine_end_reason(&bw->ew, c);
         }
-        if (r == IO_CLOSE || !ready)
-            return;
+        if (r == IO_CLOSE)
+            return engine_errno_reason(errno);
+        progressed = r != IO_AGAIN;
     }
 }
 
-void blocking_serve(struct blocking_worker *bw, struct blocking_set *set, int fd,
-                    const struct sockaddr_storage *peer, socklen_t peer_len)
+/* A lingering close: our FIN is sent, and what the client still sends is
+ * read and dropped until it closes too, for ENGINE_LINGER_MS at most. */
+static void linger(struct blocking_worker *bw, int fd)
 {
-    char host[48];
+    uint32_t dropped = 0;
+    int64_t until = timer_clock_ms() + bw->ew.timeouts.ms[ENGINE_PHASE_LINGER];
+    engine_linger_begin(fd);
+    while (engine_linger_read(fd, &dropped) && wait_ready(bw, fd, POLLIN, until))
+        ;
+}
+
+void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+{
+    struct engine_peer from;
     if (net_set_nonblock(fd, 1) != 0)
         log_syscall("fcntl", "O_NONBLOCK", errno);
     net_set_nodelay(fd);
-    net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
-    bw->proto->init(bw->conn, &bw->ctx, host);
-    if (set)
-        set_add(set, fd);
-    serve_loop(bw, fd);
-    if (set)
-        set_remove(set, fd);
-    bw->proto->release(bw->conn);
-    close(fd);
-    access_log_flush(&bw->ctx.log);
+    engine_peer_set(&from, (const struct sockaddr *)peer, peer_len);
+    bw->ew.stats.accepted++;
+    void *c = engine_attach(&bw->ew, &from, serve_clock());
+    enum engine_close why = ENGINE_CLOSE_NO_MEMORY;
+    if (c) {
+        if (bw->set)
+            set_add(bw->set, fd);
+        why = serve_loop(bw, fd, c);
+        if (engine_should_linger(&bw->ew, c, why))
+            linger(bw, fd);
+        if (bw->set)
+            set_remove(bw->set, fd);
+        engine_detach(&bw->ew, c);
+    }
+    engine_close_fd(&bw->ew, fd, why);
+    engine_leave(bw->ew.srv);
+    access_log_flush(&bw->ew.ctx.log);
 }
 
 int blocking_wait_listener(struct server *srv, int stop_fd)
@@ -190,38 +213,27 @@ int blocking_wait_listener(struct server *srv, int stop_fd)
     }
 }
 
-int blocking_accept(struct server *srv, int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_len)
+int blocking_accept(struct server *srv, int listen_fd, int stop_fd, struct sockaddr_storage *peer,
+                    socklen_t *peer_len)
 {
     *peer_len = sizeof *peer;
     int fd = net_accept(listen_fd, 0, peer, peer_len);
     if (fd < 0) {
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Out of descriptors: rest instead of spinning on a ready listener. */
-            log_syscall("accept4", "pausing 100 ms", errno);
-            nanosleep(&(struct timespec){.tv_nsec = 100000000L}, NULL);
-        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EINVAL) {
-            /* EINVAL: the listener was shut down by a graceful stop. */
-            log_syscall("accept4", "listener", errno);
+        if (engine_accept_failed(errno) == ENGINE_ACCEPT_PAUSE) {
+            struct pollfd stop = {.fd = stop_fd, .events = POLLIN};
+            poll(&stop, 1, ENGINE_ACCEPT_PAUSE_MS);
         }
         return -1;
     }
-    if (atomic_fetch_add(&srv->live, 1) >= srv->cfg->max_conns) {
-        atomic_fetch_sub(&srv->live, 1);
-        blocking_refuse(srv, fd);
+    if (!engine_admit(srv)) {
+        engine_refuse(srv, fd);
         return -1;
     }
     return fd;
 }
 
-void blocking_release_slot(struct server *srv)
+void blocking_refuse(struct server *srv, int fd)
 {
-    atomic_fetch_sub(&srv->live, 1);
-}
-
-void blocking_refuse(const struct server *srv, int fd)
-{
-    const char *busy = srv->proto->refusal;
-    if (busy && send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
-        log_syscall("send", "503", errno);
-    close(fd);
+    engine_leave(srv);
+    engine_refuse(srv, fd);
 }

@@ -20,7 +20,7 @@ enum echo_state {
 struct echo_conn {
     enum echo_state state;
     size_t start, end; /* buffered bytes not yet sent back: buf[start..end) */
-    struct http_output out;
+    struct serve_output out;
     char buf[ECHO_BUF];
 };
 
@@ -37,18 +37,18 @@ static void echo_init(void *conn, struct serve_ctx *ctx, const char *peer)
     (void)peer;
     e->state = ECHO_OPEN;
     e->start = e->end = 0;
-    e->out = (struct http_output){.file_fd = -1};
+    e->out = (struct serve_output){.file_fd = -1};
     echo_update(e);
 }
 
-static enum http_want echo_want(const void *conn)
+static enum serve_want echo_want(const void *conn)
 {
     const struct echo_conn *e = conn;
     if (e->state == ECHO_CLOSED)
-        return HTTP_WANT_CLOSE;
+        return SERVE_WANT_CLOSE;
     if (e->end > e->start)
-        return HTTP_WANT_WRITE;
-    return e->state == ECHO_OPEN ? HTTP_WANT_READ : HTTP_WANT_CLOSE;
+        return SERVE_WANT_WRITE;
+    return e->state == ECHO_OPEN ? SERVE_WANT_READ : SERVE_WANT_CLOSE;
 }
 
 static char *echo_read_space(void *conn, size_t *room)
@@ -68,9 +68,9 @@ static void echo_received(void *conn, size_t n, time_t now)
     echo_update(e);
 }
 
-static const struct http_output *echo_output(const void *conn)
+static void echo_output(const void *conn, struct serve_output *out)
 {
-    return &((const struct echo_conn *)conn)->out;
+    *out = ((const struct echo_conn *)conn)->out;
 }
 
 /* Reads only happen with an empty buffer, so the whole buffer is free again
@@ -104,6 +104,21 @@ static int echo_idle(const void *conn)
     return e->end == e->start;
 }
 
+/* Echo closes only at the peer's end of input, after a stop, or when told to. */
+static enum serve_end echo_end(const void *conn)
+{
+    (void)conn;
+    return SERVE_END_PEER;
+}
+
+/* Everything read was sent back; what the peer sends after a stop is not
+ * the echo's to answer. */
+static int echo_unread(const void *conn)
+{
+    (void)conn;
+    return 0;
+}
+
 static void echo_release(void *conn)
 {
     ((struct echo_conn *)conn)->state = ECHO_CLOSED;
@@ -123,5 +138,7 @@ const struct serve_proto serve_proto_echo = {
     .abort = echo_abort,
     .drain = echo_drain,
     .idle = echo_idle,
+    .end = echo_end,
+    .unread = echo_unread,
     .release = echo_release,
 };

@@ -14,8 +14,10 @@ static enum io_result failed(void)
 
 enum io_result io_send(int fd, const struct serve_proto *p, void *conn, time_t now)
 {
-    const struct http_output *o = p->output(conn);
+    struct serve_output out;
+    const struct serve_output *o = &out;
     ssize_t n;
+    p->output(conn, &out);
     if (o->head_len > 0 && o->file_len > 0) {
         n = send(fd, o->head, o->head_len, MSG_NOSIGNAL | MSG_MORE);
     } else if (o->head_len > 0 || o->data_len > 0) {
@@ -32,6 +34,7 @@ enum io_result io_send(int fd, const struct serve_proto *p, void *conn, time_t n
             /* The file shrank: the promised Content-Length cannot be kept,
              * and the next response on this connection would be misread. */
             p->abort(conn);
+            errno = ENODATA;
             return IO_CLOSE;
         }
     }
@@ -45,8 +48,10 @@ enum io_result io_recv(int fd, const struct serve_proto *p, void *conn, time_t n
 {
     size_t room;
     char *space = p->read_space(conn, &room);
-    if (!space)
+    if (!space) {
+        errno = ENOMEM;
         return IO_CLOSE;
+    }
     ssize_t n = recv(fd, space, room, 0);
     if (n < 0)
         return failed();

@@ -9,7 +9,7 @@
 #include "serve/proto.h"
 
 enum io_result {
-    IO_CLOSE = -1,   /* error, reset, or a file that shrank: end the connection */
+    IO_CLOSE = -1,   /* end the connection; errno says why (ENODATA: a file shrank, ENOMEM: no buffer) */
     IO_AGAIN = 0,    /* the socket is not ready (or, blocking, its timeout expired) */
     IO_PROGRESS = 1, /* bytes moved; there may be more to move */
     IO_DRY = 2,      /* recv only: fewer bytes than asked, the socket is read dry */

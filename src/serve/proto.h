@@ -1,37 +1,65 @@
-/* The connection protocol a driver runs: the http_conn API made generic, so
- * that every concurrency model serves HTTP (`duct serve`) or echo
- * (`duct cat --listen --echo`) without knowing which.
+/* The connection protocol a driver runs, in its own terms: every concurrency
+ * model serves HTTP (`duct serve`) or echo (`duct cat --listen --echo`)
+ * without knowing which, and no driver sees an HTTP type.
  *
- * A driver allocates conn_size bytes per connection (aligned for any type),
- * then drives the object exactly as conn.h shows for http_conn: want, then
- * read_space + received or output + sent, until want says close, then
- * release. Each step is one indirect call; no member allocates per call. */
+ * A driver gets a protocol object (conn_size bytes, aligned for any type)
+ * only while the connection has something in flight, then drives it: want,
+ * then read_space + received or output + sent, until want says close, then
+ * release. An object whose `idle` says it holds nothing may be released and
+ * a fresh one initialised when the next byte arrives: that is how an idle
+ * connection keeps no protocol memory. Each step is one indirect call; no
+ * member allocates per call. */
 #ifndef DUCT_SERVE_PROTO_H
 #define DUCT_SERVE_PROTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
-
-#include "http/conn.h"
 
 struct serve_ctx;
 
-/* The output shape and the wants are those of the HTTP core: a protocol that
- * sends only memory fills head or data and leaves file_len at 0. */
+enum serve_want {
+    SERVE_WANT_READ,  /* waiting for bytes from the peer */
+    SERVE_WANT_WRITE, /* something is ready to send */
+    SERVE_WANT_CLOSE, /* done: the driver closes the socket and releases the object */
+};
+
+/* What to send now: head[0..head_len), then either data[0..data_len) or
+ * file_len bytes of file_fd from file_offset. A protocol that sends only
+ * memory leaves file_len at 0. */
+struct serve_output {
+    const char *head;
+    size_t head_len;
+    const char *data;
+    size_t data_len;
+    int file_fd;
+    uint64_t file_offset;
+    uint64_t file_len;
+};
+
+/* Why a protocol ended a connection (want returned SERVE_WANT_CLOSE). */
+enum serve_end {
+    SERVE_END_DONE,   /* the exchange is over and the protocol chose to close */
+    SERVE_END_PEER,   /* the peer closed its side first */
+    SERVE_END_REFUSED, /* the peer's input was refused (a 4xx), framing no longer trusted */
+};
+
 struct serve_proto {
     const char *name;        /* "http", "echo": for the start-up line */
     size_t conn_size;        /* bytes of one connection object */
     int uses_files;          /* needs the per-worker file cache and HTTP context */
     const char *refusal;     /* sent to a client no one can serve (an HTTP 503), or NULL: just close */
     void (*init)(void *conn, struct serve_ctx *ctx, const char *peer); /* a new connection */
-    enum http_want (*want)(const void *conn);                          /* read, write or close next */
+    enum serve_want (*want)(const void *conn);                         /* read, write or close next */
     char *(*read_space)(void *conn, size_t *room);       /* where to read; NULL: no memory, close */
     void (*received)(void *conn, size_t n, time_t now);  /* n bytes read; 0 is end of input */
-    const struct http_output *(*output)(const void *conn); /* what to send now */
+    void (*output)(const void *conn, struct serve_output *out); /* what to send now */
     void (*sent)(void *conn, size_t n, time_t now);      /* n bytes of the output went out */
     void (*abort)(void *conn);                           /* a file body shrank: end the connection */
     void (*drain)(void *conn, time_t now);               /* stopping: finish what is buffered, then close */
-    int (*idle)(const void *conn);                       /* nothing partial in or out (timeouts) */
+    int (*idle)(const void *conn);                       /* nothing partial in or out: may be released */
+    enum serve_end (*end)(const void *conn);             /* after want said close: why */
+    int (*unread)(const void *conn);                     /* input may be left unread (lingering close) */
     void (*release)(void *conn);                         /* give back what the connection holds */
 };
 

@@ -1,6 +1,7 @@
 /* serve_proto_http: each member forwards to the http_conn function of the
  * same name, so HTTP behaves exactly as when the drivers called conn.c
- * directly; at -O2 each wrapper is a single jump. */
+ * directly; the translations between http_* and serve_* types are a few
+ * moves each. */
 #include "serve/context.h"
 #include "serve/proto.h"
 
@@ -9,9 +10,17 @@ static void http_init(void *conn, struct serve_ctx *ctx, const char *peer)
     http_conn_init(conn, &ctx->http, peer);
 }
 
-static enum http_want http_want(const void *conn)
+static enum serve_want http_want(const void *conn)
 {
-    return http_conn_want(conn);
+    switch (http_conn_want(conn)) {
+    case HTTP_WANT_READ:
+        return SERVE_WANT_READ;
+    case HTTP_WANT_WRITE:
+        return SERVE_WANT_WRITE;
+    case HTTP_WANT_CLOSE:
+        break;
+    }
+    return SERVE_WANT_CLOSE;
 }
 
 static char *http_read_space(void *conn, size_t *room)
@@ -24,9 +33,10 @@ static void http_received(void *conn, size_t n, time_t now)
     http_conn_received(conn, n, now);
 }
 
-static const struct http_output *http_output(const void *conn)
+static void http_output(const void *conn, struct serve_output *out)
 {
-    return http_conn_output(conn);
+    const struct http_output *o = http_conn_output(conn);
+    *out = (struct serve_output){o->head, o->head_len, o->data, o->data_len, o->file_fd, o->file_offset, o->file_len};
 }
 
 static void http_sent(void *conn, size_t n, time_t now)
@@ -49,6 +59,24 @@ static int http_idle(const void *conn)
     return http_conn_idle(conn);
 }
 
+static enum serve_end http_end(const void *conn)
+{
+    switch (http_conn_ending(conn)) {
+    case HTTP_END_PEER:
+        return SERVE_END_PEER;
+    case HTTP_END_REFUSED:
+        return SERVE_END_REFUSED;
+    case HTTP_END_DONE:
+        break;
+    }
+    return SERVE_END_DONE;
+}
+
+static int http_unread(const void *conn)
+{
+    return http_conn_unread(conn);
+}
+
 static void http_release(void *conn)
 {
     http_conn_release(conn);
@@ -68,5 +96,7 @@ const struct serve_proto serve_proto_http = {
     .abort = http_abort,
     .drain = http_drain,
     .idle = http_idle,
+    .end = http_end,
+    .unread = http_unread,
     .release = http_release,
 };

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "loop/loop.h"
+#include "loop/timer.h"
 #include "net/sock.h"
-#include "serve/context.h"
+#include "serve/engine.h"
 #include "serve/io.h"
 #include "serve/log.h"
 
@@ -21,36 +22,32 @@
 #define ACCEPT_BATCH 64
 #define STEPS_PER_EVENT 32
 #define EVENTS_PER_WAIT 512
-/* After EMFILE/ENFILE the listeners rest this long instead of spinning. */
-#define ACCEPT_PAUSE_MS 100
+/* Connections are carved from slabs of this many, so that an idle one costs
+ * its 64 bytes and no allocator header. */
+#define SLAB_CONNS 256
 
-struct rconn {
-    int fd;
-    int mask;         /* interest currently registered with the loop */
-    time_t since;     /* start of the current wait (for the timeouts) */
-    struct rconn *next_free;
-    max_align_t conn[]; /* the protocol's connection object (proto->conn_size bytes) */
+struct slab {
+    struct slab *next;
+    struct engine_conn conns[SLAB_CONNS];
 };
 
 struct worker {
-    struct server *srv;
-    const struct serve_proto *proto;
+    struct engine_worker ew;
     int index;
     pthread_t thread;
     int wake_fd; /* eventfd: written once to ask for a graceful stop */
     const char *backend;
     struct loop *loop;
-    struct rconn **by_fd;
-    struct rconn *free_conns;
+    struct engine_conn **by_fd;
+    struct slab *slabs;
+    int slab_used;               /* conns handed out of slabs (the newest) */
+    struct engine_conn *free_conns; /* linked through their proto member */
     int live;
-    int draining;
-    time_t drain_deadline;
+    int highest_fd;              /* bounds the one scan a graceful stop makes */
     int listeners_paused;
-    struct timespec resume_at;
-    time_t last_sweep;
-    int highest_fd; /* bounds the timeout sweep */
-    int refused_fd_limit; /* connections refused because the backend could not watch them */
-    struct serve_ctx ctx;
+    struct timer pause_timer;    /* resumes paused listeners */
+    struct timer drain_timer;    /* cuts what a graceful stop has left */
+    struct timer_wheel timers;
 };
 
 struct reactor {
@@ -58,267 +55,282 @@ struct reactor {
     struct worker *workers;
 };
 
-static void watch(struct worker *w, struct rconn *rc, int mask)
+static struct engine_conn *take_conn(struct worker *w)
 {
-    if (rc->mask == mask)
-        return;
-    if (loop_watch(w->loop, rc->fd, mask) != 0)
-        log_syscall("loop_watch", w->backend, errno);
-    rc->mask = mask;
+    struct engine_conn *ec = w->free_conns;
+    if (ec) {
+        w->free_conns = ec->proto;
+        return ec;
+    }
+    if (!w->slabs || w->slab_used == SLAB_CONNS) {
+        struct slab *s = malloc(sizeof *s);
+        if (!s)
+            return NULL;
+        s->next = w->slabs;
+        w->slabs = s;
+        w->slab_used = 0;
+    }
+    return &w->slabs->conns[w->slab_used++];
 }
 
-static void close_conn(struct worker *w, struct rconn *rc)
+/* Gives the slot of a connection the engine has closed back to the slab. */
+static void forget_conn(struct worker *w, struct engine_conn *ec, int fd)
 {
-    if (rc->mask)
-        loop_watch(w->loop, rc->fd, 0);
-    w->proto->release(rc->conn);
-    w->by_fd[rc->fd] = NULL;
-    if (close(rc->fd) != 0 && errno != EINTR)
-        log_syscall("close", "connection", errno);
-    rc->next_free = w->free_conns;
-    w->free_conns = rc;
+    w->by_fd[fd] = NULL;
+    ec->proto = w->free_conns;
+    w->free_conns = ec;
     w->live--;
-    atomic_fetch_sub(&w->srv->live, 1);
 }
 
-/* Sends what the connection has ready; the send timeout runs from the last progress. */
-static enum io_result send_some(const struct serve_proto *p, struct rconn *rc, time_t now)
+static void close_conn(struct worker *w, struct engine_conn *ec, enum engine_close why)
 {
-    enum io_result r = io_send(rc->fd, p, rc->conn, now);
-    if (r == IO_PROGRESS)
-        rc->since = now;
-    return r;
+    int fd = ec->fd;
+    /* Out of the loop first: select fails on a closed descriptor. */
+    loop_watch(w->loop, fd, 0);
+    engine_conn_close(&w->ew, ec, why);
+    forget_conn(w, ec, fd);
 }
 
-static enum io_result recv_some(const struct serve_proto *p, struct rconn *rc, time_t now)
+/* The protocol said close: perhaps linger first, reading what the peer still sends. */
+static void end_conn(struct worker *w, struct engine_conn *ec, enum engine_close why, int64_t now_ms)
 {
-    if (p->idle(rc->conn))
-        rc->since = now; /* a new request head starts: the header timeout runs from here */
-    return io_recv(rc->fd, p, rc->conn, now);
+    if (engine_conn_linger(&w->ew, ec, why, now_ms))
+        loop_watch(w->loop, ec->fd, LOOP_READ);
+    else
+        close_conn(w, ec, why);
 }
 
-/* Runs one connection as far as it goes without blocking, then registers the
- * interest its state needs. The step bound keeps a pipelining client from
- * holding the worker. */
-static void drive(struct worker *w, struct rconn *rc, time_t now)
+/* Registers the interest the connection's state needs and lets the engine
+ * follow its phase (and give an idle protocol object back). */
+static void settle(struct worker *w, struct engine_conn *ec, int64_t now_ms, int progressed)
 {
-    const struct serve_proto *p = w->proto;
+    int mask = ec->proto && w->ew.proto->want(ec->proto) == SERVE_WANT_WRITE ? LOOP_WRITE : LOOP_READ;
+    engine_conn_settle(&w->ew, ec, now_ms, progressed);
+    if (loop_watch(w->loop, ec->fd, mask) != 0)
+        log_syscall("loop_watch", w->backend, errno);
+}
+
+/* Runs one connection as far as it goes without blocking. The step bound
+ * keeps a pipelining client from holding the worker. */
+static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t now_ms)
+{
+    const struct serve_proto *p = w->ew.proto;
+    int progressed = 0;
+    if (ec->phase == ENGINE_PHASE_LINGER) {
+        if (!engine_conn_lingered(&w->ew, ec))
+            close_conn(w, ec, ENGINE_CLOSE_DONE);
+        return;
+    }
+    void *c = engine_conn_proto(&w->ew, ec, now);
+    if (!c) {
+        close_conn(w, ec, ENGINE_CLOSE_NO_MEMORY);
+        return;
+    }
     for (int step = 0; step < STEPS_PER_EVENT; step++) {
         enum io_result r;
-        switch (p->want(rc->conn)) {
-        case HTTP_WANT_READ:
-            r = recv_some(p, rc, now);
-            if (r == IO_AGAIN || (r == IO_DRY && p->want(rc->conn) == HTTP_WANT_READ)) {
-                watch(w, rc, LOOP_READ);
+        switch (p->want(c)) {
+        case SERVE_WANT_READ:
+            r = io_recv(ec->fd, p, c, now);
+            if (r == IO_AGAIN || (r == IO_DRY && p->want(c) == SERVE_WANT_READ)) {
+                settle(w, ec, now_ms, progressed || r == IO_DRY);
                 return;
             }
             break;
-        case HTTP_WANT_WRITE:
-            r = send_some(p, rc, now);
+        case SERVE_WANT_WRITE:
+            r = io_send(ec->fd, p, c, now);
             if (r == IO_AGAIN) {
-                watch(w, rc, LOOP_WRITE);
+                settle(w, ec, now_ms, progressed);
                 return;
             }
             /* A finished response with nothing buffered: the next request
              * has surely not arrived yet, so don't try a read that fails. */
-            if (r == IO_PROGRESS && p->want(rc->conn) == HTTP_WANT_READ && p->idle(rc->conn)) {
-                rc->since = now;
-                watch(w, rc, LOOP_READ);
+            if (r == IO_PROGRESS && p->want(c) == SERVE_WANT_READ && p->idle(c)) {
+                settle(w, ec, now_ms, 1);
                 return;
             }
             break;
-        case HTTP_WANT_CLOSE:
+        case SERVE_WANT_CLOSE:
         default:
-            close_conn(w, rc);
+            end_conn(w, ec, engine_end_reason(&w->ew, c), now_ms);
             return;
         }
         if (r == IO_CLOSE) {
-            close_conn(w, rc);
+            close_conn(w, ec, engine_errno_reason(errno));
             return;
         }
+        progressed = 1;
     }
-    watch(w, rc, p->want(rc->conn) == HTTP_WANT_WRITE ? LOOP_WRITE : LOOP_READ);
+    settle(w, ec, now_ms, progressed);
 }
 
-static struct rconn *new_conn(struct worker *w)
-{
-    struct rconn *rc = w->free_conns;
-    if (rc) {
-        w->free_conns = rc->next_free;
-        return rc;
-    }
-    return malloc(sizeof *rc + w->proto->conn_size);
-}
+/* ---- accepting ----------------------------------------------------------- */
 
-static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer, socklen_t peer_len, time_t now)
+static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer, socklen_t peer_len, int64_t now_ms)
 {
-    char host[48];
-    struct rconn *rc = NULL;
-    if (atomic_fetch_add(&w->srv->live, 1) >= w->srv->cfg->max_conns)
-        goto refuse;
-    rc = new_conn(w);
-    if (!rc)
-        goto refuse;
+    struct server *srv = w->ew.srv;
+    struct engine_conn *ec;
+    if (!engine_admit(srv)) {
+        engine_refuse(srv, fd);
+        return;
+    }
     /* select cannot watch a descriptor >= FD_SETSIZE: loop_watch refuses it
-     * with ERANGE, and the connection is closed rather than corrupt memory. */
-    if (fd >= w->srv->max_fds || loop_watch(w->loop, fd, LOOP_READ) != 0) {
-        w->refused_fd_limit++;
-        log_error("connection refused: descriptor %d is beyond what %s can watch (%d refused so far)", fd,
-                  w->backend, w->refused_fd_limit);
-        rc->next_free = w->free_conns;
-        w->free_conns = rc;
+     * with ERANGE, and the client is refused rather than memory corrupted. */
+    if (fd >= srv->max_fds || loop_watch(w->loop, fd, LOOP_READ) != 0) {
+        log_error("connection refused: descriptor %d is beyond what %s can watch", fd, w->backend);
+        goto refuse;
+    }
+    if (!(ec = take_conn(w))) {
+        loop_watch(w->loop, fd, 0);
         goto refuse;
     }
     net_set_nodelay(fd);
-    net_addr_host((const struct sockaddr *)peer, peer_len, host, sizeof host);
-    w->proto->init(rc->conn, &w->ctx, host);
-    rc->fd = fd;
-    rc->mask = LOOP_READ;
-    rc->since = now;
-    w->by_fd[fd] = rc;
+    engine_conn_start(&w->ew, ec, fd, (const struct sockaddr *)peer, peer_len, now_ms);
+    w->by_fd[fd] = ec;
     if (fd > w->highest_fd)
         w->highest_fd = fd;
     w->live++;
     return;
 refuse:
-    atomic_fetch_sub(&w->srv->live, 1);
-    close(fd);
+    engine_leave(srv);
+    engine_refuse(srv, fd);
 }
 
-static int listener_index(const struct worker *w, int fd)
+static int is_listener(const struct worker *w, int fd)
 {
-    for (int i = 0; i < w->srv->cfg->listen_count; i++)
-        if (w->srv->listen_fd[w->index][i] == fd)
-            return i;
-    return -1;
+    for (int i = 0; i < w->ew.srv->cfg->listen_count; i++)
+        if (w->ew.srv->listen_fd[w->index][i] == fd)
+            return 1;
+    return 0;
 }
 
 static void watch_listeners(struct worker *w, int mask)
 {
-    for (int i = 0; i < w->srv->cfg->listen_count; i++) {
-        int fd = w->srv->listen_fd[w->index][i];
+    for (int i = 0; i < w->ew.srv->cfg->listen_count; i++) {
+        int fd = w->ew.srv->listen_fd[w->index][i];
         if (fd >= 0 && loop_watch(w->loop, fd, mask) != 0)
             log_syscall("loop_watch", "listener", errno);
     }
 }
 
-/* Out of descriptors: rest the listeners briefly instead of spinning on a
- * listener that stays readable (OpenBSD httpd's back-off). */
-static void pause_listeners(struct worker *w, int err)
+static void pause_listeners(struct worker *w, int64_t now_ms)
 {
-    log_syscall("accept4", "listener paused for 100 ms", err);
     watch_listeners(w, 0);
     w->listeners_paused = 1;
-    clock_gettime(CLOCK_MONOTONIC, &w->resume_at);
-    w->resume_at.tv_nsec += ACCEPT_PAUSE_MS * 1000000L;
-    if (w->resume_at.tv_nsec >= 1000000000L) {
-        w->resume_at.tv_sec++;
-        w->resume_at.tv_nsec -= 1000000000L;
-    }
-}
-
-static void maybe_resume_listeners(struct worker *w)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if (!w->listeners_paused || w->draining || t.tv_sec < w->resume_at.tv_sec ||
-        (t.tv_sec == w->resume_at.tv_sec && t.tv_nsec < w->resume_at.tv_nsec))
-        return;
-    w->listeners_paused = 0;
-    watch_listeners(w, LOOP_READ);
+    timer_set(&w->timers, &w->pause_timer, now_ms + ENGINE_ACCEPT_PAUSE_MS);
 }
 
 /* Accepts up to `limit` pending connections. */
-static void accept_ready(struct worker *w, int listen_fd, int limit, time_t now)
+static void accept_ready(struct worker *w, int listen_fd, int limit, int64_t now_ms)
 {
     for (int i = 0; i < limit; i++) {
         struct sockaddr_storage peer;
         socklen_t peer_len = sizeof peer;
         int fd = net_accept(listen_fd, 1, &peer, &peer_len);
         if (fd >= 0) {
-            admit(w, fd, &peer, peer_len, now);
+            admit(w, fd, &peer, peer_len, now_ms);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+        switch (engine_accept_failed(errno)) {
+        case ENGINE_ACCEPT_RETRY:
             continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-            pause_listeners(w, errno);
-        else if (errno != EAGAIN)
-            log_syscall("accept4", "listener", errno);
-        return;
+        case ENGINE_ACCEPT_PAUSE:
+            pause_listeners(w, now_ms);
+            return;
+        case ENGINE_ACCEPT_EMPTY:
+            return;
+        }
     }
 }
 
-/* Timeouts, checked once a second: a slow head (slowloris), an idle
- * keep-alive connection, a client that stopped reading. */
-static void sweep(struct worker *w, time_t now)
-{
-    const struct serve_config *cfg = w->srv->cfg;
-    for (int fd = 0; fd < w->srv->max_fds && fd <= w->highest_fd; fd++) {
-        struct rconn *rc = w->by_fd[fd];
-        if (!rc)
-            continue;
-        int limit;
-        if (w->proto->want(rc->conn) == HTTP_WANT_WRITE)
-            limit = cfg->send_timeout;
-        else
-            limit = w->proto->idle(rc->conn) ? cfg->idle_timeout : cfg->header_timeout;
-        if (now - rc->since >= limit || (w->draining && now >= w->drain_deadline))
-            close_conn(w, rc);
-    }
-}
+/* ---- a graceful stop ----------------------------------------------------- */
 
-/* Graceful stop: take what is already queued on the listeners, stop
- * listening, and let every connection finish what it has received. */
-static void begin_drain(struct worker *w, time_t now)
+/* Take what is already queued on the listeners, stop listening, close what
+ * is idle and let every other connection finish what it has received, until
+ * --drain-timeout. */
+static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
 {
+    struct server *srv = w->ew.srv;
     uint64_t ignored;
     if (read(w->wake_fd, &ignored, sizeof ignored) < 0 && errno != EAGAIN)
         log_syscall("read", "eventfd", errno);
-    if (w->draining)
+    if (w->ew.draining)
         return;
-    w->draining = 1;
-    w->drain_deadline = now + w->srv->cfg->drain_timeout;
-    for (int i = 0; i < w->srv->cfg->listen_count; i++) {
-        int fd = w->srv->listen_fd[w->index][i];
+    engine_begin_drain(&w->ew, now_ms);
+    timer_set(&w->timers, &w->drain_timer, w->ew.drain_end);
+    for (int i = 0; i < srv->cfg->listen_count; i++) {
+        int fd = srv->listen_fd[w->index][i];
         if (fd < 0)
             continue;
-        accept_ready(w, fd, 1 << 20, now);
+        accept_ready(w, fd, 1 << 20, now_ms);
         loop_watch(w->loop, fd, 0);
         /* A closed listener makes new clients fail fast instead of waiting
          * in a backlog nobody will accept from. The shared Unix listener is
          * closed by the server once every worker has stopped. */
-        if (!w->srv->listen_shared[i]) {
+        if (!srv->listen_shared[i]) {
             close(fd);
-            w->srv->listen_fd[w->index][i] = -1;
+            srv->listen_fd[w->index][i] = -1;
         }
     }
     for (int fd = 0; fd <= w->highest_fd; fd++) {
-        struct rconn *rc = w->by_fd[fd];
-        if (!rc)
+        struct engine_conn *ec = w->by_fd[fd];
+        if (!ec || ec->phase == ENGINE_PHASE_LINGER)
             continue;
-        w->proto->drain(rc->conn, now);
-        if (w->proto->want(rc->conn) == HTTP_WANT_CLOSE)
-            close_conn(w, rc);
-        else if (w->proto->want(rc->conn) == HTTP_WANT_WRITE)
-            drive(w, rc, now);
+        if (!ec->proto) {
+            close_conn(w, ec, ENGINE_CLOSE_STOP);
+            continue;
+        }
+        w->ew.proto->drain(ec->proto, now);
+        drive(w, ec, now, now_ms);
     }
 }
 
-static void dispatch(struct worker *w, const struct loop_event *ev, time_t now)
+static void cut_drain(struct worker *w)
+{
+    int cut = 0;
+    for (int fd = 0; fd <= w->highest_fd; fd++) {
+        if (w->by_fd[fd]) {
+            close_conn(w, w->by_fd[fd], ENGINE_CLOSE_DRAIN_CUT);
+            cut++;
+        }
+    }
+    log_error("worker %d: --drain-timeout passed, %d connection%s cut", w->index, cut, cut == 1 ? "" : "s");
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void expire_timers(struct worker *w, int64_t now_ms)
+{
+    struct timer *t;
+    while ((t = timer_expired(&w->timers, now_ms))) {
+        if (t == &w->pause_timer) {
+            w->listeners_paused = 0;
+            if (!w->ew.draining)
+                watch_listeners(w, LOOP_READ);
+        } else if (t == &w->drain_timer) {
+            cut_drain(w);
+        } else {
+            struct engine_conn *ec = (struct engine_conn *)((char *)t - offsetof(struct engine_conn, timer));
+            enum engine_close why = engine_conn_expired(&w->ew, ec, now_ms);
+            if (why != ENGINE_CLOSE_COUNT)
+                close_conn(w, ec, why);
+        }
+    }
+}
+
+static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, int64_t now_ms)
 {
     if (ev->fd == w->wake_fd) {
-        begin_drain(w, now);
+        begin_drain(w, now, now_ms);
         return;
     }
-    if (listener_index(w, ev->fd) >= 0) {
-        if (!w->draining && !w->listeners_paused)
-            accept_ready(w, ev->fd, ACCEPT_BATCH, now);
+    if (is_listener(w, ev->fd)) {
+        if (!w->ew.draining && !w->listeners_paused)
+            accept_ready(w, ev->fd, ACCEPT_BATCH, now_ms);
         return;
     }
-    struct rconn *rc = w->by_fd[ev->fd];
-    if (rc)
-        drive(w, rc, now);
+    struct engine_conn *ec = w->by_fd[ev->fd];
+    if (ec)
+        drive(w, ec, now, now_ms);
 }
 
 static void *worker_main(void *arg)
@@ -328,38 +340,38 @@ static void *worker_main(void *arg)
     watch_listeners(w, LOOP_READ);
     if (loop_watch(w->loop, w->wake_fd, LOOP_READ) != 0)
         log_syscall("loop_watch", "eventfd", errno);
-    while (!w->draining || w->live > 0) {
-        if (w->ctx.log.len)
-            access_log_flush(&w->ctx.log);
-        int n = loop_wait(w->loop, events, EVENTS_PER_WAIT, w->listeners_paused ? ACCEPT_PAUSE_MS : 1000);
+    while (!w->ew.draining || w->live > 0) {
+        if (w->ew.ctx.log.len)
+            access_log_flush(&w->ew.ctx.log);
+        int wait_ms = timer_wait_ms(&w->timers, timer_clock_ms(), 1000);
+        int n = loop_wait(w->loop, events, EVENTS_PER_WAIT, wait_ms);
         if (n < 0) {
             log_syscall("loop_wait", w->backend, errno);
             break;
         }
         time_t now = serve_clock();
+        int64_t now_ms = timer_clock_ms();
         for (int i = 0; i < n; i++)
-            dispatch(w, &events[i], now);
-        maybe_resume_listeners(w);
-        if (now != w->last_sweep) {
-            w->last_sweep = now;
-            sweep(w, now);
-        }
+            dispatch(w, &events[i], now, now_ms);
+        expire_timers(w, now_ms);
     }
-    access_log_flush(&w->ctx.log);
+    access_log_flush(&w->ew.ctx.log);
     return NULL;
 }
 
+/* ---- start and stop ------------------------------------------------------ */
+
 static void destroy_worker(struct worker *w)
 {
-    for (int fd = 0; fd <= w->highest_fd; fd++)
-        if (w->by_fd && w->by_fd[fd])
-            close_conn(w, w->by_fd[fd]);
-    while (w->free_conns) {
-        struct rconn *rc = w->free_conns;
-        w->free_conns = rc->next_free;
-        free(rc);
+    for (int fd = 0; w->by_fd && fd <= w->highest_fd; fd++)
+        if (w->by_fd[fd])
+            close_conn(w, w->by_fd[fd], ENGINE_CLOSE_STOP);
+    while (w->slabs) {
+        struct slab *s = w->slabs;
+        w->slabs = s->next;
+        free(s);
     }
-    serve_ctx_destroy(&w->ctx);
+    engine_worker_destroy(&w->ew);
     free(w->by_fd);
     if (w->loop)
         loop_destroy(w->loop);
@@ -370,11 +382,15 @@ static void destroy_worker(struct worker *w)
 static int init_worker(struct worker *w, struct server *srv, int index, const char *backend)
 {
     memset(w, 0, sizeof *w);
-    w->srv = srv;
-    w->proto = srv->proto;
     w->index = index;
     w->backend = backend;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    timer_wheel_init(&w->timers, timer_clock_ms());
+    timer_init(&w->pause_timer);
+    timer_init(&w->drain_timer);
+    if (engine_worker_init(&w->ew, srv) != 0)
+        return -1;
+    w->ew.timers = &w->timers;
     if (w->wake_fd < 0) {
         log_syscall("eventfd", NULL, errno);
         return -1;
@@ -389,7 +405,7 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
         log_syscall("calloc", "connection table", ENOMEM);
         return -1;
     }
-    return serve_ctx_init(&w->ctx, srv);
+    return 0;
 }
 
 int reactor_start(struct server *srv, const char *backend)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "net/sock.h"
+#include "serve/engine.h"
 #include "serve/log.h"
 
 #define LISTEN_BACKLOG 4096
@@ -210,6 +211,8 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     if (srv->access_fd == -2)
         srv->access_fd = -1;
     srv->max_fds = raise_fd_limit();
+    if (engine_totals_open(srv) != 0)
+        return -1;
     srv->listen_sets = srv->model->event_loops ? cfg->workers : 1;
     return open_listeners(srv);
 }
@@ -231,8 +234,10 @@ int serve_run(const struct serve_config *cfg)
         fprintf(stderr, "%s: %s received, finishing %s in flight\n", command_name(&srv), strsignal(sig),
                 srv.proto == &serve_proto_http ? "responses" : "connections");
     srv.model->stop(&srv);
+    engine_report(&srv);
     status = 0;
 out:
+    engine_totals_close(&srv);
     close_listeners(&srv);
     if (srv.access_fd > STDERR_FILENO)
         close(srv.access_fd);

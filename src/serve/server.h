@@ -38,6 +38,7 @@ struct serve_config {
 };
 
 struct server;
+struct engine_totals;
 
 /* A concurrency model: one entry per file under src/serve/models/. */
 struct serve_model {
@@ -61,6 +62,7 @@ struct server {
     int listen_sets;      /* rows of listen_fd in use: --workers, or 1 for blocking models */
     int listen_shared[SERVE_MAX_LISTEN]; /* address i has one socket for all workers */
     atomic_int live;      /* connections being served, for --max-conns */
+    struct engine_totals *totals; /* closes by reason, summed over workers (serve/engine.h) */
     void *model_state;
 };
 

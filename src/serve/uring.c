@@ -35,8 +35,9 @@ void uring_stop(struct server *srv)
 #include <time.h>
 #include <unistd.h>
 
+#include "loop/timer.h"
 #include "net/sock.h"
-#include "serve/context.h"
+#include "serve/engine.h"
 #include "serve/io.h"
 #include "serve/log.h"
 
@@ -51,31 +52,38 @@ void uring_stop(struct server *srv)
  * the back of the queue (a POLLOUT poll) so that one fast client of a large
  * file cannot hold the worker. */
 #define STEPS_PER_EVENT 32
-/* After EMFILE/ENFILE the listeners rest this long instead of spinning. */
-#define ACCEPT_PAUSE_MS 100
+/* Connections are carved from slabs of this many (no allocator header each). */
+#define SLAB_CONNS 128
 
 /* What a completion's user_data points at: the first member of a connection
  * or of a listener slot, or one of the worker's own tokens. user_data 0 is a
  * completion nobody waits for (a cancel's own). */
-enum token_kind { TOKEN_CONN = 1, TOKEN_ACCEPT, TOKEN_WAKE, TOKEN_PAUSE };
+enum token_kind { TOKEN_CONN = 1, TOKEN_ACCEPT, TOKEN_WAKE };
 
 struct token {
-    enum token_kind kind;
+    uint8_t kind;
 };
 
 enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL };
 
+/* An idle connection waits with a POLLIN poll, which holds no buffer, and
+ * no protocol object: a recv in flight would pin a read buffer for as long
+ * as the client idles. */
 struct uconn {
-    struct token tok; /* first: user_data of this connection's operations */
-    int fd;
-    enum op op;   /* the one operation in flight, if any */
-    int closing;  /* ended early: freed when the operation in flight completes */
-    int drained;  /* the protocol's drain was called */
-    time_t since; /* start of the current wait (for the timeouts) */
+    struct token tok;  /* first: user_data of this connection's operations */
+    uint8_t op;        /* the one operation in flight, if any */
+    uint8_t closing;   /* ended early: closed when the operation in flight completes */
+    uint8_t why;       /* enum engine_close, while closing */
+    uint8_t drained;   /* the protocol object has seen the stop */
+    struct engine_conn ec;
     struct msghdr msg; /* the kernel may read these until the sendmsg completes */
     struct iovec iov[2];
     struct uconn *prev, *next; /* the worker's connections; next also links the free list */
-    max_align_t conn[]; /* the protocol's connection object (proto->conn_size bytes) */
+};
+
+struct slab {
+    struct slab *next;
+    struct uconn conns[SLAB_CONNS];
 };
 
 struct ulistener {
@@ -88,8 +96,7 @@ struct ulistener {
 };
 
 struct worker {
-    struct server *srv;
-    const struct serve_proto *proto;
+    struct engine_worker ew;
     int index;
     pthread_t thread;
     int ring_ready;
@@ -100,17 +107,16 @@ struct worker {
     int abandoned; /* the loop failed with operations in flight: leak, never free */
     struct io_uring ring;
     int wake_fd; /* eventfd: written once to ask for a graceful stop */
-    struct token wake_tok, pause_tok;
-    struct __kernel_timespec pause_ts;
-    int pause_armed;
-    int pending; /* listener, wake and pause operations in flight */
+    struct token wake_tok;
+    int pending; /* listener and wake operations in flight */
     struct ulistener listeners[SERVE_MAX_LISTEN];
     struct uconn *conns, *free_conns;
+    struct slab *slabs;
+    int slab_used;
     int live; /* connections not yet freed, closing ones included */
-    int draining;
-    time_t drain_deadline;
-    time_t last_sweep;
-    struct serve_ctx ctx;
+    struct timer pause_timer; /* resumes paused listeners */
+    struct timer drain_timer; /* cuts what a graceful stop has left */
+    struct timer_wheel timers;
 };
 
 struct uring_state {
@@ -147,11 +153,29 @@ static void cancel(struct worker *w, struct token *t)
 
 /* ---- connections ---------------------------------------------------- */
 
-static void free_conn(struct worker *w, struct uconn *c)
+static struct uconn *take_conn(struct worker *w)
 {
-    w->proto->release(c->conn);
-    if (close(c->fd) != 0 && errno != EINTR)
-        log_syscall("close", "connection", errno);
+    struct uconn *c = w->free_conns;
+    if (c) {
+        w->free_conns = c->next;
+        return c;
+    }
+    if (!w->slabs || w->slab_used == SLAB_CONNS) {
+        struct slab *s = malloc(sizeof *s);
+        if (!s) {
+            log_syscall("malloc", "connections", ENOMEM);
+            return NULL;
+        }
+        s->next = w->slabs;
+        w->slabs = s;
+        w->slab_used = 0;
+    }
+    return &w->slabs->conns[w->slab_used++];
+}
+
+static void free_conn(struct worker *w, struct uconn *c, enum engine_close why)
+{
+    engine_conn_close(&w->ew, &c->ec, why);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -161,63 +185,62 @@ static void free_conn(struct worker *w, struct uconn *c)
     c->next = w->free_conns;
     w->free_conns = c;
     w->live--;
-    atomic_fetch_sub(&w->srv->live, 1);
 }
 
 /* With nothing in flight the connection goes at once. Otherwise the kernel
  * may still write into its buffer: cancel the operation, and shut the socket
- * down in case it is already past cancelling; it is freed on the completion. */
-static void close_conn(struct worker *w, struct uconn *c)
+ * down in case it is already past cancelling; it is closed on the completion. */
+static void close_conn(struct worker *w, struct uconn *c, enum engine_close why)
 {
     if (c->op == OP_NONE) {
-        free_conn(w, c);
+        free_conn(w, c, why);
         return;
     }
     if (c->closing)
         return;
     c->closing = 1;
+    c->why = (uint8_t)why;
     cancel(w, &c->tok);
-    if (shutdown(c->fd, SHUT_RDWR) != 0 && errno != ENOTCONN)
+    if (shutdown(c->ec.fd, SHUT_RDWR) != 0 && errno != ENOTCONN)
         log_syscall("shutdown", "connection", errno);
 }
 
 static void arm(struct io_uring_sqe *sqe, struct uconn *c, enum op op)
 {
     io_uring_sqe_set_data(sqe, &c->tok);
-    c->op = op;
+    c->op = (uint8_t)op;
 }
 
 static void submit_recv(struct worker *w, struct uconn *c)
 {
     size_t room;
-    char *space = w->proto->read_space(c->conn, &room);
+    char *space = w->ew.proto->read_space(c->ec.proto, &room);
     struct io_uring_sqe *sqe = space ? get_sqe(w) : NULL;
     if (!sqe) {
-        close_conn(w, c); /* no buffer (out of memory) or a broken ring */
+        close_conn(w, c, space ? ENGINE_CLOSE_IO_ERROR : ENGINE_CLOSE_NO_MEMORY);
         return;
     }
-    io_uring_prep_recv(sqe, c->fd, space, room, 0);
+    io_uring_prep_recv(sqe, c->ec.fd, space, room, 0);
     arm(sqe, c, OP_RECV);
 }
 
 /* The head, and a memory body with it in one sendmsg. A head followed by a
  * file is held back with MSG_MORE so that it leaves with the file's first
  * bytes in one segment. */
-static void submit_send(struct worker *w, struct uconn *c)
+static void submit_send(struct worker *w, struct uconn *c, const struct serve_output *o)
 {
-    const struct http_output *o = w->proto->output(c->conn);
     struct io_uring_sqe *sqe = get_sqe(w);
     if (!sqe) {
-        close_conn(w, c);
+        close_conn(w, c, ENGINE_CLOSE_IO_ERROR);
         return;
     }
     if (o->head_len > 0 && o->file_len > 0) {
-        io_uring_prep_send(sqe, c->fd, o->head, o->head_len, MSG_NOSIGNAL | MSG_MORE);
+        io_uring_prep_send(sqe, c->ec.fd, o->head, o->head_len, MSG_NOSIGNAL | MSG_MORE);
     } else {
         c->iov[0] = (struct iovec){(void *)o->head, o->head_len};
         c->iov[1] = (struct iovec){(void *)o->data, o->data_len};
         c->msg = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = 2};
-        io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+        io_uring_prep_sendmsg(sqe, c->ec.fd, &c->msg, MSG_NOSIGNAL);
     }
     arm(sqe, c, OP_SEND);
 }
@@ -226,55 +249,97 @@ static void submit_poll(struct worker *w, struct uconn *c, unsigned mask)
 {
     struct io_uring_sqe *sqe = get_sqe(w);
     if (!sqe) {
-        close_conn(w, c);
+        close_conn(w, c, ENGINE_CLOSE_IO_ERROR);
         return;
     }
-    io_uring_prep_poll_add(sqe, c->fd, mask);
+    io_uring_prep_poll_add(sqe, c->ec.fd, mask);
     arm(sqe, c, OP_POLL);
 }
 
-static int file_only(const struct serve_proto *p, const void *conn)
+/* The protocol said close: linger (a POLLIN poll until the peer has sent
+ * all) or close now. */
+static void end_conn(struct worker *w, struct uconn *c, enum engine_close why, int64_t now_ms)
 {
-    const struct http_output *o = p->output(conn);
-    return o->head_len == 0 && o->data_len == 0 && o->file_len > 0;
+    if (engine_conn_linger(&w->ew, &c->ec, why, now_ms))
+        submit_poll(w, c, POLLIN);
+    else
+        close_conn(w, c, why);
 }
 
 /* Runs a connection with nothing in flight until it needs an operation,
  * then submits it. io_uring has no sendfile: a file body goes out by
  * sendfile(2) on the non-blocking socket, right here, and a full socket is
- * waited for with a POLLOUT poll. */
-static void drive(struct worker *w, struct uconn *c, time_t now)
+ * waited for with a POLLOUT poll. An idle connection gives its protocol
+ * object back and waits with a POLLIN poll. */
+static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms, int progressed)
 {
-    const struct serve_proto *p = w->proto;
-    if (w->draining && !c->drained) {
+    const struct serve_proto *p = w->ew.proto;
+    void *conn = c->ec.proto;
+    if (w->ew.draining && conn && !c->drained) {
         c->drained = 1;
-        p->drain(c->conn, now);
+        p->drain(conn, now);
     }
     for (int step = 0;; step++) {
-        enum http_want want = p->want(c->conn);
-        if (want == HTTP_WANT_READ) {
+        enum serve_want want = p->want(conn);
+        if (want == SERVE_WANT_CLOSE) {
+            end_conn(w, c, engine_end_reason(&w->ew, conn), now_ms);
+            return;
+        }
+        engine_conn_settle(&w->ew, &c->ec, now_ms, progressed);
+        if (!c->ec.proto) {
+            submit_poll(w, c, POLLIN);
+            return;
+        }
+        if (want == SERVE_WANT_READ) {
             submit_recv(w, c);
             return;
         }
-        if (want != HTTP_WANT_WRITE) {
-            close_conn(w, c);
+        struct serve_output o;
+        p->output(conn, &o);
+        if (o.head_len > 0 || o.data_len > 0) {
+            submit_send(w, c, &o);
             return;
         }
-        if (!file_only(p, c->conn)) {
-            submit_send(w, c);
-            return;
-        }
-        enum io_result r = step < STEPS_PER_EVENT ? io_send(c->fd, p, c->conn, now) : IO_AGAIN;
+        enum io_result r = step < STEPS_PER_EVENT ? io_send(c->ec.fd, p, conn, now) : IO_AGAIN;
         if (r == IO_AGAIN) {
             submit_poll(w, c, POLLOUT);
             return;
         }
         if (r == IO_CLOSE) { /* an error, or a file that shrank (io_send aborted it) */
-            close_conn(w, c);
+            close_conn(w, c, engine_errno_reason(errno));
             return;
         }
-        c->since = now; /* the send timeout runs from the last progress */
+        progressed = 1;
     }
+}
+
+/* A POLLIN on an idle connection: a protocol object, and the bytes read at
+ * once (the poll says they are there). */
+static void readable(struct worker *w, struct uconn *c, time_t now, int64_t now_ms)
+{
+    if (c->ec.phase == ENGINE_PHASE_LINGER) {
+        if (engine_conn_lingered(&w->ew, &c->ec))
+            submit_poll(w, c, POLLIN);
+        else
+            close_conn(w, c, ENGINE_CLOSE_DONE);
+        return;
+    }
+    void *conn = engine_conn_proto(&w->ew, &c->ec, now);
+    if (!conn) {
+        close_conn(w, c, ENGINE_CLOSE_NO_MEMORY);
+        return;
+    }
+    c->drained = (uint8_t)w->ew.draining; /* engine_attach drained it */
+    if (w->ew.proto->want(conn) == SERVE_WANT_READ) {
+        enum io_result r = io_recv(c->ec.fd, w->ew.proto, conn, now);
+        if (r == IO_CLOSE) {
+            close_conn(w, c, engine_errno_reason(errno));
+            return;
+        }
+        drive(w, c, now, now_ms, r != IO_AGAIN);
+        return;
+    }
+    drive(w, c, now, now_ms, 0);
 }
 
 enum next_step { NEXT_DRIVE, NEXT_CLOSE, NEXT_POLL_IN, NEXT_POLL_OUT };
@@ -293,123 +358,81 @@ static enum next_step failed(int err, enum next_step on_again)
     return NEXT_CLOSE;
 }
 
-static enum next_step recv_done(const struct serve_proto *p, struct uconn *c, int res, time_t now)
+static void conn_done(struct worker *w, struct uconn *c, int res, time_t now, int64_t now_ms)
 {
-    if (res < 0)
-        return failed(-res, NEXT_POLL_IN);
-    if (res > 0 && p->idle(c->conn))
-        c->since = now; /* a new request head starts: the header timeout runs from here */
-    p->received(c->conn, (size_t)res, now);
-    return NEXT_DRIVE;
-}
-
-static enum next_step send_done(const struct serve_proto *p, struct uconn *c, int res, time_t now)
-{
-    if (res < 0)
-        return failed(-res, NEXT_POLL_OUT);
-    if (res == 0)
-        return NEXT_CLOSE; /* nothing taken from a non-empty send: do not loop on it */
-    c->since = now;
-    p->sent(c->conn, (size_t)res, now);
-    return NEXT_DRIVE;
-}
-
-static void conn_done(struct worker *w, struct uconn *c, int res, time_t now)
-{
-    enum op op = c->op;
+    enum op op = (enum op)c->op;
     c->op = OP_NONE;
     if (c->closing) {
-        free_conn(w, c);
+        free_conn(w, c, (enum engine_close)c->why);
         return;
     }
+    /* An idle or lingering connection holds no protocol object: its poll
+     * (or a poll that failed) leads to readable(). */
+    int holds_object = c->ec.phase != ENGINE_PHASE_LINGER && c->ec.proto;
+    const struct serve_proto *p = w->ew.proto;
     enum next_step next = NEXT_DRIVE;
-    if (op == OP_RECV)
-        next = recv_done(w->proto, c, res, now);
-    else if (op == OP_SEND)
-        next = send_done(w->proto, c, res, now);
-    else if (res < 0) /* a poll reports readiness, errors included, as a mask */
-        next = failed(-res, NEXT_CLOSE);
-    if (next == NEXT_DRIVE)
-        drive(w, c, now);
+    int progressed = 0;
+    if (res < 0) {
+        next = failed(-res, op == OP_SEND ? NEXT_POLL_OUT : NEXT_POLL_IN);
+    } else if (op == OP_RECV) {
+        p->received(c->ec.proto, (size_t)res, now);
+        progressed = res > 0;
+    } else if (op == OP_SEND) {
+        if (res == 0)
+            next = NEXT_CLOSE; /* nothing taken from a non-empty send: do not loop on it */
+        else
+            p->sent(c->ec.proto, (size_t)res, now);
+        progressed = 1;
+    }
+    if (next == NEXT_DRIVE && holds_object)
+        drive(w, c, now, now_ms, progressed);
+    else if (next == NEXT_DRIVE)
+        readable(w, c, now, now_ms);
     else if (next == NEXT_POLL_IN || next == NEXT_POLL_OUT)
         submit_poll(w, c, next == NEXT_POLL_IN ? POLLIN : POLLOUT);
     else
-        close_conn(w, c);
+        close_conn(w, c, res < 0 ? engine_errno_reason(-res) : ENGINE_CLOSE_IO_ERROR);
 }
 
-static struct uconn *new_conn(struct worker *w)
+static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t now_ms)
 {
-    struct uconn *c = w->free_conns;
-    if (c) {
-        w->free_conns = c->next;
-        return c;
-    }
-    c = malloc(sizeof *c + w->proto->conn_size);
-    if (!c)
-        log_syscall("malloc", "connection", ENOMEM);
-    return c;
-}
-
-static void admit(struct worker *w, int fd, const struct ulistener *l, time_t now)
-{
-    char host[48];
+    struct server *srv = w->ew.srv;
     struct uconn *c = NULL;
-    if (atomic_fetch_add(&w->srv->live, 1) >= w->srv->cfg->max_conns || !(c = new_conn(w))) {
-        atomic_fetch_sub(&w->srv->live, 1);
-        if (close(fd) != 0 && errno != EINTR)
-            log_syscall("close", "refused connection", errno);
+    if (!engine_admit(srv)) {
+        engine_refuse(srv, fd);
+        return;
+    }
+    if (!(c = take_conn(w))) {
+        engine_leave(srv);
+        engine_refuse(srv, fd);
         return;
     }
     if (net_set_nodelay(fd) != 0)
         log_syscall("setsockopt", "TCP_NODELAY", errno);
-    net_addr_host((const struct sockaddr *)&l->peer, l->peer_len, host, sizeof host);
-    w->proto->init(c->conn, &w->ctx, host);
     c->tok.kind = TOKEN_CONN;
-    c->fd = fd;
     c->op = OP_NONE;
     c->closing = c->drained = 0;
-    c->since = now;
+    engine_conn_start(&w->ew, &c->ec, fd, (const struct sockaddr *)&l->peer, l->peer_len, now_ms);
     c->prev = NULL;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
     w->live++;
-    drive(w, c, now);
+    submit_poll(w, c, POLLIN);
 }
 
 /* ---- listeners ------------------------------------------------------ */
 
-static void arm_pause_timer(struct worker *w)
-{
-    if (w->pause_armed)
-        return;
-    struct io_uring_sqe *sqe = get_sqe(w);
-    if (!sqe)
-        return;
-    w->pause_ts = (struct __kernel_timespec){.tv_nsec = ACCEPT_PAUSE_MS * 1000000L};
-    io_uring_prep_timeout(sqe, &w->pause_ts, 0, 0);
-    io_uring_sqe_set_data(sqe, &w->pause_tok);
-    w->pause_armed = 1;
-    w->pending++;
-}
-
-/* The listener rests until the pause timer fires instead of failing the
- * same accept again at once (OpenBSD httpd's back-off). */
-static void pause_listener(struct worker *w, struct ulistener *l)
-{
-    l->paused = 1;
-    arm_pause_timer(w);
-}
-
 static void arm_accept(struct worker *w, struct ulistener *l)
 {
-    int fd = w->srv->listen_fd[w->index][l->index];
-    if (fd < 0 || l->armed || l->paused || w->draining)
+    int fd = w->ew.srv->listen_fd[w->index][l->index];
+    if (fd < 0 || l->armed || l->paused || w->ew.draining)
         return;
     struct io_uring_sqe *sqe = get_sqe(w);
     if (!sqe) {
-        pause_listener(w, l);
+        l->paused = 1;
+        timer_set(&w->timers, &w->pause_timer, timer_clock_ms() + ENGINE_ACCEPT_PAUSE_MS);
         return;
     }
     l->peer_len = sizeof l->peer;
@@ -419,30 +442,26 @@ static void arm_accept(struct worker *w, struct ulistener *l)
     w->pending++;
 }
 
-static void accept_done(struct worker *w, struct ulistener *l, int res, time_t now)
+static void accept_done(struct worker *w, struct ulistener *l, int res, int64_t now_ms)
 {
     l->armed = 0;
     w->pending--;
     if (res >= 0) {
-        admit(w, res, l, now);
+        admit(w, res, l, now_ms);
     } else if (res == -ECANCELED) {
         return; /* the drain stopped this listener */
-    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
-        log_syscall("IORING_OP_ACCEPT", "listener paused for 100 ms", -res);
-        pause_listener(w, l);
-    } else if (res != -EINTR && res != -ECONNABORTED && res != -EPROTO) {
-        /* Unexpected, and perhaps lasting: rest too rather than spin on it. */
-        log_syscall("IORING_OP_ACCEPT", "listener paused for 100 ms", -res);
-        pause_listener(w, l);
+    } else if (engine_accept_failed(-res) == ENGINE_ACCEPT_PAUSE) {
+        /* The listener rests until the pause timer fires instead of failing
+         * the same accept again at once. */
+        l->paused = 1;
+        timer_set(&w->timers, &w->pause_timer, now_ms + ENGINE_ACCEPT_PAUSE_MS);
     }
     arm_accept(w, l);
 }
 
-static void pause_done(struct worker *w)
+static void resume_listeners(struct worker *w)
 {
-    w->pause_armed = 0;
-    w->pending--;
-    for (int i = 0; i < w->srv->cfg->listen_count; i++) {
+    for (int i = 0; i < w->ew.srv->cfg->listen_count; i++) {
         w->listeners[i].paused = 0;
         arm_accept(w, &w->listeners[i]);
     }
@@ -458,108 +477,124 @@ static void arm_wake(struct worker *w)
     w->pending++;
 }
 
-/* ---- graceful stop and timeouts ------------------------------------- */
+/* ---- graceful stop ---------------------------------------------------- */
 
-/* Stop accepting, and let every connection finish what it has received. A
- * closed listener makes new clients fail fast instead of waiting in a
- * backlog nobody accepts from; its accept holds the socket open until it is
- * cancelled. The shared Unix listener is closed by the server once every
- * worker has stopped. Reads are cancelled, since the kernel may write into
- * a buffer that the protocol's drain could give back; each connection is drained
- * when its operation completes (see drive). */
-static void begin_drain(struct worker *w, time_t now)
+/* Stop accepting, close what is idle, and let every other connection finish
+ * what it has received, until --drain-timeout. A closed listener makes new
+ * clients fail fast instead of waiting in a backlog nobody accepts from;
+ * its accept holds the socket open until it is cancelled. The shared Unix
+ * listener is closed by the server once every worker has stopped. Reads are
+ * cancelled, since the kernel may write into a buffer that the protocol's
+ * drain could give back; each connection is drained when its operation
+ * completes (see drive). */
+static void begin_drain(struct worker *w, int64_t now_ms)
 {
-    if (w->draining)
+    if (w->ew.draining)
         return;
-    w->draining = 1;
-    w->drain_deadline = now + w->srv->cfg->drain_timeout;
-    for (int i = 0; i < w->srv->cfg->listen_count; i++) {
+    engine_begin_drain(&w->ew, now_ms);
+    timer_set(&w->timers, &w->drain_timer, w->ew.drain_end);
+    for (int i = 0; i < w->ew.srv->cfg->listen_count; i++) {
         struct ulistener *l = &w->listeners[i];
-        int *fd = &w->srv->listen_fd[w->index][i];
+        int *fd = &w->ew.srv->listen_fd[w->index][i];
         if (l->armed)
             cancel(w, &l->tok);
-        if (*fd >= 0 && !w->srv->listen_shared[i]) {
+        if (*fd >= 0 && !w->ew.srv->listen_shared[i]) {
             if (close(*fd) != 0 && errno != EINTR)
                 log_syscall("close", "listener", errno);
             *fd = -1;
         }
     }
-    for (struct uconn *c = w->conns; c; c = c->next)
-        if (!c->closing && c->op != OP_NONE && w->proto->want(c->conn) == HTTP_WANT_READ)
+    struct uconn *next;
+    for (struct uconn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->closing || c->ec.phase == ENGINE_PHASE_LINGER)
+            continue;
+        if (!c->ec.proto)
+            close_conn(w, c, ENGINE_CLOSE_STOP);
+        else if (c->op == OP_RECV)
             cancel(w, &c->tok);
+    }
 }
 
-static void wake_done(struct worker *w, int res, time_t now)
+static void cut_drain(struct worker *w)
+{
+    int cut = 0;
+    struct uconn *next;
+    for (struct uconn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (!c->closing) {
+            close_conn(w, c, ENGINE_CLOSE_DRAIN_CUT);
+            cut++;
+        }
+    }
+    log_error("worker %d: --drain-timeout passed, %d connection%s cut", w->index, cut, cut == 1 ? "" : "s");
+}
+
+static void wake_done(struct worker *w, int res, int64_t now_ms)
 {
     w->pending--;
     if (res < 0)
         log_syscall("IORING_OP_POLL_ADD", "eventfd", -res);
-    begin_drain(w, now); /* only uring_stop writes the eventfd */
+    begin_drain(w, now_ms); /* only uring_stop writes the eventfd */
 }
 
-/* Timeouts, checked once a second: a slow head (slowloris), an idle
- * keep-alive connection, a client that stopped reading. */
-static void sweep(struct worker *w, time_t now)
+static void expire_timers(struct worker *w, int64_t now_ms)
 {
-    const struct serve_config *cfg = w->srv->cfg;
-    struct uconn *next;
-    for (struct uconn *c = w->conns; c; c = next) {
-        next = c->next;
-        if (c->closing)
-            continue;
-        int limit;
-        if (w->proto->want(c->conn) == HTTP_WANT_WRITE)
-            limit = cfg->send_timeout;
-        else
-            limit = w->proto->idle(c->conn) ? cfg->idle_timeout : cfg->header_timeout;
-        if (now - c->since >= limit || (w->draining && now >= w->drain_deadline))
-            close_conn(w, c);
+    struct timer *t;
+    while ((t = timer_expired(&w->timers, now_ms))) {
+        if (t == &w->pause_timer) {
+            resume_listeners(w);
+        } else if (t == &w->drain_timer) {
+            cut_drain(w);
+        } else {
+            struct engine_conn *ec = (struct engine_conn *)((char *)t - offsetof(struct engine_conn, timer));
+            struct uconn *c = (struct uconn *)((char *)ec - offsetof(struct uconn, ec));
+            enum engine_close why = c->closing ? ENGINE_CLOSE_COUNT : engine_conn_expired(&w->ew, ec, now_ms);
+            if (why != ENGINE_CLOSE_COUNT)
+                close_conn(w, c, why);
+        }
     }
 }
 
 /* ---- the loop ------------------------------------------------------- */
 
-static void complete(struct worker *w, struct token *t, int res, time_t now)
+static void complete(struct worker *w, struct token *t, int res, time_t now, int64_t now_ms)
 {
     switch (t->kind) {
     case TOKEN_CONN:
-        conn_done(w, (struct uconn *)t, res, now);
+        conn_done(w, (struct uconn *)t, res, now, now_ms);
         break;
     case TOKEN_ACCEPT:
-        accept_done(w, (struct ulistener *)t, res, now);
+        accept_done(w, (struct ulistener *)t, res, now_ms);
         break;
     case TOKEN_WAKE:
-        wake_done(w, res, now);
-        break;
-    case TOKEN_PAUSE:
-        pause_done(w);
+        wake_done(w, res, now_ms);
         break;
     }
 }
 
-/* Submits what the last round queued, waits up to a second for one
- * completion, and handles up to CQES_PER_WAKE of them. */
+/* Submits what the last round queued, waits for one completion or the
+ * earliest timer, handles up to CQES_PER_WAKE completions, then the timers. */
 static int wait_and_reap(struct worker *w)
 {
     struct io_uring_cqe *cqe;
-    struct __kernel_timespec ts = {.tv_sec = 1};
+    int wait_ms = timer_wait_ms(&w->timers, timer_clock_ms(), 1000);
+    struct __kernel_timespec ts = {.tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L};
     int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
         log_syscall("io_uring_submit_and_wait_timeout", NULL, -ret);
         return -1;
     }
     time_t now = serve_clock();
+    int64_t now_ms = timer_clock_ms();
     for (int n = 0; n < CQES_PER_WAKE && io_uring_peek_cqe(&w->ring, &cqe) == 0; n++) {
         uint64_t data = io_uring_cqe_get_data64(cqe);
         int res = cqe->res;
         io_uring_cqe_seen(&w->ring, cqe);
         if (data)
-            complete(w, (struct token *)(uintptr_t)data, res, now);
+            complete(w, (struct token *)(uintptr_t)data, res, now, now_ms);
     }
-    if (now != w->last_sweep) {
-        w->last_sweep = now;
-        sweep(w, now);
-    }
+    expire_timers(w, now_ms);
     return 0;
 }
 
@@ -589,18 +624,18 @@ static void *worker_main(void *arg)
         log_syscall("sem_post", "worker started", errno);
     if (w->enable_failed)
         return NULL;
-    for (int i = 0; i < w->srv->cfg->listen_count; i++)
+    for (int i = 0; i < w->ew.srv->cfg->listen_count; i++)
         arm_accept(w, &w->listeners[i]);
     arm_wake(w);
-    while (!w->draining || w->live > 0 || w->pending > 0) {
-        if (w->ctx.log.len)
-            access_log_flush(&w->ctx.log);
+    while (!w->ew.draining || w->live > 0 || w->pending > 0) {
+        if (w->ew.ctx.log.len)
+            access_log_flush(&w->ew.ctx.log);
         if (wait_and_reap(w) != 0) {
             w->abandoned = w->live > 0 || w->pending > 0;
             break;
         }
     }
-    access_log_flush(&w->ctx.log);
+    access_log_flush(&w->ew.ctx.log);
     /* A registered ring descriptor belongs to this thread: give it back here. */
     int ret = w->ring_fd_registered ? io_uring_unregister_ring_fd(&w->ring) : 0;
     if (ret < 0)
@@ -619,13 +654,13 @@ static void destroy_worker(struct worker *w)
      * exiting). */
     if (!w->abandoned) {
         while (w->conns)
-            free_conn(w, w->conns);
-        while (w->free_conns) {
-            struct uconn *c = w->free_conns;
-            w->free_conns = c->next;
-            free(c);
+            free_conn(w, w->conns, ENGINE_CLOSE_STOP);
+        while (w->slabs) {
+            struct slab *s = w->slabs;
+            w->slabs = s->next;
+            free(s);
         }
-        serve_ctx_destroy(&w->ctx);
+        engine_worker_destroy(&w->ew);
     }
     if (w->wake_fd >= 0 && close(w->wake_fd) != 0)
         log_syscall("close", "eventfd", errno);
@@ -661,21 +696,22 @@ static int init_ring(struct worker *w)
 static int init_worker(struct worker *w, struct server *srv, int index)
 {
     memset(w, 0, sizeof *w);
-    w->srv = srv;
-    w->proto = srv->proto;
     w->index = index;
     w->wake_tok.kind = TOKEN_WAKE;
-    w->pause_tok.kind = TOKEN_PAUSE;
     for (int i = 0; i < SERVE_MAX_LISTEN; i++)
         w->listeners[i] = (struct ulistener){.tok.kind = TOKEN_ACCEPT, .index = i};
+    timer_wheel_init(&w->timers, timer_clock_ms());
+    timer_init(&w->pause_timer);
+    timer_init(&w->drain_timer);
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0) {
         log_syscall("eventfd", NULL, errno);
         return -1;
     }
-    if (init_ring(w) != 0)
+    if (engine_worker_init(&w->ew, srv) != 0)
         return -1;
-    return serve_ctx_init(&w->ctx, srv);
+    w->ew.timers = &w->timers;
+    return init_ring(w);
 }
 
 /* Waits until every worker has enabled its ring: only then has the start

@@ -27,12 +27,15 @@ struct fork_model {
     int reaping; /* the reaper thread was started */
 };
 
-/* In a child: the connection being served, for the SIGUSR1 handler. */
+/* In a child: the connection being served, and the drain request, for the
+ * SIGUSR1 handler. */
 static volatile sig_atomic_t child_fd = -1;
+static volatile sig_atomic_t child_stop;
 
 static void on_drain_signal(int sig)
 {
     (void)sig;
+    child_stop = 1;
     if (child_fd >= 0)
         shutdown(child_fd, SHUT_RD); /* async-signal-safe: ends reading, not the response */
 }
@@ -58,10 +61,12 @@ static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_s
     sigemptyset(&drain);
     sigaddset(&drain, SIGUSR1);
     pthread_sigmask(SIG_UNBLOCK, &drain, NULL);
-    if (blocking_worker_init(&worker, srv) == 0)
-        blocking_serve(&worker, NULL, fd, peer, peer_len);
-    else
+    if (blocking_worker_init(&worker, srv, NULL) == 0) {
+        worker.stop_flag = &child_stop;
+        blocking_serve(&worker, fd, peer, peer_len);
+    } else {
         blocking_refuse(srv, fd);
+    }
     blocking_worker_destroy(&worker);
     _exit(0);
 }
@@ -81,7 +86,6 @@ static void spawn(void *model, int fd, const struct sockaddr_storage *peer, sock
     if (pid < 0) {
         log_syscall("fork", "connection", errno);
         blocking_refuse(m->acceptor.srv, fd);
-        blocking_release_slot(m->acceptor.srv);
         return;
     }
     close(fd);
@@ -93,7 +97,7 @@ static void forget(struct fork_model *m, pid_t pid)
     for (int i = 0; i < m->count; i++) {
         if (m->children[i] == pid) {
             m->children[i] = m->children[--m->count];
-            blocking_release_slot(m->acceptor.srv);
+            engine_leave(m->acceptor.srv);
             break;
         }
     }

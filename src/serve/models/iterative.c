@@ -22,18 +22,18 @@ struct iterative {
 static void serve_now(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     struct iterative *it = model;
-    blocking_serve(&it->worker, &it->serving, fd, peer, peer_len);
-    blocking_release_slot(it->acceptor.srv);
+    blocking_serve(&it->worker, fd, peer, peer_len);
 }
 
 static int start(struct server *srv)
 {
     struct iterative *it = calloc(1, sizeof *it);
     srv->model_state = it;
-    if (!it || blocking_set_init(&it->serving, 1) != 0 || blocking_worker_init(&it->worker, srv) != 0)
+    if (!it || blocking_set_init(&it->serving, 1) != 0 || blocking_worker_init(&it->worker, srv, &it->serving) != 0)
         return -1;
-    if (it->worker.idle_timeout > ITERATIVE_IDLE_TIMEOUT)
-        it->worker.idle_timeout = ITERATIVE_IDLE_TIMEOUT;
+    int64_t *idle_ms = &it->worker.ew.timeouts.ms[ENGINE_PHASE_IDLE];
+    if (*idle_ms > ITERATIVE_IDLE_TIMEOUT * 1000)
+        *idle_ms = ITERATIVE_IDLE_TIMEOUT * 1000;
     it->acceptor = (struct acceptor){.srv = srv, .hand_over = serve_now, .model = it};
     return acceptor_start(&it->acceptor);
 }

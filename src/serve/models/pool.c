@@ -54,13 +54,12 @@ static void *pool_thread(void *arg)
     struct pool_model *p = arg;
     struct blocking_worker worker;
     struct queued q;
-    int ready = blocking_worker_init(&worker, p->acceptor.srv) == 0;
+    int ready = blocking_worker_init(&worker, p->acceptor.srv, &p->serving) == 0;
     while (take(p, &q)) {
         if (ready)
-            blocking_serve(&worker, &p->serving, q.fd, &q.peer, q.peer_len);
+            blocking_serve(&worker, q.fd, &q.peer, q.peer_len);
         else
             blocking_refuse(p->acceptor.srv, q.fd);
-        blocking_release_slot(p->acceptor.srv);
     }
     blocking_worker_destroy(&worker);
     return NULL;
@@ -77,10 +76,8 @@ static void enqueue(void *model, int fd, const struct sockaddr_storage *peer, so
         pthread_cond_signal(&p->not_empty);
     }
     pthread_mutex_unlock(&p->lock);
-    if (full) {
+    if (full)
         blocking_refuse(p->acceptor.srv, fd);
-        blocking_release_slot(p->acceptor.srv);
-    }
 }
 
 static int start(struct server *srv)

@@ -44,12 +44,11 @@ static void *serve_connection(void *arg)
     struct job *job = arg;
     struct thread_model *m = job->model;
     struct blocking_worker worker;
-    if (blocking_worker_init(&worker, m->acceptor.srv) == 0)
-        blocking_serve(&worker, &m->serving, job->fd, &job->peer, job->peer_len);
+    if (blocking_worker_init(&worker, m->acceptor.srv, &m->serving) == 0)
+        blocking_serve(&worker, job->fd, &job->peer, job->peer_len);
     else
         blocking_refuse(m->acceptor.srv, job->fd);
     blocking_worker_destroy(&worker);
-    blocking_release_slot(m->acceptor.srv);
     free(job);
     thread_done(m);
     return NULL;
@@ -74,7 +73,6 @@ static void spawn(void *model, int fd, const struct sockaddr_storage *peer, sock
     thread_done(m);
 refuse:
     blocking_refuse(m->acceptor.srv, fd);
-    blocking_release_slot(m->acceptor.srv);
 }
 
 static int start(struct server *srv)

@@ -1,0 +1,432 @@
+#include "serve/engine.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "net/addr.h"
+#include "serve/log.h"
+
+/* The server's totals live in shared memory so that forked children can add
+ * theirs; every worker adds once, when it ends. */
+struct engine_totals {
+    _Atomic uint64_t accepted;
+    _Atomic uint64_t closes[ENGINE_CLOSE_COUNT];
+};
+
+static const char *const close_names[ENGINE_CLOSE_COUNT] = {
+    [ENGINE_CLOSE_DONE] = "done",
+    [ENGINE_CLOSE_PEER_CLOSED] = "peer-closed",
+    [ENGINE_CLOSE_PEER_RESET] = "peer-reset",
+    [ENGINE_CLOSE_IO_ERROR] = "io-error",
+    [ENGINE_CLOSE_REFUSED] = "refused-request",
+    [ENGINE_CLOSE_HEADER_TIMEOUT] = "header-timeout",
+    [ENGINE_CLOSE_IDLE_TIMEOUT] = "idle-timeout",
+    [ENGINE_CLOSE_SEND_TIMEOUT] = "send-timeout",
+    [ENGINE_CLOSE_LIMIT] = "over-limit",
+    [ENGINE_CLOSE_NO_MEMORY] = "no-memory",
+    [ENGINE_CLOSE_FILE_CHANGED] = "file-changed",
+    [ENGINE_CLOSE_STOP] = "stop",
+    [ENGINE_CLOSE_DRAIN_CUT] = "drain-cut",
+};
+
+const char *engine_close_name(enum engine_close why)
+{
+    return why < ENGINE_CLOSE_COUNT ? close_names[why] : "?";
+}
+
+/* ---- timeouts ---------------------------------------------------------- */
+
+void engine_timeouts_init(struct engine_timeouts *t, const struct serve_config *cfg)
+{
+    t->ms[ENGINE_PHASE_IDLE] = (int64_t)cfg->idle_timeout * 1000;
+    t->ms[ENGINE_PHASE_HEAD] = (int64_t)cfg->header_timeout * 1000;
+    t->ms[ENGINE_PHASE_SEND] = (int64_t)cfg->send_timeout * 1000;
+    t->ms[ENGINE_PHASE_LINGER] = ENGINE_LINGER_MS;
+}
+
+enum engine_phase engine_phase_of(const struct serve_proto *p, const void *conn)
+{
+    if (!conn)
+        return ENGINE_PHASE_IDLE;
+    if (p->want(conn) == SERVE_WANT_WRITE)
+        return ENGINE_PHASE_SEND;
+    return p->idle(conn) ? ENGINE_PHASE_IDLE : ENGINE_PHASE_HEAD;
+}
+
+int64_t engine_deadline(const struct engine_timeouts *t, enum engine_phase phase, int64_t since_ms)
+{
+    return since_ms + t->ms[phase];
+}
+
+int64_t engine_track(const struct engine_worker *ew, uint8_t *phase, int64_t *since_ms, const void *conn,
+                     int64_t now_ms, int progressed)
+{
+    enum engine_phase next = engine_phase_of(ew->proto, conn);
+    if (next == ENGINE_PHASE_IDLE && *phase == ENGINE_PHASE_HEAD && !progressed)
+        next = ENGINE_PHASE_HEAD;
+    /* A send's clock runs from its last progress, an idle one's from the
+     * response that just ended; a head's from its first byte only. */
+    if (next != *phase || (progressed && next != ENGINE_PHASE_HEAD)) {
+        *phase = (uint8_t)next;
+        *since_ms = now_ms;
+    }
+    return engine_deadline(&ew->timeouts, next, *since_ms);
+}
+
+enum engine_close engine_timeout_reason(enum engine_phase phase)
+{
+    switch (phase) {
+    case ENGINE_PHASE_IDLE:
+        return ENGINE_CLOSE_IDLE_TIMEOUT;
+    case ENGINE_PHASE_HEAD:
+        return ENGINE_CLOSE_HEADER_TIMEOUT;
+    case ENGINE_PHASE_SEND:
+        return ENGINE_CLOSE_SEND_TIMEOUT;
+    case ENGINE_PHASE_LINGER:
+        break;
+    }
+    return ENGINE_CLOSE_DONE; /* a lingering close that ran its time ends as it began */
+}
+
+/* ---- admission --------------------------------------------------------- */
+
+int engine_admit(struct server *srv)
+{
+    if (atomic_fetch_add(&srv->live, 1) < srv->cfg->max_conns)
+        return 1;
+    atomic_fetch_sub(&srv->live, 1);
+    return 0;
+}
+
+void engine_leave(struct server *srv)
+{
+    atomic_fetch_sub(&srv->live, 1);
+}
+
+/* The refusal fits any socket buffer, so one non-blocking send takes it all.
+ * Closing with a request unread would answer with a reset that can destroy
+ * the 503 before the client reads it: what has already arrived is read and
+ * dropped first, without waiting for more. */
+void engine_refuse(const struct server *srv, int fd)
+{
+    const char *busy = srv->proto->refusal;
+    char scratch[512];
+    if (busy && send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+        errno != ECONNRESET && errno != EPIPE)
+        log_syscall("send", "503", errno);
+    shutdown(fd, SHUT_WR);
+    for (int i = 0; i < 16 && recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0; i++)
+        ;
+    if (srv->totals)
+        atomic_fetch_add(&srv->totals->closes[ENGINE_CLOSE_LIMIT], 1);
+    if (close(fd) != 0 && errno != EINTR)
+        log_syscall("close", "refused connection", errno);
+}
+
+/* ---- accepting --------------------------------------------------------- */
+
+enum engine_accept engine_accept_failed(int err)
+{
+    switch (err) {
+    case EAGAIN:
+        return ENGINE_ACCEPT_EMPTY;
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM: /* a firewall rule refused this one connection */
+        return ENGINE_ACCEPT_RETRY;
+    case EINVAL: /* the listener was shut down by a graceful stop */
+        return ENGINE_ACCEPT_EMPTY;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    default:
+        /* Out of descriptors or memory, or unexpected and perhaps lasting:
+         * rest rather than spin on it. */
+        log_syscall("accept4", "accepting paused for 100 ms", err);
+        return ENGINE_ACCEPT_PAUSE;
+    }
+}
+
+/* ---- a worker ---------------------------------------------------------- */
+
+int engine_worker_init(struct engine_worker *ew, struct server *srv)
+{
+    memset(ew, 0, sizeof *ew);
+    ew->srv = srv;
+    ew->proto = srv->proto;
+    engine_timeouts_init(&ew->timeouts, srv->cfg);
+    return serve_ctx_init(&ew->ctx, srv);
+}
+
+void engine_worker_destroy(struct engine_worker *ew)
+{
+    if (!ew->srv)
+        return;
+    struct engine_totals *t = ew->srv->totals;
+    if (t) {
+        atomic_fetch_add(&t->accepted, ew->stats.accepted);
+        for (int i = 0; i < ENGINE_CLOSE_COUNT; i++)
+            atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
+    }
+    memset(&ew->stats, 0, sizeof ew->stats);
+    while (ew->pool) {
+        void **obj = ew->pool;
+        ew->pool = *obj;
+        free(obj);
+    }
+    serve_ctx_destroy(&ew->ctx);
+}
+
+void engine_peer_set(struct engine_peer *peer, const struct sockaddr *sa, socklen_t len)
+{
+    memset(peer, 0, sizeof *peer);
+    if (!sa || len < (socklen_t)sizeof(sa_family_t))
+        return;
+    peer->family = sa->sa_family;
+    if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
+        memcpy(peer->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))
+        memcpy(peer->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+}
+
+/* The text the access log shows for a peer: its address, "unix", or "-". */
+static void peer_text(const struct engine_peer *peer, char *out, size_t cap)
+{
+    if ((peer->family == AF_INET || peer->family == AF_INET6) && inet_ntop(peer->family, peer->addr, out, cap))
+        return;
+    snprintf(out, cap, "%s", peer->family == AF_UNIX ? "unix" : "-");
+}
+
+void *engine_attach(struct engine_worker *ew, const struct engine_peer *peer, time_t now)
+{
+    char text[INET6_ADDRSTRLEN + 2];
+    void **obj = ew->pool;
+    if (obj)
+        ew->pool = *obj;
+    else if (!(obj = malloc(ew->proto->conn_size)))
+        return NULL;
+    peer_text(peer, text, sizeof text);
+    ew->proto->init(obj, &ew->ctx, text);
+    if (ew->draining)
+        ew->proto->drain(obj, now);
+    return obj;
+}
+
+void engine_detach(struct engine_worker *ew, void *conn)
+{
+    ew->proto->release(conn);
+    *(void **)conn = ew->pool;
+    ew->pool = conn;
+}
+
+void engine_begin_drain(struct engine_worker *ew, int64_t now_ms)
+{
+    if (ew->draining)
+        return;
+    ew->draining = 1;
+    ew->drain_end = now_ms + (int64_t)ew->srv->cfg->drain_timeout * 1000;
+}
+
+/* ---- ending ------------------------------------------------------------ */
+
+enum engine_close engine_end_reason(const struct engine_worker *ew, const void *conn)
+{
+    switch (ew->proto->end(conn)) {
+    case SERVE_END_PEER:
+        return ENGINE_CLOSE_PEER_CLOSED;
+    case SERVE_END_REFUSED:
+        return ENGINE_CLOSE_REFUSED;
+    case SERVE_END_DONE:
+        break;
+    }
+    return ew->draining ? ENGINE_CLOSE_STOP : ENGINE_CLOSE_DONE;
+}
+
+enum engine_close engine_errno_reason(int err)
+{
+    switch (err) {
+    case ECONNRESET:
+    case EPIPE:
+        return ENGINE_CLOSE_PEER_RESET;
+    case ENOMEM:
+    case ENOBUFS:
+        return ENGINE_CLOSE_NO_MEMORY;
+    case ENODATA:
+        return ENGINE_CLOSE_FILE_CHANGED;
+    default:
+        return ENGINE_CLOSE_IO_ERROR;
+    }
+}
+
+int engine_should_linger(const struct engine_worker *ew, const void *conn, enum engine_close why)
+{
+    if (why != ENGINE_CLOSE_DONE && why != ENGINE_CLOSE_REFUSED && why != ENGINE_CLOSE_STOP)
+        return 0;
+    return conn && ew->proto->unread(conn);
+}
+
+void engine_linger_begin(int fd)
+{
+    if (shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN)
+        log_syscall("shutdown", "lingering close", errno);
+}
+
+int engine_linger_read(int fd, uint32_t *dropped)
+{
+    char scratch[16384];
+    for (;;) {
+        ssize_t n = recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+        if (n > 0) {
+            *dropped += (uint32_t)n;
+            if (*dropped >= ENGINE_LINGER_BYTES)
+                return 0;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+}
+
+static int is_timeout(enum engine_close why)
+{
+    return why == ENGINE_CLOSE_HEADER_TIMEOUT || why == ENGINE_CLOSE_SEND_TIMEOUT || why == ENGINE_CLOSE_DRAIN_CUT;
+}
+
+void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why)
+{
+    /* nginx's reset_timedout_connection: a peer that stopped reading would
+     * keep what is queued for it in the kernel, in FIN-WAIT, for minutes. */
+    if (is_timeout(why)) {
+        struct linger reset = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    ew->stats.closes[why]++;
+    if (close(fd) != 0 && errno != EINTR)
+        log_syscall("close", "connection", errno);
+}
+
+/* ---- the event drivers' connections ------------------------------------ */
+
+void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd, const struct sockaddr *peer,
+                       socklen_t peer_len, int64_t now_ms)
+{
+    timer_init(&ec->timer);
+    ec->fd = fd;
+    ec->proto = NULL;
+    ec->flags = 0;
+    ec->phase = ENGINE_PHASE_HEAD;
+    ec->since_ms = now_ms;
+    engine_peer_set(&ec->peer, peer, peer_len);
+    timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_HEAD, now_ms));
+    ew->stats.accepted++;
+}
+
+void *engine_conn_proto(struct engine_worker *ew, struct engine_conn *ec, time_t now)
+{
+    if (!ec->proto)
+        ec->proto = engine_attach(ew, &ec->peer, now);
+    return ec->proto;
+}
+
+void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_t now_ms, int progressed)
+{
+    if (ec->phase == ENGINE_PHASE_LINGER)
+        return;
+    if (ec->proto && ew->proto->want(ec->proto) == SERVE_WANT_READ && ew->proto->idle(ec->proto)) {
+        engine_detach(ew, ec->proto);
+        ec->proto = NULL;
+    }
+    int64_t due = engine_track(ew, &ec->phase, &ec->since_ms, ec->proto, now_ms, progressed);
+    if (!timer_armed(&ec->timer) || due < ec->timer.due_ms)
+        timer_set(ew->timers, &ec->timer, due);
+}
+
+int engine_conn_linger(struct engine_worker *ew, struct engine_conn *ec, enum engine_close why, int64_t now_ms)
+{
+    if (!engine_should_linger(ew, ec->proto, why))
+        return 0;
+    engine_detach(ew, ec->proto);
+    engine_linger_begin(ec->fd);
+    ec->phase = ENGINE_PHASE_LINGER;
+    ec->linger.dropped = 0;
+    ec->linger.why = (uint8_t)why;
+    ec->since_ms = now_ms;
+    timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_LINGER, now_ms));
+    return 1;
+}
+
+int engine_conn_lingered(struct engine_worker *ew, struct engine_conn *ec)
+{
+    (void)ew;
+    return engine_linger_read(ec->fd, &ec->linger.dropped);
+}
+
+enum engine_close engine_conn_expired(struct engine_worker *ew, struct engine_conn *ec, int64_t now_ms)
+{
+    int64_t due = engine_deadline(&ew->timeouts, (enum engine_phase)ec->phase, ec->since_ms);
+    if (now_ms >= due)
+        return engine_timeout_reason((enum engine_phase)ec->phase);
+    timer_set(ew->timers, &ec->timer, due);
+    return ENGINE_CLOSE_COUNT;
+}
+
+void engine_conn_close(struct engine_worker *ew, struct engine_conn *ec, enum engine_close why)
+{
+    if (ec->phase == ENGINE_PHASE_LINGER) {
+        if (why == ENGINE_CLOSE_DONE) /* the linger ran its time: the reason it began with */
+            why = (enum engine_close)ec->linger.why;
+        ec->proto = NULL;
+    } else if (ec->proto) {
+        engine_detach(ew, ec->proto);
+        ec->proto = NULL;
+    }
+    timer_cancel(ew->timers, &ec->timer);
+    engine_close_fd(ew, ec->fd, why);
+    engine_leave(ew->srv);
+}
+
+/* ---- the server's totals ----------------------------------------------- */
+
+int engine_totals_open(struct server *srv)
+{
+    void *p = mmap(NULL, sizeof(struct engine_totals), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        log_syscall("mmap", "connection counters", errno);
+        return -1;
+    }
+    srv->totals = p;
+    return 0;
+}
+
+void engine_totals_close(struct server *srv)
+{
+    if (srv->totals)
+        munmap(srv->totals, sizeof(struct engine_totals));
+    srv->totals = NULL;
+}
+
+void engine_report(const struct server *srv)
+{
+    char line[1024];
+    size_t n = 0;
+    const struct engine_totals *t = srv->totals;
+    if (!t || srv->cfg->quiet)
+        return;
+    n += (size_t)snprintf(line, sizeof line, "%llu accepted; closed:", (unsigned long long)atomic_load(&t->accepted));
+    for (int i = 0; i < ENGINE_CLOSE_COUNT && n < sizeof line; i++) {
+        uint64_t c = atomic_load(&t->closes[i]);
+        if (c)
+            n += (size_t)snprintf(line + n, sizeof line - n, " %s %llu", close_names[i], (unsigned long long)c);
+    }
+    log_error("%s", line);
+}
