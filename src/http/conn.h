@@ -4,7 +4,8 @@
  * reactor, io_uring) asks where to read into, reports how many bytes arrived,
  * asks what to send (head bytes, then a memory body or a file range) and
  * reports how many were sent. Every concurrency model drives this one core, so
- * none of them parses HTTP or builds a response itself.
+ * none of them parses HTTP or builds a response itself. This file is the
+ * state machine; what an answer says is decided in reply.h.
  *
  *   for (;;) switch (http_conn_want(c)) {
  *   case HTTP_WANT_READ:  n = read(fd, http_conn_read_space(c, &room), room);
@@ -21,39 +22,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "http/accept.h"
 #include "http/chunked.h"
-#include "http/date.h"
 #include "http/parse.h"
-#include "http/range.h"
-
-/* What the static-file handler found for a normalised path. */
-struct http_resource {
-    int status;               /* 200; 301 = a directory asked for without its '/'; or 403, 404, ... */
-    int fd;                   /* body from this file when >= 0; given back through release */
-    const void *data;         /* else body from memory, which outlives the response */
-    uint64_t size;            /* body length */
-    time_t mtime;             /* Last-Modified */
-    uint64_t etag_id;         /* the file's identity (inode); the ETag itself is mtime-size, so replicas agree */
-    const char *content_type; /* lives as long as the handler */
-    const char *encoding;     /* Content-Encoding of a precompressed sibling ("br", "gzip"), else NULL */
-    unsigned flags;           /* HTTP_RES_* */
-    void *handle;             /* the handler's own, for release */
-};
-
-enum {
-    HTTP_RES_VARY = 1,      /* the file has a precompressed sibling: every answer says Vary: Accept-Encoding */
-    HTTP_RES_GENERATED = 2, /* made for this request (a listing): no validators, no ranges */
-};
-
-struct http_handler {
-    /* Fills res for the decoded, normalised path (starts with '/', NUL-terminated);
-     * accept holds the HTTP_ACCEPT_* codings the client takes. */
-    void (*resolve)(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res);
-    /* Gives back what resolve acquired (closes res->fd). */
-    void (*release)(void *ctx, struct http_resource *res);
-    void *ctx;
-};
+#include "http/reply.h"
 
 /* One finished exchange, for the access log. Spans are valid only during the call. */
 struct http_log_entry {
@@ -77,15 +48,11 @@ struct http_buf_pool {
 struct http_ctx {
     size_t max_head;   /* request line and header section limit (414 / 431) */
     uint64_t max_body; /* Content-Length beyond this is 413 */
-    struct http_handler handler;
-    long max_age;      /* Cache-Control: max-age of file answers; < 0: none */
     void (*on_log)(void *log_ctx, const struct http_log_entry *entry); /* NULL: no log */
     void *log_ctx;
-    struct http_date_cache date;
     struct http_buf_pool pool;
-    struct http_request req; /* scratch: the request whose response is being built */
-    struct http_range ranges[HTTP_RANGE_MAX]; /* scratch: the ranges of the part being planned */
-    uint64_t boundaries;                      /* multipart answers so far, to vary the boundary */
+    struct http_request req;     /* scratch: the request whose response is being built */
+    struct http_reply_ctx reply; /* the handler, max_age and the builder's scratch */
 };
 
 enum http_want {
@@ -102,24 +69,8 @@ enum http_conn_state {
     HTTP_CONN_CLOSE, /* finished; nothing more will be read or sent */
 };
 
-/* What to send now: first head[0..head_len), then either data[0..data_len) or
- * file_len bytes of file_fd from file_offset. Sent bytes are reported with
- * http_conn_sent, which advances these fields. A response may be a sequence
- * of outputs (multipart/byteranges: each part's header, then its file range),
- * so when one is done the driver asks http_conn_want and http_conn_output again. */
-struct http_output {
-    const char *head;
-    size_t head_len;
-    const char *data;
-    size_t data_len;
-    int file_fd;
-    uint64_t file_offset;
-    uint64_t file_len;
-};
-
-#define HTTP_HEAD_BUF 1024
-
 struct http_conn {
+    /* What every connection holds, idle or not. */
     enum http_conn_state state;
     struct http_ctx *ctx;
     char *buf;        /* from ctx->pool while bytes are buffered, else NULL */
@@ -128,31 +79,19 @@ struct http_conn {
     uint64_t body_left; /* request body bytes still to discard */
     int body_chunked;   /* the body to discard is chunked: `chunked` finds its end */
     struct http_chunked chunked;
-    int keep_alive;     /* the connection survives the current response */
     int peer_eof;       /* the client shut down its sending side */
     int draining;       /* server stopping: answer what is buffered, then close */
     int refused;        /* input was refused (a 4xx that ends the connection, a bad chunked body) */
-    struct http_resource res;
-    struct http_output out;
-    int status;            /* of the current response, for the log */
-    size_t head_only_len;  /* head bytes of the current response, the rest is body */
-    uint64_t bytes_sent;   /* of the current response, head included */
-    struct http_span log_line; /* the request line as received, for the log */
-    time_t now;                /* the latest time a driver reported, for a log line written on release */
-    int have_req;       /* a request was parsed: the fields below are valid */
-    int http10;         /* it was HTTP/1.0 */
-    int head_method;    /* it was HEAD: no body */
-    struct http_span referer;    /* for the log */
-    struct http_span user_agent; /* for the log */
-    /* A multipart/byteranges answer sends part after part: the Range value
-     * (a span into buf, which stays put while sending) is parsed again for
-     * each, so no list of ranges is kept per connection. */
-    struct http_span range_spec;
-    uint64_t boundary;
-    int part;  /* the next part to send */
-    int parts; /* 0 when the answer is not multipart or its closing delimiter is planned */
+    time_t now;         /* the latest time a driver reported, for a log line written on release */
     char peer[48];
-    char head[HTTP_HEAD_BUF];
+    /* What only an exchange in flight needs, from a parsed (or refused)
+     * request head to the last byte of its answer. The spans point into buf,
+     * which stays put while the answer is sent. */
+    int have_req;               /* a request was parsed: referer and user_agent are valid */
+    struct http_span log_line;  /* the request line as received, for the log */
+    struct http_span referer;   /* for the log */
+    struct http_span user_agent; /* for the log */
+    struct http_reply reply;    /* the answer: its plan, head buffer and resource */
 };
 
 void http_ctx_init(struct http_ctx *ctx, size_t max_head, uint64_t max_body, struct http_handler handler);

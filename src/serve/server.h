@@ -72,4 +72,8 @@ extern const struct serve_model *const serve_models[];
 /* Runs `duct serve` until SIGINT or SIGTERM. Returns the exit status. */
 int serve_run(const struct serve_config *cfg);
 
+/* `duct serve ...` (src/serve/cli.c): argv[0] is "serve". Returns the exit
+ * status: 0, 1 (a bad --listen address, or the server failed) or 2 (usage). */
+int serve_main(int argc, char **argv);
+
 #endif

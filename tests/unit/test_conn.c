@@ -158,7 +158,7 @@ static void append(struct run *r, const void *p, size_t n)
 static void send_some(struct http_conn *c, struct run *r, size_t most)
 {
     const struct http_output *o = http_conn_output(c);
-    if (c->bytes_sent == 0 && r->responses < MAX_RESPONSES)
+    if (c->reply.bytes_sent == 0 && r->responses < MAX_RESPONSES)
         r->starts[r->responses++] = r->out_len;
     if (o->head_len > 0) {
         size_t n = most && most < o->head_len ? most : o->head_len;

@@ -1,0 +1,216 @@
+/* `duct serve`: flags into a serve_config, then serve_run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "net/addr.h"
+#include "serve/server.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: duct serve [DIR] [options]\n"
+                 "\n"
+                 "Serves the files under DIR (or the built-in demo site) over HTTP/1.1.\n"
+                 "\n"
+                 "options:\n"
+                 "  -l, --listen ADDR       listen on ADDR; may be repeated (default 127.0.0.1:8080)\n"
+                 "                          ADDR: 127.0.0.1:8080, [::1]:8080, :8080, unix:/path\n"
+                 "  -m, --model M           concurrency model (default epoll), one of:\n");
+    for (int i = 0; serve_models[i]; i++)
+        fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
+    fprintf(out, "  -w, --workers N         event loops for select, poll, epoll and uring (default: CPUs)\n"
+                 "  -t, --threads N         threads of the pool model (default: 4 x CPUs)\n"
+                 "      --access-log FILE   Combined Log Format access log; '-' for stdout\n"
+                 "      --max-conns N       live connections at most (default 10000)\n"
+                 "      --max-body BYTES    largest request body accepted and discarded (default 1048576)\n"
+                 "      --max-head BYTES    largest request line and header section (default 8192)\n"
+                 "      --header-timeout S  seconds to receive a request head (default 30)\n"
+                 "      --idle-timeout S    seconds a keep-alive connection may idle (default 60)\n"
+                 "      --send-timeout S    seconds a client may stall a response (default 60)\n"
+                 "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
+                 "      --list-dirs         list directories that have no index.html (default: 403)\n"
+                 "  -q, --quiet             no start-up or stop messages\n"
+                 "  -h, --help              this help\n"
+                 "\n"
+                 "SIGINT or SIGTERM stops accepting, finishes responses in flight and exits 0.\n");
+}
+
+/* A whole decimal number in [min, max]; anything else is a usage error. */
+static int parse_count(const char *flag, const char *text, long long min, long long max, long long *out)
+{
+    if (args_count(text, min, max, out) == 0)
+        return 0;
+    fprintf(stderr, "duct serve: %s wants a number from %lld to %lld, not \"%s\"\n", flag, min, max, text);
+    return -1;
+}
+
+enum {
+    OPT_ACCESS_LOG = 256,
+    OPT_MAX_CONNS,
+    OPT_MAX_BODY,
+    OPT_MAX_HEAD,
+    OPT_HEADER_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_SEND_TIMEOUT,
+    OPT_MAX_AGE,
+    OPT_LIST_DIRS,
+};
+
+static const struct option serve_options[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"model", required_argument, NULL, 'm'},
+    {"workers", required_argument, NULL, 'w'},
+    {"threads", required_argument, NULL, 't'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"max-head", required_argument, NULL, OPT_MAX_HEAD},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
+    {NULL, 0, NULL, 0},
+};
+
+static void serve_defaults(struct serve_config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->workers = cpus > 0 ? (int)(cpus > SERVE_MAX_WORKERS ? SERVE_MAX_WORKERS : cpus) : 1;
+    cfg->threads = cpus > 0 ? (int)(4 * cpus) : 4;
+    cfg->model = "epoll";
+    cfg->max_head = 8192;
+    cfg->max_body = 1 << 20;
+    cfg->max_conns = 10000;
+    cfg->header_timeout = 30;
+    cfg->idle_timeout = 60;
+    cfg->send_timeout = 60;
+    cfg->drain_timeout = 30;
+    cfg->max_age = -1;
+}
+
+static int add_listen(struct serve_config *cfg, const char *text)
+{
+    char err[256];
+    if (cfg->listen_count == SERVE_MAX_LISTEN) {
+        fprintf(stderr, "duct serve: at most %d --listen addresses\n", SERVE_MAX_LISTEN);
+        return 2;
+    }
+    if (net_addr_parse(text, &cfg->listen[cfg->listen_count], err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", text, err);
+        return 1;
+    }
+    cfg->listen_count++;
+    return 0;
+}
+
+/* Applies one numeric option. Returns 0, or 2 for a usage error. */
+static int set_number(struct serve_config *cfg, int opt, const char *arg)
+{
+    long long v;
+    switch (opt) {
+    case 'w':
+        if (parse_count("--workers", arg, 1, SERVE_MAX_WORKERS, &v) != 0)
+            return 2;
+        cfg->workers = (int)v;
+        return 0;
+    case 't':
+        if (parse_count("--threads", arg, 1, 100000, &v) != 0)
+            return 2;
+        cfg->threads = (int)v;
+        return 0;
+    case OPT_MAX_CONNS:
+        if (parse_count("--max-conns", arg, 1, 10000000, &v) != 0)
+            return 2;
+        cfg->max_conns = (int)v;
+        return 0;
+    case OPT_MAX_BODY:
+        if (parse_count("--max-body", arg, 0, 1LL << 50, &v) != 0)
+            return 2;
+        cfg->max_body = (uint64_t)v;
+        return 0;
+    case OPT_MAX_HEAD:
+        if (parse_count("--max-head", arg, 256, 1 << 20, &v) != 0)
+            return 2;
+        cfg->max_head = (size_t)v;
+        return 0;
+    case OPT_MAX_AGE:
+        /* RFC 9111 §1.2.2: delta-seconds need not exceed 2^31. */
+        if (parse_count("--max-age", arg, 0, 2147483648LL, &v) != 0)
+            return 2;
+        cfg->max_age = (long)v;
+        return 0;
+    default:
+        break;
+    }
+    int *timeout = opt == OPT_HEADER_TIMEOUT ? &cfg->header_timeout
+                   : opt == OPT_IDLE_TIMEOUT ? &cfg->idle_timeout
+                                             : &cfg->send_timeout;
+    if (parse_count("timeout", arg, 1, 86400, &v) != 0)
+        return 2;
+    *timeout = (int)v;
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct serve_config *cfg)
+{
+    int opt;
+    serve_defaults(cfg);
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "l:m:w:t:qh", serve_options, NULL)) != -1) {
+        int status = 0;
+        switch (opt) {
+        case 'l':
+            status = add_listen(cfg, optarg);
+            break;
+        case 'm':
+            cfg->model = optarg;
+            break;
+        case 'q':
+            cfg->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        case OPT_ACCESS_LOG:
+            cfg->access_log = optarg;
+            break;
+        case OPT_LIST_DIRS:
+            cfg->list_dirs = 1;
+            break;
+        case '?':
+            fprintf(stderr, "duct serve: see duct serve --help\n");
+            return 2;
+        default:
+            status = set_number(cfg, opt, optarg);
+            break;
+        }
+        if (status)
+            return status;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "duct serve: one DIR at most (got \"%s\" too)\n", argv[optind + 1]);
+        return 2;
+    }
+    if (optind < argc)
+        cfg->dir = argv[optind];
+    if (cfg->listen_count == 0)
+        return add_listen(cfg, "127.0.0.1:8080");
+    return 0;
+}
+
+int serve_main(int argc, char **argv)
+{
+    static struct serve_config cfg;
+    int status = parse(argc, argv, &cfg);
+    if (status == -1)
+        return 0;
+    if (status)
+        return status;
+    return serve_run(&cfg);
+}
