@@ -1,6 +1,7 @@
 #include "http/conn.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,10 @@ void http_ctx_destroy(struct http_ctx *ctx)
 
 void http_conn_init(struct http_conn *c, struct http_ctx *ctx, const char *peer)
 {
-    memset(c, 0, sizeof *c);
+    /* A connection is initialised for every request that follows an idle
+     * spell (its object comes back from the worker's pool), so the head
+     * buffer, written before it is read, is left as it is. */
+    memset(c, 0, offsetof(struct http_conn, reply));
     c->ctx = ctx;
     c->state = HTTP_CONN_HEAD;
     http_reply_init(&c->reply);

@@ -1,6 +1,7 @@
 #include "http/reply.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "http/accept.h"
@@ -29,7 +30,7 @@ static void clear_output(struct http_reply *r)
 
 void http_reply_init(struct http_reply *r)
 {
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(struct http_reply, head)); /* the head is written before it is read */
     r->res.fd = -1;
     clear_output(r);
 }
