@@ -29,6 +29,8 @@ static void usage(FILE *out)
                  "      --header-timeout S  seconds to receive a request head (default 30)\n"
                  "      --idle-timeout S    seconds a keep-alive connection may idle (default 60)\n"
                  "      --send-timeout S    seconds a client may stall a response (default 60)\n"
+                 "      --drain-timeout S   seconds a graceful stop waits for responses in flight,\n"
+                 "                          then cuts them (default 30; a second signal stops at once)\n"
                  "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
@@ -54,6 +56,7 @@ enum {
     OPT_HEADER_TIMEOUT,
     OPT_IDLE_TIMEOUT,
     OPT_SEND_TIMEOUT,
+    OPT_DRAIN_TIMEOUT,
     OPT_MAX_AGE,
     OPT_LIST_DIRS,
 };
@@ -72,6 +75,7 @@ static const struct option serve_options[] = {
     {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {NULL, 0, NULL, 0},
@@ -147,6 +151,12 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
         return 0;
     default:
         break;
+    }
+    if (opt == OPT_DRAIN_TIMEOUT) {
+        if (parse_count("--drain-timeout", arg, 0, 86400, &v) != 0)
+            return 2;
+        cfg->drain_timeout = (int)v;
+        return 0;
     }
     int *timeout = opt == OPT_HEADER_TIMEOUT ? &cfg->header_timeout
                    : opt == OPT_IDLE_TIMEOUT ? &cfg->idle_timeout

@@ -415,6 +415,11 @@ void engine_totals_close(struct server *srv)
     srv->totals = NULL;
 }
 
+uint64_t engine_drain_cut(const struct server *srv)
+{
+    return srv->totals ? atomic_load(&srv->totals->closes[ENGINE_CLOSE_DRAIN_CUT]) : 0;
+}
+
 void engine_report(const struct server *srv)
 {
     char line[1024];
@@ -422,11 +427,17 @@ void engine_report(const struct server *srv)
     const struct engine_totals *t = srv->totals;
     if (!t || srv->cfg->quiet)
         return;
-    n += (size_t)snprintf(line, sizeof line, "%llu accepted; closed:", (unsigned long long)atomic_load(&t->accepted));
+    n += (size_t)snprintf(line, sizeof line, "connections: %llu accepted; closed:",
+                          (unsigned long long)atomic_load(&t->accepted));
+    const char *sep = " ";
     for (int i = 0; i < ENGINE_CLOSE_COUNT && n < sizeof line; i++) {
         uint64_t c = atomic_load(&t->closes[i]);
-        if (c)
-            n += (size_t)snprintf(line + n, sizeof line - n, " %s %llu", close_names[i], (unsigned long long)c);
+        if (c) {
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %llu", sep, close_names[i], (unsigned long long)c);
+            sep = ", ";
+        }
     }
+    if (n < sizeof line && *sep == ' ')
+        snprintf(line + n, sizeof line - n, " none");
     log_error("%s", line);
 }

@@ -237,4 +237,7 @@ void engine_totals_close(struct server *srv);
 /* One line on stderr with the closes by reason, when a stop is over. */
 void engine_report(const struct server *srv);
 
+/* Connections the stop cut at --drain-timeout, over all workers. */
+uint64_t engine_drain_cut(const struct server *srv);
+
 #endif

@@ -44,18 +44,34 @@ static const struct serve_model *find_model(const char *name)
     return NULL;
 }
 
-/* Every connection costs a descriptor: take all the kernel allows. */
-static int raise_fd_limit(void)
+/* Descriptors beyond the connections: listeners, files being sent, logs. */
+#define FD_RESERVE 64
+
+/* Every connection costs a descriptor: take all the kernel allows, and more
+ * when --max-conns asks for it and the process may (root may raise the hard
+ * limit up to fs.nr_open). Says so when the limit stays below --max-conns. */
+static int raise_fd_limit(const struct serve_config *cfg)
 {
     struct rlimit rl;
+    rlim_t want = (rlim_t)cfg->max_conns + FD_RESERVE;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return 1024;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+        struct rlimit more = {want, want};
+        if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+            rl = more;
+    }
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             getrlimit(RLIMIT_NOFILE, &rl);
     }
-    return rl.rlim_cur > (1 << 20) ? (1 << 20) : (int)rl.rlim_cur;
+    int limit = rl.rlim_cur > (1 << 20) ? (1 << 20) : (int)rl.rlim_cur;
+    if (rl.rlim_cur < want && !cfg->quiet)
+        log_error("the descriptor limit is %d, below --max-conns %d: at most about %d connections will be held "
+                  "(raise it with ulimit -Hn or LimitNOFILE=)",
+                  limit, cfg->max_conns, limit > FD_RESERVE ? limit - FD_RESERVE : 0);
+    return limit;
 }
 
 /* SO_REUSEPORT would let duct share a port with another duct run by the same
@@ -185,6 +201,15 @@ static int wait_for_stop(const sigset_t *set)
     return sig;
 }
 
+/* While the first stop signal drains, a second one ends the process at once:
+ * the operator has chosen not to wait. */
+static void *stop_at_second_signal(void *arg)
+{
+    int sig = wait_for_stop(arg);
+    log_error("%s received again: stopping at once, connections in flight are cut", strsignal(sig));
+    _exit(1);
+}
+
 static int prepare(struct server *srv, const struct serve_config *cfg)
 {
     char err[256];
@@ -210,7 +235,7 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     }
     if (srv->access_fd == -2)
         srv->access_fd = -1;
-    srv->max_fds = raise_fd_limit();
+    srv->max_fds = raise_fd_limit(cfg);
     if (engine_totals_open(srv) != 0)
         return -1;
     srv->listen_sets = srv->model->event_loops ? cfg->workers : 1;
@@ -231,11 +256,15 @@ int serve_run(const struct serve_config *cfg)
     announce(&srv);
     int sig = wait_for_stop(&stop_signals);
     if (!cfg->quiet)
-        fprintf(stderr, "%s: %s received, finishing %s in flight\n", command_name(&srv), strsignal(sig),
-                srv.proto == &serve_proto_http ? "responses" : "connections");
+        fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(&srv),
+                strsignal(sig), srv.proto == &serve_proto_http ? "responses" : "connections", cfg->drain_timeout);
+    pthread_t second;
+    if (pthread_create(&second, NULL, stop_at_second_signal, &stop_signals) == 0)
+        pthread_detach(second);
     srv.model->stop(&srv);
     engine_report(&srv);
-    status = 0;
+    /* A stop that had to cut responses did not finish its work. */
+    status = engine_drain_cut(&srv) ? 1 : 0;
 out:
     engine_totals_close(&srv);
     close_listeners(&srv);
