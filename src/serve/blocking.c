@@ -112,6 +112,17 @@ static void notice_stop(struct blocking_worker *bw, void *c, time_t now, int64_t
     bw->ew.proto->drain(c, now);
 }
 
+/* The response waits for work done elsewhere (a listing being built by
+ * another thread): this thread waits for it like for its socket. */
+static enum io_result wait_for_work(struct blocking_worker *bw, void *c, time_t now, int64_t until_ms)
+{
+    const struct serve_proto *p = bw->ew.proto;
+    if (!wait_ready(bw, p->wait_fd(c), POLLIN, until_ms))
+        return IO_AGAIN;
+    p->resume(c, now); /* stays waiting when the wake-up was a stop asked for instead */
+    return p->want(c) == SERVE_WANT_WAIT ? IO_AGAIN : IO_PROGRESS;
+}
+
 /* The textbook loop: read a request, write its response, repeat. Each wait
  * is bounded by the deadline of the connection's phase, and by the stop's. */
 static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c)
@@ -144,6 +155,9 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c)
             r = io_send(fd, p, c, now);
             if (r == IO_AGAIN)
                 wait_ready(bw, fd, POLLOUT, until);
+            break;
+        case SERVE_WANT_WAIT:
+            r = wait_for_work(bw, c, now, until);
             break;
         case SERVE_WANT_CLOSE:
         default:

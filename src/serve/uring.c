@@ -64,7 +64,7 @@ struct token {
     uint8_t kind;
 };
 
-enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL };
+enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_WAIT };
 
 /* An idle connection waits with a POLLIN poll, which holds no buffer, and
  * no protocol object: a recv in flight would pin a read buffer for as long
@@ -256,6 +256,21 @@ static void submit_poll(struct worker *w, struct uconn *c, unsigned mask)
     arm(sqe, c, OP_POLL);
 }
 
+/* The response waits for work done elsewhere (a listing being built): a
+ * POLLIN poll on the protocol's wait descriptor, which the protocol closes
+ * only after the poll has completed (on resuming, or when released). */
+static void submit_wait(struct worker *w, struct uconn *c)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    int fd = w->ew.proto->wait_fd(c->ec.proto);
+    if (!sqe || fd < 0) {
+        close_conn(w, c, ENGINE_CLOSE_IO_ERROR);
+        return;
+    }
+    io_uring_prep_poll_add(sqe, fd, POLLIN);
+    arm(sqe, c, OP_WAIT);
+}
+
 /* The protocol said close: linger (a POLLIN poll until the peer has sent
  * all) or close now. */
 static void end_conn(struct worker *w, struct uconn *c, enum engine_close why, int64_t now_ms)
@@ -292,6 +307,10 @@ static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms,
         }
         if (want == SERVE_WANT_READ) {
             submit_recv(w, c);
+            return;
+        }
+        if (want == SERVE_WANT_WAIT) {
+            submit_wait(w, c);
             return;
         }
         struct serve_output o;
@@ -373,7 +392,9 @@ static void conn_done(struct worker *w, struct uconn *c, int res, time_t now, in
     enum next_step next = NEXT_DRIVE;
     int progressed = 0;
     if (res < 0) {
-        next = failed(-res, op == OP_SEND ? NEXT_POLL_OUT : NEXT_POLL_IN);
+        next = failed(-res, op == OP_SEND ? NEXT_POLL_OUT : op == OP_WAIT ? NEXT_DRIVE : NEXT_POLL_IN);
+    } else if (op == OP_WAIT) {
+        p->resume(c->ec.proto, now);
     } else if (op == OP_RECV) {
         p->received(c->ec.proto, (size_t)res, now);
         progressed = res > 0;
