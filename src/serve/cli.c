@@ -33,6 +33,8 @@ static void usage(FILE *out)
                  "                          then cuts them (default 30; a second signal stops at once)\n"
                  "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
+                 "      --list-max N        entries a listing shows at most; a note counts the rest\n"
+                 "                          (default 10000)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
                  "  -h, --help              this help\n"
                  "\n"
@@ -59,6 +61,7 @@ enum {
     OPT_DRAIN_TIMEOUT,
     OPT_MAX_AGE,
     OPT_LIST_DIRS,
+    OPT_LIST_MAX,
 };
 
 static const struct option serve_options[] = {
@@ -78,6 +81,7 @@ static const struct option serve_options[] = {
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
+    {"list-max", required_argument, NULL, OPT_LIST_MAX},
     {NULL, 0, NULL, 0},
 };
 
@@ -96,6 +100,7 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->send_timeout = 60;
     cfg->drain_timeout = 30;
     cfg->max_age = -1;
+    cfg->list_max = 10000;
 }
 
 static int add_listen(struct serve_config *cfg, const char *text)
@@ -148,6 +153,11 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
         if (parse_count("--max-age", arg, 0, 2147483648LL, &v) != 0)
             return 2;
         cfg->max_age = (long)v;
+        return 0;
+    case OPT_LIST_MAX:
+        if (parse_count("--list-max", arg, 1, 10000000, &v) != 0)
+            return 2;
+        cfg->list_max = (size_t)v;
         return 0;
     default:
         break;

@@ -227,7 +227,10 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
         log_error("%s", err);
         return -1;
     }
-    srv->files.list_dirs = cfg->list_dirs;
+    if (srv->proto->uses_files && cfg->list_dirs && cfg->dir && files_list_dirs(&srv->files, cfg->list_max) != 0) {
+        log_error("out of memory for the listing cache");
+        return -1;
+    }
     srv->access_fd = access_log_open(cfg->access_log);
     if (srv->access_fd == -1) {
         log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));

@@ -33,6 +33,7 @@ struct serve_config {
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
     int list_dirs;       /* HTML listings of directories without index.html */
+    size_t list_max;     /* entries a listing shows at most; a note counts the others */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
     const char *command;  /* names the program in messages: "duct serve" when NULL */
 };
