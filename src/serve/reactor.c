@@ -16,20 +16,15 @@
 #include "serve/engine.h"
 #include "serve/io.h"
 #include "serve/log.h"
+#include "serve/slab.h"
 
 /* Bounds that keep one busy client from starving the others on its worker:
  * connections accepted per wake-up, and state-machine steps per event. */
 #define ACCEPT_BATCH 64
 #define STEPS_PER_EVENT 32
 #define EVENTS_PER_WAIT 512
-/* Connections are carved from slabs of this many, so that an idle one costs
- * its 64 bytes and no allocator header. */
+/* Connections are carved from slabs of this many (serve/slab.h). */
 #define SLAB_CONNS 256
-
-struct slab {
-    struct slab *next;
-    struct engine_conn conns[SLAB_CONNS];
-};
 
 struct worker {
     struct engine_worker ew;
@@ -39,9 +34,7 @@ struct worker {
     const char *backend;
     struct loop *loop;
     struct engine_conn **by_fd;
-    struct slab *slabs;
-    int slab_used;               /* conns handed out of slabs (the newest) */
-    struct engine_conn *free_conns; /* linked through their proto member */
+    struct slab_set conns;       /* the engine_conn records */
     int live;
     int highest_fd;              /* bounds the one scan a graceful stop makes */
     int listeners_paused;
@@ -55,30 +48,11 @@ struct reactor {
     struct worker *workers;
 };
 
-static struct engine_conn *take_conn(struct worker *w)
-{
-    struct engine_conn *ec = w->free_conns;
-    if (ec) {
-        w->free_conns = ec->proto;
-        return ec;
-    }
-    if (!w->slabs || w->slab_used == SLAB_CONNS) {
-        struct slab *s = malloc(sizeof *s);
-        if (!s)
-            return NULL;
-        s->next = w->slabs;
-        w->slabs = s;
-        w->slab_used = 0;
-    }
-    return &w->slabs->conns[w->slab_used++];
-}
-
 /* Gives the slot of a connection the engine has closed back to the slab. */
 static void forget_conn(struct worker *w, struct engine_conn *ec, int fd)
 {
     w->by_fd[fd] = NULL;
-    ec->proto = w->free_conns;
-    w->free_conns = ec;
+    slab_give(&w->conns, ec);
     w->live--;
 }
 
@@ -179,7 +153,7 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
         log_error("connection refused: descriptor %d is beyond what %s can watch", fd, w->backend);
         goto refuse;
     }
-    if (!(ec = take_conn(w))) {
+    if (!(ec = slab_take(&w->conns))) {
         loop_watch(w->loop, fd, 0);
         goto refuse;
     }
@@ -366,11 +340,7 @@ static void destroy_worker(struct worker *w)
     for (int fd = 0; w->by_fd && fd <= w->highest_fd; fd++)
         if (w->by_fd[fd])
             close_conn(w, w->by_fd[fd], ENGINE_CLOSE_STOP);
-    while (w->slabs) {
-        struct slab *s = w->slabs;
-        w->slabs = s->next;
-        free(s);
-    }
+    slab_destroy(&w->conns);
     engine_worker_destroy(&w->ew);
     free(w->by_fd);
     if (w->loop)
@@ -388,6 +358,7 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
     timer_wheel_init(&w->timers, timer_clock_ms());
     timer_init(&w->pause_timer);
     timer_init(&w->drain_timer);
+    slab_init(&w->conns, sizeof(struct engine_conn), SLAB_CONNS);
     if (engine_worker_init(&w->ew, srv) != 0)
         return -1;
     w->ew.timers = &w->timers;
