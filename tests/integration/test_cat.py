@@ -13,7 +13,7 @@ Environment:
                (tests/run runs this suite once per model: they run once)
   DUCT_TESTS   optional substring filter on test names
 
-Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M".
+Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M skipped=K".
 Loopback and Unix sockets only; every wait is bounded; only processes started
 here are signalled, by their PID.
 """
@@ -26,54 +26,21 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
-MODELS = os.environ.get("DUCT_MODELS", "epoll").split() or ["epoll"]
-NAME_FILTER = os.environ.get("DUCT_TESTS", "")
-SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
+import harness
+from harness import DUCT_BIN, SANITIZED, Skip, TestFailure, check, check_eq, free_port, main, models, short
+
+MODELS = models()
 SOCAT = shutil.which("socat")
 WAIT = 10.0 if SANITIZED else 5.0  # every bounded wait
 CLIENTS = 100
 
-_started = []
 
-
-class TestFailure(AssertionError):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise TestFailure(message)
-
-
-def check_eq(actual, expected, what):
-    if actual != expected:
-        raise TestFailure("%s: got %s, want %s" % (what, short(actual), short(expected)))
-
-
-def short(value, limit=120):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "...(%d)" % len(value)
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(args, stdin=subprocess.DEVNULL, **kw):
-    p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    _started.append(p)
-    return p
+def spawn(args, stdin=subprocess.DEVNULL):
+    """A process with its stdout and stderr on pipes; the runner kills it after the test if it still runs."""
+    return harness.spawn(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def duct(*args, stdin=subprocess.DEVNULL):
@@ -243,7 +210,7 @@ def dgram_clients(make, target, count, per_client=5):
 
 
 def test_echo_udp(tmp):
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_port(kind=socket.SOCK_DGRAM)
     p = duct("--listen", "--echo", "udp://127.0.0.1:%d" % port)
     wait_stderr(p, "echo on udp://127.0.0.1:%d" % port)
 
@@ -370,7 +337,7 @@ def test_socat_abstract(tmp):
 
 
 def test_socat_connects_udp(tmp):
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_port(kind=socket.SOCK_DGRAM)
     srv = duct("--listen", "-v", "udp://127.0.0.1:%d" % port, stdin=subprocess.PIPE)
     srv.stdin.write(b"pong 1\npong 2\n")
     srv.stdin.flush()
@@ -384,7 +351,7 @@ def test_socat_connects_udp(tmp):
 
 
 def test_duct_connects_socat_udp(tmp):
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_port(kind=socket.SOCK_DGRAM)
     srv = socat("-d", "-d", "-t", "1", "UDP-LISTEN:%d,bind=127.0.0.1" % port, "-")
     srv.stdin.write(b"pong\n")
     srv.stdin.close()
@@ -559,43 +526,12 @@ def all_tests():
             yield name[5:], fn
 
 
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    passed = failed = 0
-    if not os.access(DUCT_BIN, os.X_OK):
-        print("FAIL setup: DUCT_BIN %s is not executable" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
+def run_all(suite):
     for name, fn in all_tests():
-        if NAME_FILTER and NAME_FILTER not in name:
-            continue
-        tmp = tempfile.mkdtemp(prefix="duct-cat-test-")
-        t0 = time.monotonic()
-        try:
-            fn(tmp)
-            passed += 1
-            print("ok   %s (%.2f s)" % (name, time.monotonic() - t0), flush=True)
-        except Skip as e:
-            print("SKIP %s: %s" % (name, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - a crashed test is a failed test
-            failed += 1
-            print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
-        finally:
-            while _started:
-                p = _started.pop()
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-                for f in (p.stdin, p.stdout, p.stderr):
-                    if f:
-                        try:
-                            f.close()
-                        except OSError:
-                            pass
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+        tmp = suite.workdir("cat-")
+        suite.run(name, lambda: fn(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("cat", run_all))

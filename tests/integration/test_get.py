@@ -7,19 +7,17 @@ replies; and curl's exit statuses.
 
 Run: python3 tests/integration/test_get.py
 Environment: DUCT_BIN (default ./duct), DUCT_TESTS (substring filter).
-Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M".
+Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M skipped=K".
 Loopback and Unix sockets only; every wait is bounded; only processes
 started here are signalled, by their PID.
 """
 
-import hashlib
 import http.server
 import os
 import pty
 import re
 import select
 import shutil
-import signal
 import socket
 import socketserver
 import subprocess
@@ -28,9 +26,9 @@ import tempfile
 import threading
 import time
 
-DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
-NAME_FILTER = os.environ.get("DUCT_TESTS", "")
-SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
+import harness
+from harness import DUCT_BIN, SANITIZED, Server, Skip, TestFailure, check, check_eq, free_port, main, short
+
 CURL = shutil.which("curl")
 WAIT = 20.0 if SANITIZED else 10.0
 
@@ -44,48 +42,15 @@ FILES = {
 }
 
 
-class TestFailure(AssertionError):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise TestFailure(message)
-
-
-def check_eq(actual, expected, what):
-    if actual != expected:
-        raise TestFailure("%s: got %s, want %s" % (what, short(actual), short(expected)))
-
-
-def short(value, limit=160):
-    if isinstance(value, bytes) and len(value) > limit:
-        return "<%d bytes, sha256 %s...>" % (len(value), hashlib.sha256(value).hexdigest()[:12])
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def get(*args, cwd=None, stdin=b""):
-    """Runs duct get: (status, stdout, stderr)."""
-    p = subprocess.run([DUCT_BIN, "get"] + list(args), input=stdin, capture_output=True, timeout=WAIT, cwd=cwd)
-    return p.returncode, p.stdout, p.stderr
+    """Runs duct get: (status, stdout, stderr); status None if it ran past WAIT."""
+    return harness.run([DUCT_BIN, "get"] + list(args), WAIT, input=stdin, cwd=cwd)
 
 
 def curl(*args):
     if not CURL:
         raise Skip("curl is not installed")
-    p = subprocess.run([CURL, "-s"] + list(args), capture_output=True, timeout=WAIT)
-    return p.returncode, p.stdout, p.stderr
+    return harness.run([CURL, "-s"] + list(args), WAIT)
 
 
 def wait_connectable(family, addr, proc):
@@ -118,34 +83,21 @@ class Fixture:
                 f.write(data)
         self.procs = []
 
-    def spawn(self, args, **kw):
-        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    def spawn(self, args):
+        p = harness.spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(p)
         return p
 
     def duct_serve(self, listen):
-        p = self.spawn([DUCT_BIN, "serve", self.root, "--listen", listen, "--workers", "1", "--quiet"])
-        if listen.startswith("unix:"):
-            wait_connectable(socket.AF_UNIX, listen[5:], p)
-        elif listen.startswith("["):
-            host, port = listen[1:].split("]:")
-            wait_connectable(socket.AF_INET6, (host, int(port)), p)
-        else:
-            host, port = listen.split(":")
-            wait_connectable(socket.AF_INET, (host, int(port)), p)
-        return p
+        """duct serve on the fixture's root (epoll, one worker), ready on listen."""
+        srv = Server("epoll", tempfile.mkdtemp(prefix="serve-", dir=self.tmp), root=self.root)
+        srv.start("--quiet", listen=[listen], access_log=False)
+        self.procs.append(srv.proc)
+        return srv
 
     def close(self):
         for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(WAIT)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            if p.stderr:
-                p.stderr.close()
+            harness.stop(p, WAIT)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -530,34 +482,14 @@ def test_exit_statuses(fx):
 # ---------------------------------------------------------------------------
 
 
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    passed = failed = 0
-    if not os.access(DUCT_BIN, os.X_OK):
-        print("FAIL setup: DUCT_BIN %s is not executable" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
+def run_all(suite):
     for name, fn in sorted(globals().items()):
-        if not name.startswith("test_") or (NAME_FILTER and NAME_FILTER not in name):
+        if not name.startswith("test_"):
             continue
-        tmp = tempfile.mkdtemp(prefix="duct-get-test-")
-        fx = Fixture(tmp)
-        t0 = time.monotonic()
-        try:
-            fn(fx)
-            passed += 1
-            print("ok   %s (%.2f s)" % (name[5:], time.monotonic() - t0), flush=True)
-        except Skip as e:
-            print("SKIP %s: %s" % (name[5:], e), flush=True)
-        except Exception as e:  # noqa: BLE001 - a crashed test is a failed test
-            failed += 1
-            print("FAIL %s: %s: %s" % (name[5:], type(e).__name__, e), flush=True)
-        finally:
-            fx.close()
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+        fx = Fixture(suite.workdir("get-"))
+        suite.run(name[5:], lambda: fn(fx), cleanup=fx.close)
+        shutil.rmtree(fx.tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("get", run_all))

@@ -12,9 +12,9 @@ Environment:
                some models (select's descriptor limit, say) runs only for them
   DUCT_TESTS   optional substring filter on test names (for debugging)
 
-Shares the Server fixture, the raw HTTP helpers and the runner conventions of
-test_serve.py: "FAIL name: reason" per failure and, as the very last line,
-"RESULT passed=N failed=M"; exits non-zero on any failure. Standard library
+Uses the Server fixture, the raw HTTP helpers and the runner of harness.py:
+"FAIL name: reason" per failure and, as the very last line,
+"RESULT passed=N failed=M skipped=K"; exits non-zero on any failure. Standard library
 only; loopback sockets only; every socket has a timeout, every wait is
 bounded, and only processes started here are signalled (by their PID).
 """
@@ -24,31 +24,23 @@ import os
 import re
 import resource
 import select
-import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (
+    BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, STYLE, HttpConn, PeerClosed, Registry, Skip, TestFailure, check, check_eq,
+    connect, http_request, main, run_server_case, run_text, short, wait_until)
 
-import test_serve as ts  # noqa: E402
-from test_serve import (  # noqa: E402
-    BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, LIVE, STYLE, HttpConn, Skip, TestFailure, check, check_eq, connect,
-    free_port, http_request, short, wait_until)
-
-NAME_FILTER = os.environ.get("DUCT_TESTS", "")
 EVENT_MODELS = ("select", "poll", "epoll", "uring")
 SETTLE = 5.0  # how long resources may take to come back after the load
 
 
 def listed_models():
     """The models `duct serve --help` lists, in its order."""
-    status, out, _ = ts.run_cli(["serve", "--help"])
+    status, out, _ = run_text([DUCT_BIN, "serve", "--help"])
     models, inside = [], False
     for line in out.splitlines() if status == 0 else []:
         if "--model" in line:
@@ -74,20 +66,10 @@ def start(srv, *extra, workers=1):
 def start_with_nofile(srv, nofile, *extra):
     """Server.start, but the server runs with RLIMIT_NOFILE soft = hard = nofile
     (so that its own raise to the hard limit changes nothing)."""
-    srv.port = free_port()
-    srv.listen = ["127.0.0.1:%d" % srv.port]
-    srv.args = [DUCT_BIN, "serve", srv.root, "--listen", srv.listen[0], "--workers", "1", "--model", srv.model,
-                "--access-log", srv.log_path] + model_args(srv.model) + list(extra)
-
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-    with open(srv.stdout_path, "wb") as out, open(srv.stderr_path, "wb") as err:
-        srv.proc = subprocess.Popen(srv.args, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    start_new_session=True, preexec_fn=limit)
-    LIVE.add(srv.proc)
-    srv._wait_ready()
-    return srv
+    return srv.start(*(model_args(srv.model) + list(extra)), preexec_fn=limit)
 
 
 # ---------------------------------------------------------------------------
@@ -227,7 +209,7 @@ def get_until_ok(addr, timeout, target="/index.html"):
     while True:
         try:
             outcome = get_status(addr, target, timeout=max(0.5, min(IO_TIMEOUT, deadline - time.monotonic())))
-        except (OSError, ts.PeerClosed, TestFailure) as e:
+        except (OSError, PeerClosed, TestFailure) as e:
             outcome = ("%s: %s" % (type(e).__name__, e), None)
         if outcome[0] == 200 or time.monotonic() >= deadline:
             return outcome
@@ -243,68 +225,28 @@ def close_all(socks):
 
 
 # ---------------------------------------------------------------------------
-# Test registry and runner (test_serve's run_case drives each case).
+# Test registry and runner: each case gets a fresh Server (harness.run_server_case).
 
-TESTS = []
-
-
-class Case(ts.Case):
-    def __init__(self, name, fn, models, timeout):
-        super().__init__(name, fn, start=False, args=(), big=False, timeout=timeout)
-        self.models = models  # None: every model
+TESTS = Registry(start=False, args=(), timeout=30, models=None)
 
 
 def case(models=None, timeout=30):
-    """Registers fn(srv); srv is not started: each test starts it with the flags it needs."""
-    def deco(fn):
-        TESTS.append(Case(fn.__name__, fn, models, timeout))
-        return fn
-    return deco
+    """Registers fn(srv); srv is not started: each test starts it with the flags it
+    needs. models: the models the test concerns (None: every model)."""
+    return TESTS.case(models=models, timeout=timeout)
 
 
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    ts.raise_fd_limit()  # before any server starts: servers inherit it
-    if not (os.path.isfile(DUCT_BIN) and os.access(DUCT_BIN, os.X_OK)):
-        print("FAIL setup: DUCT_BIN %s is not an executable file" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
+def run_all(suite):
     listed = listed_models()
     if not listed:
-        print("FAIL setup: `%s serve --help` lists no models" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
-    models = os.environ.get("DUCT_MODELS", "").split() or listed
-    passed = failed = 0
-    began = time.monotonic()
-    suite_dir = tempfile.mkdtemp(prefix="duct-models-test-")
-    try:
-        for model in models:
-            started = time.monotonic()
-            for index, test in enumerate(TESTS):
-                name = "%s/%s" % (model, test.name)
-                if test.models is not None and model not in test.models:
-                    continue
-                if NAME_FILTER and NAME_FILTER not in name:
-                    continue
-                t0 = time.monotonic()
-                outcome, reason = ts.run_case(model, test, suite_dir, index)
-                took = time.monotonic() - t0
-                if outcome == "pass":
-                    passed += 1
-                    print("ok   %s (%.2f s)" % (name, took), flush=True)
-                elif outcome == "skip":
-                    print("SKIP %s: %s" % (name, reason), flush=True)
-                else:
-                    failed += 1
-                    print("FAIL %s: %s" % (name, reason), flush=True)
-            print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
-    finally:
-        ts._kill_leftovers()
-        shutil.rmtree(suite_dir, ignore_errors=True)
-    print("# all models: %.1f s" % (time.monotonic() - began), flush=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+        suite.record("setup", "fail", "`%s serve --help` lists no models" % DUCT_BIN)
+        return
+    for model in os.environ.get("DUCT_MODELS", "").split() or listed:
+        started = time.monotonic()
+        for index, test in enumerate(TESTS):
+            if test.models is None or model in test.models:
+                run_server_case(suite, model, test, index)
+        print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
 
 
 # ---------------------------------------------------------------------------
@@ -817,4 +759,4 @@ def slow_reader_is_dropped_after_send_timeout(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("models", run_all))

@@ -1,0 +1,820 @@
+"""The machinery every integration suite shares: outcomes and skips, bounded
+waits, the processes a suite starts, raw HTTP on sockets, the `duct serve`
+fixture, and the runner that prints one line per test and, last,
+"RESULT passed=N failed=M skipped=K".
+
+A suite imports what it needs from here and keeps only its tests and the
+helpers no other suite uses. Only the standard library is used. Every socket
+has a timeout, every wait is bounded, and only processes started here are
+signalled (by their PID, and their own process group).
+
+Environment:
+  DUCT_BIN        the duct binary (default ./duct)
+  DUCT_TESTS      optional substring filter on test names
+  DUCT_SANITIZED  1 when DUCT_BIN is the ASan/UBSan build (slower: waits get more slack)
+"""
+
+import atexit
+import calendar
+import functools
+import hashlib
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
+NAME_FILTER = os.environ.get("DUCT_TESTS", "")
+SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEMO_SITE = os.path.join(REPO, "src", "serve", "demo", "site")
+
+IO_TIMEOUT = 5.0          # every socket operation
+START_TIMEOUT = 5.0       # until a server started here is ready
+STOP_TIMEOUT = 10.0       # from SIGTERM until the server has exited
+
+
+def models(default="epoll"):
+    """The models of DUCT_MODELS (space-separated), or [default]."""
+    return os.environ.get("DUCT_MODELS", default).split() or [default]
+
+
+# ---------------------------------------------------------------------------
+# Outcomes.
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+class Skip(Exception):
+    """The test does not apply here; the message says why."""
+
+
+def check(cond, message):
+    if not cond:
+        raise TestFailure(message)
+
+
+def check_eq(actual, expected, what):
+    if actual != expected:
+        raise TestFailure("%s: expected %s, got %s" % (what, short(expected), short(actual)))
+
+
+def short(value, limit=160):
+    """A repr for a failure message: long bytes by size and hash, other long values cut."""
+    if isinstance(value, (bytes, bytearray)) and len(value) > limit:
+        return "<%d bytes, sha256 %s..., from %r>" % (len(value), hashlib.sha256(value).hexdigest()[:12],
+                                                      bytes(value[:40]))
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d chars)" % len(text)
+
+
+def wait_until(predicate, timeout, interval=0.02):
+    """Polls predicate until it returns a true value or timeout passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+# ---------------------------------------------------------------------------
+# Processes started here.
+
+LIVE = set()  # Popen objects of processes started here and not yet reaped
+NOBODY = 65534
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")
+
+
+def spawn(args, stdin=subprocess.DEVNULL, **kw):
+    """Popen in a session of its own (so that its workers can be killed with it), remembered in LIVE."""
+    proc = subprocess.Popen(args, stdin=stdin, start_new_session=True, **kw)
+    LIVE.add(proc)
+    return proc
+
+
+def _close_pipes(proc):
+    for f in (proc.stdin, proc.stdout, proc.stderr):
+        if f:
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def kill_hard(proc):
+    """SIGKILL a process started here that has not been reaped yet (so its pid and
+    group id cannot have been reused), then its own process group (its workers)."""
+    if proc.poll() is None:
+        for kill in (os.kill, os.killpg):
+            try:
+                kill(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    LIVE.discard(proc)
+
+
+def stop(proc, timeout=STOP_TIMEOUT):
+    """SIGTERM, a bounded wait for the exit, SIGKILL if it did not come. Returns
+    the exit status, or "hung" when it had to be killed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_hard(proc)
+            return "hung"
+    LIVE.discard(proc)
+    return proc.returncode
+
+
+def stop_all():
+    """Kills every process started here that still runs and closes its pipes."""
+    for proc in list(LIVE):
+        kill_hard(proc)
+        _close_pipes(proc)
+
+
+atexit.register(stop_all)
+
+
+def run(argv, timeout=5.0, input=None, as_nobody=False, **kw):
+    """Runs argv with stdin from input (bytes) or nothing; returns (exit status,
+    stdout, stderr), the outputs as bytes. A run that does not end within timeout
+    is killed (its workers too) and reported as status None. With as_nobody and
+    running as root, the command runs as nobody."""
+    if as_nobody and os.geteuid() == 0:
+        kw.update(user=NOBODY, group=NOBODY, extra_groups=[])
+    with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        inp.write(input or b"")
+        inp.seek(0)
+        proc = spawn(argv, stdin=inp, stdout=out, stderr=err, **kw)
+        try:
+            status = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            status = None
+        kill_hard(proc)  # only if it still runs: then its workers go too
+        out.seek(0)
+        err.seek(0)
+        return status, out.read(), err.read()
+
+
+def run_text(argv, timeout=5.0, **kw):
+    """run(), with the outputs decoded as UTF-8."""
+    status, out, err = run(argv, timeout, **kw)
+    return status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def describe_status(status):
+    if isinstance(status, int) and status < 0:
+        try:
+            return "signal %s" % signal.Signals(-status).name
+        except ValueError:
+            return "signal %d" % -status
+    return str(status)
+
+
+def raise_fd_limit():
+    """Soft RLIMIT_NOFILE up to the hard limit; processes started later inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+# ---------------------------------------------------------------------------
+# Sockets.
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1", kind=socket.SOCK_STREAM):
+    """A port that was free a moment ago. Racy: another process may take it
+    before the caller uses it."""
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def parse_listen(addr):
+    """A --listen value -> (family, sockaddr) to connect to."""
+    if addr.startswith("unix:"):
+        path = addr[5:]
+        return socket.AF_UNIX, "\0" + path[1:] if path.startswith("@") else path
+    if addr.startswith("["):
+        host, port = addr[1:].split("]:")
+        return socket.AF_INET6, (host, int(port))
+    host, port = addr.rsplit(":", 1)
+    return socket.AF_INET, (host or "127.0.0.1", int(port))
+
+
+def connect(addr, timeout=IO_TIMEOUT, rcvbuf=None):
+    family, sockaddr = parse_listen(addr)
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    try:
+        s.connect(sockaddr)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def accepts_connections(addr):
+    try:
+        connect(addr, timeout=1.0).close()
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------
+# HTTP on raw sockets.
+
+
+def http_request(method, target, headers=(), version="HTTP/1.1", body=b"", host="127.0.0.1"):
+    """Bytes of one request. Strings are latin-1 so that "\\xe9" is the byte 0xE9."""
+    lines = ["%s %s %s" % (method, target, version)]
+    if host is not None:
+        lines.append("Host: " + host)
+    lines += ["%s: %s" % (name, value) for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Response:
+    def __init__(self, version, status, reason, header_list, body, head):
+        self.version, self.status, self.reason = version, status, reason
+        self.header_list = header_list          # [(lower-case name, value)] as sent
+        self.headers = {}                       # lower-case name -> last value
+        for name, value in header_list:
+            self.headers[name] = value
+        self.body = body                        # bytes, or None when streamed to a sink
+        self.head = head
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def all(self, name):
+        return [v for n, v in self.header_list if n == name.lower()]
+
+    def __repr__(self):
+        return "<%d %s %s body=%s>" % (self.status, self.reason, self.headers, short(self.body, 80))
+
+
+class PeerClosed(Exception):
+    pass
+
+
+class HttpConn:
+    """A socket plus a receive buffer: reads responses one after another, so it
+    also parses pipelined responses. Framing: HEAD, 1xx, 204 and 304 carry no
+    body; otherwise Content-Length, chunked, or until the server closes."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    @classmethod
+    def open(cls, addr, **kw):
+        return cls(connect(addr, **kw))
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _recv_more(self):
+        data = self.sock.recv(1 << 18)
+        if not data:
+            raise PeerClosed("connection closed by the server")
+        self.buf += data
+
+    def _read_line_block(self, terminator, limit):
+        while True:
+            end = self.buf.find(terminator)
+            if end >= 0:
+                end += len(terminator)
+                block = bytes(self.buf[:end])
+                del self.buf[:end]
+                return block
+            if len(self.buf) > limit:
+                raise TestFailure("no %r within %d bytes: %s" % (terminator, limit, short(bytes(self.buf[:200]))))
+            self._recv_more()
+
+    def read_exact(self, n, sink=None):
+        """n bytes, returned, or handed to sink piecewise (for big bodies)."""
+        if sink is None:
+            while len(self.buf) < n:
+                self._recv_more()
+            data = bytes(self.buf[:n])
+            del self.buf[:n]
+            return data
+        remaining = n
+        while remaining:
+            if not self.buf:
+                self._recv_more()
+            take = min(remaining, len(self.buf))
+            sink(bytes(self.buf[:take]))
+            del self.buf[:take]
+            remaining -= take
+        return None
+
+    def read_to_eof(self):
+        try:
+            while True:
+                self._recv_more()
+        except (PeerClosed, ConnectionResetError):
+            pass
+        except socket.timeout:
+            raise TestFailure("response without Content-Length on a connection the server keeps open")
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
+    def read_response(self, method="GET", sink=None):
+        head = self._read_line_block(b"\r\n\r\n", 65536)
+        lines = head[:-4].decode("latin-1").split("\r\n")
+        m = re.match(r"^(HTTP/\d\.\d) (\d{3})(?: (.*))?$", lines[0])
+        check(m, "bad status line %s" % short(lines[0]))
+        version, status, reason = m.group(1), int(m.group(2)), m.group(3) or ""
+        header_list = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            check(sep and name and name == name.strip(), "bad response header line %s" % short(line))
+            header_list.append((name.lower(), value.strip(" \t")))
+        resp = Response(version, status, reason, header_list, b"", head)
+        if method == "HEAD" or status < 200 or status in (204, 304):
+            return resp
+        lengths = resp.all("content-length")
+        if "chunked" in (resp.header("transfer-encoding") or "").lower():
+            resp.body = self._read_chunked(sink)
+        elif lengths:
+            check(len(set(lengths)) == 1 and lengths[0].isdigit(), "bad Content-Length %s" % lengths)
+            resp.body = self.read_exact(int(lengths[0]), sink)
+        else:
+            resp.body = self.read_to_eof()
+            if sink:
+                sink(resp.body)
+                resp.body = None
+        return resp
+
+    def _read_chunked(self, sink):
+        parts = []
+        while True:
+            size = int(self._read_line_block(b"\r\n", 1024).split(b";")[0], 16)
+            if size == 0:
+                self._read_line_block(b"\r\n\r\n" if self.buf[:2] != b"\r\n" else b"\r\n", 65536)
+                break
+            parts.append(self.read_exact(size, sink))
+            self.read_exact(2)
+        return None if sink else b"".join(parts)
+
+    def closed_by_peer(self, timeout=3.0):
+        """True if the server closes (EOF or reset) within timeout with no more bytes."""
+        if self.buf:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(4096) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            self.sock.settimeout(IO_TIMEOUT)
+
+
+def exchange(addr, raw, methods=("GET",)):
+    """Sends raw bytes on a new connection and reads one response per method."""
+    with HttpConn.open(addr) as conn:
+        conn.send(raw)
+        return [conn.read_response(m) for m in methods]
+
+
+# ---------------------------------------------------------------------------
+# Checks of HTTP responses.
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (%s) \d{4} \d\d:\d\d:\d\d GMT$" % "|".join(MONTHS))
+
+
+def imf_fixdate(t):
+    g = time.gmtime(int(t))
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        WEEKDAYS[g.tm_wday], g.tm_mday, MONTHS[g.tm_mon - 1], g.tm_year, g.tm_hour, g.tm_min, g.tm_sec)
+
+
+def parse_imf_fixdate(text):
+    m = re.match(r"^\w{3}, (\d\d) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$", text)
+    day, mon, year, hh, mm, ss = m.groups()
+    return calendar.timegm((int(year), MONTHS.index(mon) + 1, int(day), int(hh), int(mm), int(ss)))
+
+
+def norm_media(value):
+    return (value or "").replace(" ", "").lower()
+
+
+def check_content_type(resp, expected):
+    """expected "text/css" accepts "text/css; charset=utf-8"; with parameters it must match."""
+    got = norm_media(resp.header("content-type"))
+    want = norm_media(expected)
+    ok = got == want if ";" in want else (got == want or got.startswith(want + ";"))
+    check(ok, "Content-Type: expected %r, got %r" % (expected, resp.header("content-type")))
+
+
+def check_date_header(resp):
+    date = resp.header("date")
+    check(date and IMF_FIXDATE.match(date), "Date not an IMF-fixdate: %r" % date)
+    check(abs(parse_imf_fixdate(date) - time.time()) < 120, "Date far from now: %r" % date)
+
+
+def check_error_page(resp, status, method="GET"):
+    """An error status with Content-Length and an HTML body (no body for HEAD)."""
+    check_eq(resp.status, status, "status")
+    length = resp.header("content-length")
+    check(length is not None and length.isdigit(), "error response without a valid Content-Length: %r" % length)
+    if method != "HEAD":
+        check_eq(int(length), len(resp.body), "Content-Length vs body")
+        check(len(resp.body) > 0, "error response with an empty body")
+        check_content_type(resp, "text/html")
+
+
+# ---------------------------------------------------------------------------
+# The `duct serve` fixture.
+
+# The standard document root, made for every Server not given another one.
+INDEX = b"<!DOCTYPE html>\n<title>duct test root</title>\n<p>root index</p>\n"
+SUB_INDEX = b"<!DOCTYPE html>\n<title>sub</title>\n<p>the index of sub/</p>\n"
+BLOB = bytes(range(256)) * 4  # 1 KiB holding CR, LF and NUL bytes
+STYLE = b"body { color: #123456; }\n"
+SPACED = b"a file whose name holds a space\n"
+SECRET = b"SECRET-OUTSIDE: this file lives outside the document root\n"
+
+ROOT_FILES = {
+    "index.html": INDEX,
+    "blob.xyzzy": BLOB,
+    "style.css": STYLE,
+    "a b.txt": SPACED,
+    "sub/index.html": SUB_INDEX,
+}
+
+
+def make_root(workdir):
+    """The standard root in workdir/root, with an empty directory, a FIFO, a
+    symbolic link inside and one pointing at workdir/outside/secret.txt."""
+    root = os.path.join(workdir, "root")
+    for rel, data in ROOT_FILES.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    os.mkdir(os.path.join(root, "empty"))
+    os.mkfifo(os.path.join(root, "fifo"))
+    os.symlink("blob.xyzzy", os.path.join(root, "inside-link"))
+    outside = os.path.join(workdir, "outside")
+    os.mkdir(outside)
+    secret = os.path.join(outside, "secret.txt")
+    with open(secret, "wb") as f:
+        f.write(SECRET)
+    os.symlink(secret, os.path.join(root, "outside-link"))
+    return root
+
+
+class PortClash(TestFailure):
+    """The server could not bind: another process took the free port first."""
+
+
+_stop_timeouts = [0]
+
+
+class Server:
+    """A document root (the standard one unless root is given) and, after start,
+    one duct server process whose stdout and stderr go to files in workdir."""
+
+    def __init__(self, model, workdir, root=None):
+        self.model = model
+        self.workdir = workdir
+        self.root = root or make_root(workdir)
+        self.log_path = os.path.join(workdir, "access.log")
+        self.stdout_path = os.path.join(workdir, "stdout")
+        self.stderr_path = os.path.join(workdir, "stderr")
+        self.proc = None
+        self.port = None
+        self.listen = []
+        self.args = []
+        self.stopped = False      # stop() was called by the fixture or the test
+        self.exit_status = None
+        self.cleanup = []         # callables run after the test
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def start(self, *extra, listen=None, root=True, access_log=None, workers=1, preexec_fn=None):
+        """Starts the server and waits until it accepts. access_log None: a file
+        in workdir; False: no access log. On the default listener a port taken by
+        someone else between free_port() and bind() gets a retry."""
+        for attempt in range(3):
+            try:
+                return self._start(extra, listen, root, access_log, workers, preexec_fn)
+            except PortClash:
+                if listen or attempt == 2:
+                    raise
+
+    def _start(self, extra, listen, root, access_log, workers, preexec_fn):
+        self.port = free_port()
+        self.listen = list(listen) if listen else ["127.0.0.1:%d" % self.port]
+        args = [DUCT_BIN, "serve"] + ([self.root] if root else [])
+        for addr in self.listen:
+            args += ["--listen", addr]
+        args += ["--workers", str(workers), "--model", self.model]
+        if access_log is not False:
+            args += ["--access-log", access_log or self.log_path]
+        args += list(extra)
+        self.args = args
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = spawn(args, stdout=out, stderr=err, preexec_fn=preexec_fn)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                LIVE.discard(self.proc)
+                message = "server exited at start with status %s; stderr: %s" % (
+                    self.proc.returncode, short(self.stderr()))
+                raise (PortClash if "in use" in self.stderr() else TestFailure)(message)
+            try:
+                connect(self.listen[0], timeout=0.5).close()
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise TestFailure("server not accepting on %s after %.0f s; args %s"
+                                      % (self.listen[0], START_TIMEOUT, self.args))
+                time.sleep(0.01)
+
+    # -- talking to it ---------------------------------------------------------
+    @property
+    def addr(self):
+        return self.listen[0]
+
+    def url(self, path="/"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def conn(self, addr=None, **kw):
+        return HttpConn.open(addr or self.addr, **kw)
+
+    def get(self, target, method="GET", headers=(), version="HTTP/1.1", addr=None):
+        raw = http_request(method, target, headers, version)
+        return exchange(addr or self.addr, raw, (method,))[0]
+
+    def stdout(self):
+        return read_text(self.stdout_path)
+
+    def stderr(self):
+        return read_text(self.stderr_path)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- teardown ---------------------------------------------------------------
+    def stop(self, timeout=None):
+        """SIGTERM, wait for the exit (bounded), record and return the status.
+        After one server hung, the others get 2 s: the suite must still end."""
+        if self.proc is None:
+            return None
+        if timeout is None:
+            timeout = STOP_TIMEOUT if _stop_timeouts[0] == 0 else 2.0
+        self.stopped = True
+        self.exit_status = stop(self.proc, timeout)
+        if self.exit_status == "hung":
+            _stop_timeouts[0] += 1
+        return self.exit_status
+
+    def finish(self):
+        """Stops the server after a test; returns a problem to report, or None."""
+        if self.proc is None:
+            return None
+        problem = None
+        if not self.stopped:
+            if self.proc.poll() is not None:
+                problem = "server died during the test (status %s)" % describe_status(self.proc.returncode)
+            else:
+                status = self.stop()
+                if status == "hung":
+                    problem = "server did not exit within %.0f s of SIGTERM" % STOP_TIMEOUT
+                elif status < 0 and status != -signal.SIGTERM:
+                    problem = "server ended by %s when stopped" % describe_status(status)
+        if problem is None:
+            err = self.stderr()
+            for marker in SANITIZER_MARKERS:
+                if marker in err:
+                    problem = "sanitizer report on stderr: %s" % short(err[err.index(marker) - 80:], 400)
+                    break
+        return problem
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            kill_hard(self.proc)
+
+
+# ---------------------------------------------------------------------------
+# Registry and runner.
+
+
+class Case:
+    """A registered test: its name, its function and the options it was registered with."""
+
+    def __init__(self, name, fn, opts):
+        self.name, self.fn = name, fn
+        self.__dict__.update(opts)
+
+
+class Registry(list):
+    """The tests of a suite in registration order. defaults: the options every
+    case has unless its decorator says otherwise."""
+
+    def __init__(self, **defaults):
+        super().__init__()
+        self.defaults = defaults
+
+    def case(self, **opts):
+        """Registers fn under its own name."""
+        def deco(fn):
+            self.append(Case(fn.__name__, fn, dict(self.defaults, **opts)))
+            return fn
+        return deco
+
+    def table(self, rows, **opts):
+        """Registers fn(..., row=row) once per row; a row's first element names it."""
+        def deco(fn):
+            for row in rows:
+                self.append(Case("%s[%s]" % (fn.__name__, row[0]), functools.partial(fn, row=row),
+                                 dict(self.defaults, **opts)))
+            return fn
+        return deco
+
+
+def selected(name):
+    return not NAME_FILTER or NAME_FILTER in name
+
+
+class Suite:
+    """Counts outcomes and prints "ok", "FAIL" and "SKIP" lines as they come."""
+
+    def __init__(self, dir):
+        self.dir = dir
+        self.passed = self.failed = 0
+        self.skipped = []
+
+    def workdir(self, prefix):
+        """A fresh directory inside the suite's; the suite's is removed at the end."""
+        return tempfile.mkdtemp(prefix=prefix, dir=self.dir)
+
+    def record(self, name, outcome, reason=None, took=0.0):
+        if outcome == "pass":
+            self.passed += 1
+            print("ok   %s (%.2f s)" % (name, took), flush=True)
+        elif outcome == "skip":
+            self.skipped.append((name, reason))
+            print("SKIP %s: %s" % (name, reason), flush=True)
+        else:
+            self.failed += 1
+            print("FAIL %s: %s" % (name, reason), flush=True)
+
+    def run(self, name, fn, timeout=None, on_timeout=None, cleanup=None):
+        """Runs fn() as the test `name` unless DUCT_TESTS leaves it out. After
+        timeout seconds on_timeout() runs; it must make fn return (by killing the
+        server fn talks to, say). Then cleanup() if given; then processes the test
+        left running are killed."""
+        if not selected(name):
+            return None
+        fired = []
+
+        def expire():
+            fired.append(True)
+            if on_timeout:
+                on_timeout()
+
+        watchdog = threading.Timer(timeout, expire) if timeout else None
+        if watchdog:
+            watchdog.daemon = True
+            watchdog.start()
+        t0 = time.monotonic()
+        try:
+            fn()
+            outcome, reason = "pass", None
+        except Skip as e:
+            outcome, reason = "skip", str(e)
+        except Exception as e:  # noqa: BLE001 - any error fails the one test
+            outcome = "fail"
+            reason = str(e) if isinstance(e, TestFailure) else "%s: %s" % (type(e).__name__, e)
+            if fired:
+                reason = "timed out after %d s (%s)" % (timeout, reason)
+        finally:
+            if watchdog:
+                watchdog.cancel()
+            try:
+                if cleanup:
+                    cleanup()
+            finally:
+                stop_all()
+        self.record(name, outcome, reason, time.monotonic() - t0)
+        return outcome
+
+    def report(self):
+        """The closing line; the exit status of the suite."""
+        print("RESULT passed=%d failed=%d skipped=%d" % (self.passed, self.failed, len(self.skipped)), flush=True)
+        return 1 if self.failed else 0
+
+
+def run_server_case(suite, model, case, index, setup=None):
+    """Runs case.fn(srv) as the test "model/name" with a fresh Server in a
+    directory of its own: setup(srv) first if given, then, if case.start, the
+    server is started with case.args. After the test the server is stopped and
+    its exit and stderr checked (Server.finish); on case.timeout it is killed."""
+    name = "%s/%s" % (model, case.name)
+    if not selected(name):
+        return None
+    workdir = suite.workdir("%s-%03d-" % (model, index))
+    srv = Server(model, workdir)
+
+    def body():
+        try:
+            if setup:
+                setup(srv)
+            if case.start:
+                srv.start(*case.args)
+            case.fn(srv)
+            problem = srv.finish()
+            if problem:
+                raise TestFailure(problem)
+        finally:
+            srv.kill()
+            for fn in srv.cleanup:
+                fn()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    return suite.run(name, body, timeout=case.timeout, on_timeout=srv.kill)
+
+
+def main(name, body):
+    """Runs body(suite) with SIGPIPE ignored, the descriptor limit raised (for
+    the servers too), a temporary directory for the suite, and every process
+    started here stopped at the end. Returns the exit status."""
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    raise_fd_limit()
+    suite = Suite(tempfile.mkdtemp(prefix="duct-%s-test-" % name))
+    os.chmod(suite.dir, 0o755)  # a test may run a command as nobody
+    began = time.monotonic()
+    try:
+        if not (os.path.isfile(DUCT_BIN) and os.access(DUCT_BIN, os.X_OK)):
+            suite.record("setup", "fail", "DUCT_BIN %s is not an executable file" % DUCT_BIN)
+        else:
+            body(suite)
+    except Exception as e:  # noqa: BLE001 - a broken suite is one failure, not a traceback without RESULT
+        suite.record("setup", "fail", "%s: %s" % (type(e).__name__, e))
+    finally:
+        stop_all()
+        shutil.rmtree(suite.dir, ignore_errors=True)
+    print("# %s: %.1f s" % (name, time.monotonic() - began), flush=True)
+    return suite.report()
