@@ -21,9 +21,11 @@ import hashlib
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -92,6 +94,27 @@ def read_text(path):
             return f.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
+
+
+def wait_output(proc, stream, pattern, timeout=START_TIMEOUT):
+    """Reads proc's stream (a pipe: its stdout or stderr) until pattern (a str
+    regex) matches what was read; returns the match. Fails when timeout passes
+    or the stream ends first. What follows the match in the pipe stays unread
+    only as far as it came in the same read."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    fd = stream.fileno()
+    while True:
+        m = re.search(pattern, seen.decode("utf-8", "replace"))
+        if m:
+            return m
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TestFailure("no %r from %s within %.0f s: %s" % (pattern, proc.args[0], timeout, short(seen)))
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise TestFailure("%s ended (status %s) before %r: %s" % (proc.args[0], proc.poll(), pattern, short(seen)))
+        seen += chunk
 
 
 # ---------------------------------------------------------------------------
@@ -205,12 +228,123 @@ def raise_fd_limit():
 
 
 # ---------------------------------------------------------------------------
+# What /proc tells about a process started here.
+
+
+def proc_stat(pid):
+    """The fields of /proc/PID/stat after the command name: [state, ppid, ...]."""
+    with open("/proc/%d/stat" % pid) as f:
+        text = f.read()
+    return text[text.rindex(")") + 2:].split()
+
+
+def children(pid):
+    """[(child pid, state letter)] of every process whose parent is pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = proc_stat(int(entry))
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+        if int(fields[1]) == pid:
+            found.append((int(entry), fields[0]))
+    return found
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def _socket_inodes(pid):
+    """The inodes of the sockets pid holds (none once it has exited)."""
+    inodes = set()
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
+
+
+def _tcp_sockets():
+    """[(local address as "127.0.0.1:PORT" or "[::1]:PORT", state, inode)] of /proc/net/tcp and tcp6."""
+    rows = []
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            with open("/proc/net/" + name) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            host, port = fields[1].split(":")
+            # The address is printed as 32-bit words in host byte order.
+            raw = b"".join(struct.pack("=I", int(host[i:i + 8], 16)) for i in range(0, len(host), 8))
+            text = socket.inet_ntop(family, raw)
+            addr = ("[%s]:%d" if family == socket.AF_INET6 else "%s:%d") % (text, int(port, 16))
+            rows.append((addr, fields[3], fields[9]))
+    return rows
+
+
+def _unix_listeners():
+    """[(path, inode)] of the listening Unix sockets in /proc/net/unix ("@name": abstract)."""
+    rows = []
+    with open("/proc/net/unix") as f:
+        for line in f.read().splitlines()[1:]:
+            fields = line.split(None, 7)
+            if len(fields) == 8 and int(fields[3], 16) & 0x10000:  # __SO_ACCEPTCON: listen() was called
+                rows.append((fields[7], fields[6]))
+    return rows
+
+
+def listening(pid):
+    """The addresses pid listens on, in --listen syntax ("127.0.0.1:PORT",
+    "[::1]:PORT", "unix:/path", "unix:@name"), sorted, each once. For a process
+    that cannot say where it listens, or was told not to (--quiet)."""
+    inodes = _socket_inodes(pid)
+    found = {addr for addr, state, inode in _tcp_sockets() if state == TCP_LISTEN and inode in inodes}
+    found |= {"unix:" + path for path, inode in _unix_listeners() if inode in inodes}
+    return sorted(found)
+
+
+def wait_listening(proc, addr, timeout=START_TIMEOUT):
+    """Waits until proc listens on addr (in --listen syntax): for a process that
+    does not say when it is ready, where the socket file or name appears at
+    bind(), before listen()."""
+    ok = wait_until(lambda: proc.poll() is not None or addr in listening(proc.pid), timeout)
+    check(ok and proc.poll() is None, "%s not listening on %s within %.0f s (status %s)"
+          % (proc.args[0], addr, timeout, proc.poll()))
+
+
+def connections(pid):
+    """How many TCP connections pid and its children hold (accepted and not yet
+    closed, whatever their state): the server's connection count as the kernel
+    sees it, for every model, the fork model's children included."""
+    inodes = _socket_inodes(pid)
+    for child, _ in children(pid):
+        inodes |= _socket_inodes(child)
+    return sum(1 for _, state, inode in _tcp_sockets() if state != TCP_LISTEN and inode in inodes)
+
+
+# ---------------------------------------------------------------------------
 # Sockets.
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1", kind=socket.SOCK_STREAM):
     """A port that was free a moment ago. Racy: another process may take it
-    before the caller uses it."""
+    before the caller uses it. Servers started here listen on port 0 and say
+    which port they got; this is only for a port where nothing should listen."""
     with socket.socket(family, kind) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -519,8 +653,11 @@ def make_root(workdir):
     return root
 
 
-class PortClash(TestFailure):
-    """The server could not bind: another process took the free port first."""
+def announced(text, what="listening on"):
+    """The addresses of duct's start-up lines ("duct serve: listening on
+    http://127.0.0.1:8080/ (model ...)", "duct cat: listening on
+    tcp://127.0.0.1:9000") in text, in --listen syntax: "127.0.0.1:8080"."""
+    return [re.sub(r"^[a-z]+://", "", m.group(1)).rstrip("/") for m in re.finditer(what + r" (\S+)", text)]
 
 
 _stop_timeouts = [0]
@@ -549,19 +686,11 @@ class Server:
         return os.path.join(self.root, rel)
 
     def start(self, *extra, listen=None, root=True, access_log=None, workers=1, preexec_fn=None):
-        """Starts the server and waits until it accepts. access_log None: a file
-        in workdir; False: no access log. On the default listener a port taken by
-        someone else between free_port() and bind() gets a retry."""
-        for attempt in range(3):
-            try:
-                return self._start(extra, listen, root, access_log, workers, preexec_fn)
-            except PortClash:
-                if listen or attempt == 2:
-                    raise
-
-    def _start(self, extra, listen, root, access_log, workers, preexec_fn):
-        self.port = free_port()
-        self.listen = list(listen) if listen else ["127.0.0.1:%d" % self.port]
+        """Starts the server and waits until it listens. listen: the --listen
+        values (default 127.0.0.1:0, any free port); afterwards self.listen holds
+        the bound addresses and self.port the first TCP port. access_log None: a
+        file in workdir; False: no access log."""
+        self.listen = list(listen) if listen else ["127.0.0.1:0"]
         args = [DUCT_BIN, "serve"] + ([self.root] if root else [])
         for addr in self.listen:
             args += ["--listen", addr]
@@ -572,25 +701,30 @@ class Server:
         self.args = args
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = spawn(args, stdout=out, stderr=err, preexec_fn=preexec_fn)
-        self._wait_ready()
+        self._wait_ready(quiet="--quiet" in extra or "-q" in extra)
         return self
 
-    def _wait_ready(self):
+    def _wait_ready(self, quiet):
+        """Learns the bound addresses: from the start-up lines on stderr, one per
+        listener in --listen order, printed once every listener listens; with
+        --quiet, which prints none, from the server's listening sockets (then in
+        sorted order)."""
         deadline = time.monotonic() + START_TIMEOUT
         while True:
+            addrs = listening(self.proc.pid) if quiet else announced(self.stderr())
+            if len(addrs) >= len(self.listen):
+                break
             if self.proc.poll() is not None:
                 LIVE.discard(self.proc)
-                message = "server exited at start with status %s; stderr: %s" % (
-                    self.proc.returncode, short(self.stderr()))
-                raise (PortClash if "in use" in self.stderr() else TestFailure)(message)
-            try:
-                connect(self.listen[0], timeout=0.5).close()
-                return
-            except OSError:
-                if time.monotonic() >= deadline:
-                    raise TestFailure("server not accepting on %s after %.0f s; args %s"
-                                      % (self.listen[0], START_TIMEOUT, self.args))
-                time.sleep(0.01)
+                raise TestFailure("server exited at start with status %s; stderr: %s"
+                                  % (self.proc.returncode, short(self.stderr())))
+            if time.monotonic() >= deadline:
+                raise TestFailure("server not listening on %s after %.0f s; stderr %s; args %s"
+                                  % (self.listen, START_TIMEOUT, short(self.stderr()), self.args))
+            time.sleep(0.01)
+        self.listen = addrs[:len(self.listen)]
+        tcp = [a for a in self.listen if not a.startswith("unix:")]
+        self.port = int(tcp[0].rsplit(":", 1)[1]) if tcp else None
 
     # -- talking to it ---------------------------------------------------------
     @property
@@ -598,7 +732,8 @@ class Server:
         return self.listen[0]
 
     def url(self, path="/"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        """The URL of path on the first listener (a TCP one)."""
+        return "http://%s%s" % (self.addr, path)
 
     def conn(self, addr=None, **kw):
         return HttpConn.open(addr or self.addr, **kw)

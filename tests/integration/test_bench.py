@@ -30,11 +30,10 @@ import tempfile
 import time
 
 from harness import (
-    DUCT_BIN, Registry, Server, Skip, TestFailure, check, check_eq, free_port, main, run_text, spawn, stop)
+    DUCT_BIN, Registry, Server, Skip, check, check_eq, free_port, main, run_text, spawn, stop, wait_output)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, "bench_server.py")
-START_TIMEOUT = 5.0
 
 
 # ---------------------------------------------------------------------------
@@ -42,20 +41,14 @@ START_TIMEOUT = 5.0
 
 
 def start_helper(*args):
-    """Starts bench_server.py with args; returns (proc, port)."""
+    """Starts bench_server.py with args on a port it picks; returns (proc, port)."""
     proc = spawn([sys.executable, HELPER] + list(args), stdout=subprocess.PIPE)
-    ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
-    line = proc.stdout.readline().decode() if ready else ""
-    m = re.match(r"PORT (\d+)", line)
-    if not m:
-        stop(proc)
-        raise TestFailure("bench_server.py did not report its port: %r" % line)
-    return proc, int(m.group(1))
+    return proc, int(wait_output(proc, proc.stdout, r"^PORT (\d+)\n").group(1))
 
 
-def start_duct(root, workdir):
+def start_duct(root, workdir, listen=None):
     """duct serve ROOT with the epoll model and one worker; returns its Server."""
-    return Server("epoll", workdir, root=root).start("--quiet", access_log=False)
+    return Server("epoll", workdir, root=root).start(listen=listen, access_log=False)
 
 
 class Ctx:
@@ -226,8 +219,7 @@ def head_method_and_headers(ctx):
 @test
 def unix_socket_target(ctx):
     sock = ctx.path("s.sock")
-    srv = Server("epoll", tempfile.mkdtemp(prefix="serve-", dir=ctx.workdir), root=ctx.root)
-    srv.start("--quiet", listen=["unix:" + sock], access_log=False)
+    srv = start_duct(ctx.root, tempfile.mkdtemp(prefix="serve-", dir=ctx.workdir), listen=["unix:" + sock])
     ctx.procs.append(srv.proc)
     _, _, data = ctx.bench("-n", "50", "-c", "2", "--unix-socket", sock, "http://localhost/1k.bin")
     check_counts(data, 50)
@@ -418,7 +410,7 @@ def timeouts_counted(ctx):
 
 @test
 def connect_errors_counted(ctx):
-    port = free_port()  # nothing listens there
+    port = free_port()  # this needs a port where nothing listens
     _, _, data = ctx.bench("-n", "10", "-c", "2", "http://127.0.0.1:%d/" % port)
     check_counts(data, 0, 10, connect=10)
     check_eq(data["errors_by_errno"], {"ECONNREFUSED": 10}, "errors by errno")

@@ -27,7 +27,7 @@ import threading
 import time
 
 import harness
-from harness import DUCT_BIN, SANITIZED, Server, Skip, TestFailure, check, check_eq, free_port, main, short
+from harness import DUCT_BIN, SANITIZED, Server, Skip, check, check_eq, free_port, main, short
 
 CURL = shutil.which("curl")
 WAIT = 20.0 if SANITIZED else 10.0
@@ -53,21 +53,6 @@ def curl(*args):
     return harness.run([CURL, "-s"] + list(args), WAIT)
 
 
-def wait_connectable(family, addr, proc):
-    deadline = time.monotonic() + WAIT
-    while True:
-        if proc.poll() is not None:
-            raise TestFailure("server exited: %s" % short(proc.stderr.read() if proc.stderr else b""))
-        try:
-            with socket.socket(family) as s:
-                s.settimeout(1)
-                s.connect(addr)
-            return
-        except OSError:
-            check(time.monotonic() < deadline, "server never accepted on %r" % (addr,))
-            time.sleep(0.02)
-
-
 # ---------------------------------------------------------------------------
 # Servers.
 
@@ -83,17 +68,23 @@ class Fixture:
                 f.write(data)
         self.procs = []
 
-    def spawn(self, args):
-        p = harness.spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.procs.append(p)
-        return p
-
-    def duct_serve(self, listen):
-        """duct serve on the fixture's root (epoll, one worker), ready on listen."""
+    def duct_serve(self, listen="127.0.0.1:0"):
+        """duct serve on the fixture's root (epoll, one worker), listening on
+        listen: its Server, whose port is the one the server reported."""
         srv = Server("epoll", tempfile.mkdtemp(prefix="serve-", dir=self.tmp), root=self.root)
-        srv.start("--quiet", listen=[listen], access_log=False)
+        srv.start(listen=[listen], access_log=False)
         self.procs.append(srv.proc)
         return srv
+
+    def http_server(self):
+        """python3's http.server on the fixture's root, on a port it picks and
+        reports on stdout: its base URL."""
+        with open(os.path.join(self.tmp, "http.server.log"), "wb") as log:
+            p = harness.spawn([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1",
+                               "--directory", self.root, "0"], stdout=subprocess.PIPE, stderr=log)
+        self.procs.append(p)
+        port = int(harness.wait_output(p, p.stdout, r"Serving HTTP on \S+ port (\d+)", WAIT).group(1))
+        return "http://127.0.0.1:%d" % port
 
     def close(self):
         for p in self.procs:
@@ -243,9 +234,7 @@ def head_without_date(head):
 
 
 def test_same_as_curl(fx):
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    base = "http://127.0.0.1:%d" % port
+    base = fx.duct_serve().url("")
     for path in ("/", "/blob.bin", "/empty.txt", "/dir/", "/dir", "/missing", "/with%20space.txt"):
         d = get(base + path)
         c = curl(base + path)
@@ -258,12 +247,10 @@ def test_same_as_curl(fx):
 
 
 def test_ipv6_literal(fx):
-    try:
-        port = free_port(socket.AF_INET6, "::1")
-    except OSError:
+    if not harness.ipv6_loopback_available():
         raise Skip("no IPv6 loopback")
-    fx.duct_serve("[::1]:%d" % port)
-    status, out, err = get("http://[::1]:%d/blob.bin" % port)
+    srv = fx.duct_serve("[::1]:0")
+    status, out, err = get(srv.url("/blob.bin"))
     check_eq((status, out), (0, BLOB), "status and body over IPv6 (stderr %s)" % short(err))
 
 
@@ -277,9 +264,7 @@ def test_unix_socket(fx):
 
 
 def test_keep_alive_duct_serve(fx):
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    base = "http://127.0.0.1:%d" % port
+    base = fx.duct_serve().url("")
     status, out, err = get("-v", base + "/", base + "/blob.bin", base + "/empty.txt")
     check_eq((status, out), (0, FILES["index.html"] + BLOB), "status and bodies")
     check_eq(err.count(b"* Connected to"), 1, "connections opened (stderr)")
@@ -291,10 +276,7 @@ def test_keep_alive_duct_serve(fx):
 
 
 def test_python_http_server(fx):
-    port = free_port()
-    p = fx.spawn([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", fx.root, str(port)])
-    wait_connectable(socket.AF_INET, ("127.0.0.1", port), p)
-    base = "http://127.0.0.1:%d" % port
+    base = fx.http_server()
     status, out, err = get(base + "/blob.bin", base + "/index.html", base + "/with%20space.txt")
     check_eq((status, out), (0, BLOB + FILES["index.html"] + FILES["with space.txt"]),
              "three files from an HTTP/1.0 server, one connection each (stderr %s)" % short(err))
@@ -372,9 +354,7 @@ def test_resume(fx):
 
 def test_resume_from_duct_serve(fx):
     """duct serve answers Range with 206: duct get and curl both finish a partial file."""
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    url = "http://127.0.0.1:%d/blob.bin" % port
+    url = fx.duct_serve().url("/blob.bin")
     for tool in ("duct", "curl"):
         part = os.path.join(fx.tmp, "part-" + tool)
         with open(part, "wb") as f:
@@ -386,11 +366,10 @@ def test_resume_from_duct_serve(fx):
 
 def test_progress_bar(fx):
     """A terminal on stderr and a body over 1 MiB: a bar, ending at 100%; stdout stays the body."""
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
+    url = fx.duct_serve().url("/blob.bin")
     master, slave = pty.openpty()
     try:
-        p = subprocess.run([DUCT_BIN, "get", "http://127.0.0.1:%d/blob.bin" % port], stdout=subprocess.PIPE,
+        p = subprocess.run([DUCT_BIN, "get", url], stdout=subprocess.PIPE,
                            stderr=slave, timeout=WAIT)
         os.close(slave)
         slave = -1
@@ -409,7 +388,7 @@ def test_progress_bar(fx):
         os.close(master)
     check(p.returncode == 0 and p.stdout == BLOB, "status %d, body intact %s" % (p.returncode, p.stdout == BLOB))
     check(b"100.0%" in shown and b"MiB" in shown, "the bar on the terminal: %s" % short(shown))
-    quiet = get("http://127.0.0.1:%d/blob.bin" % port)
+    quiet = get(url)
     check_eq(quiet[2], b"", "stderr when it is not a terminal")
 
 
@@ -446,12 +425,11 @@ def test_requests(fx):
 
 
 def test_remote_name(fx):
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    status, _, _ = get("-O", "http://127.0.0.1:%d/with%%20space.txt" % port, cwd=fx.tmp)
+    srv = fx.duct_serve()
+    status, _, _ = get("-O", srv.url("/with%20space.txt"), cwd=fx.tmp)
     with open(os.path.join(fx.tmp, "with space.txt"), "rb") as f:
         check(status == 0 and f.read() == FILES["with space.txt"], "-O writes the decoded last segment")
-    check_eq(get("-O", "http://127.0.0.1:%d/" % port, cwd=fx.tmp)[0], 23, "-O with no file name")
+    check_eq(get("-O", srv.url("/"), cwd=fx.tmp)[0], 23, "-O with no file name")
 
 
 def test_exit_statuses(fx):
@@ -461,6 +439,7 @@ def test_exit_statuses(fx):
     check_eq(get("not a url")[0], 3, "a malformed URL")
     check_eq(get("https://127.0.0.1/")[0], 1, "https")
     check_eq(get("http://no-such-host.invalid/")[0], 6, "a host that does not resolve")
+    # free_port: this needs a port where nothing listens.
     check_eq(get("http://127.0.0.1:%d/" % free_port())[0], 7, "a closed port")
     url, _ = raw_server(None)
     t0 = time.monotonic()

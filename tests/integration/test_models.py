@@ -32,7 +32,7 @@ import time
 
 from harness import (
     BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, STYLE, HttpConn, PeerClosed, Registry, Skip, TestFailure, check, check_eq,
-    connect, http_request, main, run_server_case, run_text, short, wait_until)
+    children, connect, fd_count, http_request, main, proc_stat, run_server_case, run_text, short, wait_until)
 
 EVENT_MODELS = ("select", "poll", "epoll", "uring")
 SETTLE = 5.0  # how long resources may take to come back after the load
@@ -76,10 +76,6 @@ def start_with_nofile(srv, nofile, *extra):
 # What /proc tells about the server process.
 
 
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
 def thread_count(pid):
     """Threads: of /proc/PID/status, less the kernel's io_uring workers (iou-wrk-*,
     iou-sqp-*), which the kernel starts and retires on its own schedule."""
@@ -94,28 +90,6 @@ def thread_count(pid):
         except OSError:
             pass  # exited meanwhile
     return threads[0] - kernel
-
-
-def proc_stat(pid):
-    """The fields of /proc/PID/stat after the command name: [state, ppid, ...]."""
-    with open("/proc/%d/stat" % pid) as f:
-        text = f.read()
-    return text[text.rindex(")") + 2:].split()
-
-
-def children(pid):
-    """[(child pid, state letter)] of every process whose parent is pid."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = proc_stat(int(entry))
-        except (OSError, ValueError):
-            continue  # exited meanwhile
-        if int(fields[1]) == pid:
-            found.append((int(entry), fields[0]))
-    return found
 
 
 def cpu_seconds(pid):

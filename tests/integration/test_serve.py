@@ -37,7 +37,7 @@ import time
 from harness import (
     BLOB, DEMO_SITE, DUCT_BIN, INDEX, REPO, SPACED, STYLE, SUB_INDEX, HttpConn, Registry, Skip,
     accepts_connections, check, check_content_type, check_date_header, check_eq, check_error_page, connect,
-    describe_status, exchange, free_port, http_request, imf_fixdate, ipv6_loopback_available, main, models,
+    describe_status, exchange, http_request, imf_fixdate, ipv6_loopback_available, main, models,
     parse_listen, read_text, run_server_case, run_text, short, wait_until)
 
 MODELS = models()
@@ -205,7 +205,7 @@ CLI_ERROR_ROWS = [
 @table(CLI_ERROR_ROWS, start=False)
 def cli_error(srv, row):
     args, mentions, want_status = row[1](srv)
-    listen = [] if "--listen" in args else ["--listen", "127.0.0.1:%d" % free_port()]
+    listen = [] if "--listen" in args else ["--listen", "127.0.0.1:0"]
     full = ["serve"] + args + listen + ["--model", srv.model]
     status, _, err = run_text([DUCT_BIN] + full, as_nobody=(row[0] == "unreadable-dir"))
     check_eq(status, want_status, "exit status of duct %s (stderr %s)" % (" ".join(full), short(err)))
@@ -822,17 +822,15 @@ def unix_socket(srv):
 def ipv6_loopback(srv):
     if not ipv6_loopback_available():
         raise Skip("::1 is not configured on this machine")
-    port = free_port(socket.AF_INET6, "::1")
-    srv.start(listen=["[::1]:%d" % port])
-    check_eq(curl_body(["-g", "http://[::1]:%d/" % port]), INDEX, "body over IPv6")
+    srv.start(listen=["[::1]:0"])
+    check_eq(curl_body(["-g", "http://[::1]:%d/" % srv.port]), INDEX, "body over IPv6")
 
 
 @case(start=False)
 def several_listeners(srv):
     path = os.path.join(srv.workdir, "multi.sock")
-    port = free_port()
-    srv.start(listen=["127.0.0.1:%d" % port, "unix:" + path])
-    check_eq(curl_body(["http://127.0.0.1:%d/index.html" % port]), INDEX, "body over IPv4")
+    srv.start(listen=["127.0.0.1:0", "unix:" + path])
+    check_eq(curl_body(["http://127.0.0.1:%d/index.html" % srv.port]), INDEX, "body over IPv4")
     check_eq(curl_body(["--unix-socket", path, "http://x/style.css"]), STYLE, "body over the unix socket")
     banner = lambda: [l for l in srv.stderr().splitlines() if "listening on" in l]  # noqa: E731
     lines = wait_until(lambda: len(banner()) >= 2 and banner(), 2.0) or banner()
