@@ -8,10 +8,16 @@ helpers no other suite uses. Only the standard library is used. Every socket
 has a timeout, every wait is bounded, and only processes started here are
 signalled (by their PID, and their own process group).
 
+A test that cannot run here raises Skip; when the cause is something the
+machine lacks and CI is expected to have (curl, socat, the IPv6 loopback, a
+model this build or kernel cannot run) it raises Missing, a Skip that fails
+the test when DUCT_CI=1.
+
 Environment:
   DUCT_BIN        the duct binary (default ./duct)
   DUCT_TESTS      optional substring filter on test names
   DUCT_SANITIZED  1 when DUCT_BIN is the ASan/UBSan build (slower: waits get more slack)
+  DUCT_CI         1 in CI: a Missing skip is a failure
 """
 
 import atexit
@@ -34,6 +40,7 @@ import time
 DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
 NAME_FILTER = os.environ.get("DUCT_TESTS", "")
 SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
+CI = os.environ.get("DUCT_CI") == "1"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_SITE = os.path.join(REPO, "src", "serve", "demo", "site")
 
@@ -57,6 +64,19 @@ class TestFailure(AssertionError):
 
 class Skip(Exception):
     """The test does not apply here; the message says why."""
+
+
+class Missing(Skip):
+    """The test cannot run because the machine lacks something CI provides (a
+    program, the IPv6 loopback, a model): skipped, but a failure when DUCT_CI=1."""
+
+
+def need_program(name):
+    """The path of the program name, or Missing."""
+    path = shutil.which(name)
+    if not path:
+        raise Missing("%s is not installed" % name)
+    return path
 
 
 def check(cond, message):
@@ -350,13 +370,13 @@ def free_port(family=socket.AF_INET, host="127.0.0.1", kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
-def ipv6_loopback_available():
+def need_ipv6_loopback():
+    """Missing unless ::1 can be bound."""
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
             s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+    except OSError as e:
+        raise Missing("the IPv6 loopback ::1 is not available (%s)" % e)
 
 
 def parse_listen(addr):
@@ -792,6 +812,33 @@ class Server:
             kill_hard(self.proc)
 
 
+# The start-up errors of a model this build or this kernel cannot run.
+MODEL_UNAVAILABLE = ("built without liburing", "the kernel refuses io_uring")
+_model_missing = {}
+
+
+def need_model(model):
+    """Missing when this duct or this kernel cannot run model (the uring model
+    needs liburing at build time and a kernel that allows io_uring). Found out
+    once per model by starting a server; any other start-up failure is left to
+    the tests to report."""
+    if model not in _model_missing:
+        workdir = tempfile.mkdtemp(prefix="duct-probe-")
+        srv = Server(model, workdir, root=workdir)
+        try:
+            srv.start(access_log=False)
+            _model_missing[model] = None
+        except TestFailure:
+            err = srv.stderr()
+            lines = [l for l in err.splitlines() if any(m in l for m in MODEL_UNAVAILABLE)]
+            _model_missing[model] = lines[0] if lines else None
+        finally:
+            srv.kill()
+            shutil.rmtree(workdir, ignore_errors=True)
+    if _model_missing[model]:
+        raise Missing("model %s unavailable: %s" % (model, _model_missing[model]))
+
+
 # ---------------------------------------------------------------------------
 # Registry and runner.
 
@@ -879,7 +926,7 @@ class Suite:
             fn()
             outcome, reason = "pass", None
         except Skip as e:
-            outcome, reason = "skip", str(e)
+            outcome, reason = self.skip_outcome(e)
         except Exception as e:  # noqa: BLE001 - any error fails the one test
             outcome = "fail"
             reason = str(e) if isinstance(e, TestFailure) else "%s: %s" % (type(e).__name__, e)
@@ -896,6 +943,18 @@ class Suite:
         self.record(name, outcome, reason, time.monotonic() - t0)
         return outcome
 
+    @staticmethod
+    def skip_outcome(skip):
+        """(outcome, reason) of a Skip: a Missing one fails under DUCT_CI=1."""
+        if isinstance(skip, Missing) and CI:
+            return "fail", "skipped, and DUCT_CI=1 does not allow this skip: %s" % skip
+        return "skip", str(skip)
+
+    def skip(self, name, skip):
+        """Records the test name as skipped for the reason skip (a Skip) without running it."""
+        if selected(name):
+            self.record(name, *self.skip_outcome(skip))
+
     def report(self):
         """The closing line; the exit status of the suite."""
         print("RESULT passed=%d failed=%d skipped=%d" % (self.passed, self.failed, len(self.skipped)), flush=True)
@@ -910,6 +969,10 @@ def run_server_case(suite, model, case, index, setup=None):
     name = "%s/%s" % (model, case.name)
     if not selected(name):
         return None
+    try:
+        need_model(model)
+    except Missing as e:
+        return suite.skip(name, e)
     workdir = suite.workdir("%s-%03d-" % (model, index))
     srv = Server(model, workdir)
 

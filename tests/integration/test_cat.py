@@ -29,10 +29,9 @@ import threading
 import time
 
 import harness
-from harness import DUCT_BIN, SANITIZED, Skip, TestFailure, check, check_eq, free_port, main, models, short
+from harness import DUCT_BIN, SANITIZED, TestFailure, check, check_eq, free_port, main, models, short
 
 MODELS = models()
-SOCAT = shutil.which("socat")
 WAIT = 10.0 if SANITIZED else 5.0  # every bounded wait
 CLIENTS = 100
 
@@ -92,14 +91,8 @@ def run(args, stdin=b"", timeout=WAIT):
     return finish(p, timeout, stdin)
 
 
-def need_socat():
-    if not SOCAT:
-        raise Skip("socat is not installed")
-
-
 def socat(*args, stdin=subprocess.PIPE):
-    need_socat()
-    return spawn([SOCAT] + list(args), stdin=stdin)
+    return spawn([harness.need_program("socat")] + list(args), stdin=stdin)
 
 
 # ---------------------------------------------------------------------------
@@ -140,6 +133,7 @@ def many_echo_clients(connect, count=CLIENTS, size=20000):
 
 
 def test_echo_tcp(model, tmp):
+    harness.need_model(model)
     p = duct("--listen", "--echo", "--model", model, "--workers", "2", "tcp://127.0.0.1:0")
     port = listening_port(p, r"listening on tcp://127\.0\.0\.1:(\d+)")
     many_echo_clients(lambda: socket.create_connection(("127.0.0.1", port), timeout=WAIT))
@@ -148,6 +142,7 @@ def test_echo_tcp(model, tmp):
 
 
 def test_echo_unix(model, tmp):
+    harness.need_model(model)
     path = os.path.join(tmp, "echo.sock")
 
     def connect():

@@ -27,7 +27,7 @@ import threading
 import time
 
 import harness
-from harness import DUCT_BIN, SANITIZED, Server, Skip, check, check_eq, free_port, main, short
+from harness import DUCT_BIN, SANITIZED, Server, check, check_eq, free_port, main, short
 
 CURL = shutil.which("curl")
 WAIT = 20.0 if SANITIZED else 10.0
@@ -48,9 +48,7 @@ def get(*args, cwd=None, stdin=b""):
 
 
 def curl(*args):
-    if not CURL:
-        raise Skip("curl is not installed")
-    return harness.run([CURL, "-s"] + list(args), WAIT)
+    return harness.run([harness.need_program("curl"), "-s"] + list(args), WAIT)
 
 
 # ---------------------------------------------------------------------------
@@ -247,8 +245,7 @@ def test_same_as_curl(fx):
 
 
 def test_ipv6_literal(fx):
-    if not harness.ipv6_loopback_available():
-        raise Skip("no IPv6 loopback")
+    harness.need_ipv6_loopback()
     srv = fx.duct_serve("[::1]:0")
     status, out, err = get(srv.url("/blob.bin"))
     check_eq((status, out), (0, BLOB), "status and body over IPv6 (stderr %s)" % short(err))
@@ -319,7 +316,7 @@ def test_redirects(fx):
     check_eq(get("-L", base + "/r/10")[:2], (0, b"arrived\n"), "ten redirects are allowed")
     status, out, _ = get("-L", base + "/r/11")
     check_eq(status, 47, "eleven redirects")
-    if CURL:
+    if CURL:  # a comparison on the side; the tests above need curl anyway
         check_eq(curl("-L", "--max-redirs", "10", base + "/r/11")[0], 47, "curl agrees on eleven")
         check_eq(curl("-L", "--max-redirs", "10", base + "/r/10")[1], b"arrived\n", "curl agrees on ten")
     check_eq(get("-L", base + "/abs-redirect")[:2], (0, b"arrived\n"), "an absolute-path Location")

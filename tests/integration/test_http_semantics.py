@@ -22,8 +22,8 @@ import threading
 import time
 
 from harness import (
-    DEMO_SITE, PeerClosed, Server, TestFailure, check, check_content_type, check_date_header, check_eq,
-    check_error_page, http_request, imf_fixdate, main, models, selected, short)
+    DEMO_SITE, Missing, PeerClosed, Server, TestFailure, check, check_content_type, check_date_header, check_eq,
+    check_error_page, http_request, imf_fixdate, main, models, need_model, selected, short)
 
 MTIME = 1600000000  # Sun, 13 Sep 2020 12:26:40 GMT
 MTIME_DATE = "Sun, 13 Sep 2020 12:26:40 GMT"
@@ -570,6 +570,12 @@ def header_injection(c):
 def run_group(suite, model, group, args, cases, root):
     """Starts the group's server and runs its cases on it, each recorded as a test;
     a server that fails to start, dies or hangs is one failure more."""
+    try:
+        need_model(model)
+    except Missing as e:
+        for name, _ in cases:
+            suite.skip("%s/%s" % (model, name), e)
+        return
     workdir = suite.workdir("%s-%s-" % (model, group))
     srv = Server(model, workdir, root=root if args is not None else None)
     watchdog = threading.Timer(GROUP_TIMEOUT, srv.kill)

@@ -37,7 +37,7 @@ import time
 from harness import (
     BLOB, DEMO_SITE, DUCT_BIN, INDEX, REPO, SPACED, STYLE, SUB_INDEX, HttpConn, Registry, Skip,
     accepts_connections, check, check_content_type, check_date_header, check_eq, check_error_page, connect,
-    describe_status, exchange, http_request, imf_fixdate, ipv6_loopback_available, main, models,
+    describe_status, exchange, http_request, imf_fixdate, main, models, need_ipv6_loopback, need_program,
     parse_listen, read_text, run_server_case, run_text, short, wait_until)
 
 MODELS = models()
@@ -663,7 +663,7 @@ def expect_continue_with_curl(srv):
     # curl sends "Expect: 100-continue" and waits up to --expect100-timeout for
     # the interim response: without it the request would take 5 s.
     start = time.monotonic()
-    out = subprocess.run(["curl", "-sS", "-v", "--max-time", "20", "--expect100-timeout", "5",
+    out = subprocess.run([need_program("curl"), "-sS", "-v", "--max-time", "20", "--expect100-timeout", "5",
                           "-H", "Expect: 100-continue", "--data-binary", "@" + os.path.join(srv.root, "index.html"),
                           "-o", os.devnull, "-w", "%{http_code}", "http://127.0.0.1:%d/index.html" % srv.port],
                          capture_output=True, timeout=30)
@@ -681,7 +681,7 @@ def expect_continue_with_curl(srv):
 def fetch_with_curl(args, timeout=60):
     """Runs curl, hashing its stdout as it streams: (exit status, sha256, size, headers text)."""
     with tempfile.NamedTemporaryFile() as hdr:
-        proc = subprocess.Popen(["curl", "-sS", "--max-time", str(timeout), "-D", hdr.name] + args,
+        proc = subprocess.Popen([need_program("curl"), "-sS", "--max-time", str(timeout), "-D", hdr.name] + args,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         digest, size = hashlib.sha256(), 0
         try:
@@ -803,7 +803,7 @@ def file_over_4gib(srv):
 
 
 def curl_body(args):
-    proc = subprocess.run(["curl", "-sS", "--max-time", "10"] + args, stdout=subprocess.PIPE,
+    proc = subprocess.run([need_program("curl"), "-sS", "--max-time", "10"] + args, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=15)
     check_eq(proc.returncode, 0, "curl exit status (%s)" % proc.stderr.decode(errors="replace").strip())
     return proc.stdout
@@ -820,8 +820,7 @@ def unix_socket(srv):
 
 @case(start=False)
 def ipv6_loopback(srv):
-    if not ipv6_loopback_available():
-        raise Skip("::1 is not configured on this machine")
+    need_ipv6_loopback()
     srv.start(listen=["[::1]:0"])
     check_eq(curl_body(["-g", "http://[::1]:%d/" % srv.port]), INDEX, "body over IPv6")
 
