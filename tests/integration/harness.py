@@ -119,8 +119,8 @@ def read_text(path):
 def wait_output(proc, stream, pattern, timeout=START_TIMEOUT):
     """Reads proc's stream (a pipe: its stdout or stderr) until pattern (a str
     regex) matches what was read; returns the match. Fails when timeout passes
-    or the stream ends first. What follows the match in the pipe stays unread
-    only as far as it came in the same read."""
+    or the stream ends first. Bytes read past the match are consumed: a later
+    reader of the pipe does not see them."""
     seen = b""
     deadline = time.monotonic() + timeout
     fd = stream.fileno()
@@ -523,8 +523,12 @@ class HttpConn:
         self.buf.clear()
         return data
 
+    def read_head(self):
+        """The bytes of the next response head, through its blank line."""
+        return self._read_line_block(b"\r\n\r\n", 65536)
+
     def read_response(self, method="GET", sink=None):
-        head = self._read_line_block(b"\r\n\r\n", 65536)
+        head = self.read_head()
         lines = head[:-4].decode("latin-1").split("\r\n")
         m = re.match(r"^(HTTP/\d\.\d) (\d{3})(?: (.*))?$", lines[0])
         check(m, "bad status line %s" % short(lines[0]))
@@ -741,7 +745,7 @@ class Server:
             if time.monotonic() >= deadline:
                 raise TestFailure("server not listening on %s after %.0f s; stderr %s; args %s"
                                   % (self.listen, START_TIMEOUT, short(self.stderr()), self.args))
-            time.sleep(0.01)
+            time.sleep(0.01)  # between readings of stderr or /proc
         self.listen = addrs[:len(self.listen)]
         tcp = [a for a in self.listen if not a.startswith("unix:")]
         self.port = int(tcp[0].rsplit(":", 1)[1]) if tcp else None

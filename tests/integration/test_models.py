@@ -32,7 +32,8 @@ import time
 
 from harness import (
     BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, STYLE, HttpConn, PeerClosed, Registry, Skip, TestFailure, check, check_eq,
-    children, connect, fd_count, http_request, main, proc_stat, run_server_case, run_text, short, wait_until)
+    children, connect, connections, fd_count, http_request, main, proc_stat, run_server_case, run_text, short,
+    wait_until)
 
 EVENT_MODELS = ("select", "poll", "epoll", "uring")
 SETTLE = 5.0  # how long resources may take to come back after the load
@@ -109,7 +110,7 @@ def settled(pid, timeout=1.0):
     deadline = time.monotonic() + timeout
     last = resources(pid)
     while time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.1)  # the interval between the readings compared
         now = resources(pid)
         if now == last:
             return now
@@ -187,7 +188,7 @@ def get_until_ok(addr, timeout, target="/index.html"):
             outcome = ("%s: %s" % (type(e).__name__, e), None)
         if outcome[0] == 200 or time.monotonic() >= deadline:
             return outcome
-        time.sleep(0.1)
+        time.sleep(0.1)  # between attempts
 
 
 def close_all(socks):
@@ -366,12 +367,16 @@ def max_conns_refuses_the_extra_connection(srv):
     more than one live connection, so there the 6th waits in the listen backlog
     (its documented behaviour) and is answered once the 5 are gone."""
     start(srv, "--max-conns", str(MAX_CONNS))
-    time.sleep(0.2)  # the readiness probe's slot is surely released
+    pid = srv.proc.pid
     idle = []
     try:
         for _ in range(MAX_CONNS):
             idle.append(connect(srv.addr))
-        time.sleep(0.3)  # let the server accept them all (in order, before the 6th)
+        # The server accepts them all before the 6th comes; the iterative model
+        # takes one, the others wait in the backlog, in order.
+        accepted = 1 if srv.model == "iterative" else MAX_CONNS
+        check(wait_until(lambda: connections(pid) >= accepted, 3.0), "the server holds %d connections 3 s "
+              "after %d were opened, not %d" % (connections(pid), MAX_CONNS, accepted))
         extra = HttpConn(connect(srv.addr))
         idle.append(extra.sock)
         extra.send(http_request("GET", "/index.html", [("Connection", "close")]))
@@ -412,17 +417,16 @@ def idle_and_slowloris_clients_are_closed(srv):
     one sending a header byte every 0.5 s within 6 s; another client that came
     meanwhile is answered (in the iterative model: after the slow one is gone)."""
     start(srv, "--idle-timeout", "1", "--header-timeout", "2")
-    time.sleep(0.1)
+    pid = srv.proc.pid
     # The silent client.
     with connect(srv.addr) as s:
         closed, data = wait_closed(s, 5.0)
         check(closed, "a client that sent nothing still open after 5 s (received %s)" % short(data))
         check_refusal_bytes(data, "silent client")
-    # The slowloris client, with a well-behaved one arriving 0.2 s after it.
+    # The slowloris client, with a well-behaved one arriving once the server holds it.
     other = {}
 
     def well_behaved():
-        time.sleep(0.2)
         t = time.monotonic()
         try:
             other["outcome"] = get_status(srv.addr, timeout=9.0)
@@ -433,6 +437,7 @@ def idle_and_slowloris_clients_are_closed(srv):
     with connect(srv.addr) as s:
         t0 = time.monotonic()
         s.sendall(SLOW_HEAD)
+        check(wait_until(lambda: connections(pid) >= 1, 2.0), "the slowloris client not accepted within 2 s")
         helper = threading.Thread(target=well_behaved, daemon=True)
         helper.start()
         closed_after, got = None, bytearray()
@@ -444,7 +449,8 @@ def idle_and_slowloris_clients_are_closed(srv):
             except (BrokenPipeError, ConnectionResetError):
                 closed_after = time.monotonic() - t0
                 break
-            if readable.poll(500):  # the next byte in 0.5 s, unless the server acts first
+            # The client is slow on purpose: the next byte in 0.5 s, unless the server acts first.
+            if readable.poll(500):
                 closed, data = wait_closed(s, 0.05)
                 got += data
                 if closed:
@@ -525,7 +531,7 @@ def pipelining_client_does_not_starve_others(srv):
             data = pipe.sock.recv(2048)  # slowly: 2 KiB per 50 ms
             check(data, "the pipelining client was closed by the server")
             pipe.buf += data
-            time.sleep(0.05)
+            time.sleep(0.05)  # a slow reader on purpose: the test
             if time.monotonic() >= next_probe:
                 t0 = time.monotonic()
                 outcome = get_status(srv.addr, "/style.css", timeout=3.0)
@@ -562,8 +568,7 @@ def select_refuses_descriptors_beyond_fd_setsize(srv):
         raise Skip("RLIMIT_NOFILE %d is too low to open %d connections" % (soft, SELECT_CONNS))
     start(srv)
     pid = srv.proc.pid
-    time.sleep(0.2)
-    base = fd_count(pid)
+    base = fd_count(pid)  # start() returned on the start-up line: all is open, no client yet
     server_max = max(int(n) for n in os.listdir("/proc/%d/fd" % pid))
     check(server_max < 100, "server already holds descriptor %d before any connection" % server_max)
     can_keep = FD_SETSIZE - base  # descriptors base .. 1023 free for connections
@@ -591,9 +596,10 @@ def select_refuses_descriptors_beyond_fd_setsize(srv):
         check(min(closed) >= can_keep - 2, "connection %d (of the first %d, which fit) closed"
               % (min(closed), can_keep))
         check(took < 2.5, "refused connections closed only after %.2f s" % took)
-        err = srv.stderr()
-        lines = [l for l in err.splitlines() if "connection refused: descriptor" in l and "select" in l]
-        check(lines, "no 'connection refused: descriptor ... select' line on stderr: %s" % short(err[-400:]))
+        refusals = lambda: [l for l in srv.stderr().splitlines()  # noqa: E731
+                            if "connection refused: descriptor" in l and "select" in l]
+        check(wait_until(refusals, 2.0), "no 'connection refused: descriptor ... select' line on stderr "
+              "within 2 s: %s" % short(srv.stderr()[-400:]))
         # The kept connections still work: the first and the last one.
         kept = [i for i, st in enumerate(states) if st == "open"]
         for i in (kept[0], kept[-1]):
@@ -629,7 +635,7 @@ def descriptor_exhaustion_recovers_without_spinning(srv):
     start_with_nofile(srv, NOFILE)
     pid = srv.proc.pid
     check_eq(get_status(srv.addr), (200, INDEX), "a request before the exhaustion")  # warms the file cache
-    time.sleep(0.2)
+    check(wait_until(lambda: connections(pid) == 0, 2.0), "the server still holds the first request's connection")
     base = fd_count(pid)
     socks = []
     try:
@@ -638,9 +644,10 @@ def descriptor_exhaustion_recovers_without_spinning(srv):
         full = wait_until(lambda: fd_count(pid) >= NOFILE - 1, 3.0, interval=0.05)
         check(full, "server holds only %d descriptors (limit %d) with %d connections open"
               % (fd_count(pid), NOFILE, EXHAUST_CONNS))
-        time.sleep(0.3)
+        check(wait_until(lambda: "Too many open files" in srv.stderr(), 3.0), "no accept failure (EMFILE) "
+              "on stderr with %d descriptors held: %s" % (fd_count(pid), short(srv.stderr()[-300:])))
         c0, t0 = cpu_seconds(pid), time.monotonic()
-        time.sleep(1.0)
+        time.sleep(1.0)  # the window measured: 1 s of the server out of descriptors
         rate = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
         check(srv.alive(), "server died out of descriptors")
         check(rate < MAX_CPU_RATE, "server used %.2f s of CPU per second while out of descriptors (spinning)"
@@ -724,7 +731,9 @@ def slow_reader_is_dropped_after_send_timeout(srv):
     start(srv, "--send-timeout", "2", "--idle-timeout", "30")
     with connect(srv.addr, rcvbuf=4096) as s:
         s.sendall(http_request("GET", "/large.bin"))
-        time.sleep(5.0)  # stalled: the server's sends block from the first second
+        # The client stalls on purpose for longer than --send-timeout (the test):
+        # the server's sends block from the first second.
+        time.sleep(5.0)
         closed, data = wait_closed(s, 10.0)
         check(closed, "a stalled reader still connected after the 2 s send timeout (+8 s)")
         check(len(data) < SLOW_READ_FILE, "the stalled reader got the whole file (%d bytes)" % len(data))
