@@ -277,7 +277,7 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def _socket_inodes(pid):
+def socket_inodes(pid):
     """The inodes of the sockets pid holds (none once it has exited)."""
     inodes = set()
     try:
@@ -297,9 +297,11 @@ def _socket_inodes(pid):
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
-def _tcp_sockets():
-    """[(local address as "127.0.0.1:PORT" or "[::1]:PORT", state, inode)] of /proc/net/tcp and tcp6."""
-    rows = []
+def _tcp_listeners(inodes):
+    """The addresses ("127.0.0.1:PORT", "[::1]:PORT") of the listening TCP sockets
+    among inodes. /proc/net/tcp lists every socket of the machine, TIME_WAIT ones
+    too: tens of thousands after a load test, a large file to read."""
+    found = []
     for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
         try:
             with open("/proc/net/" + name) as f:
@@ -308,33 +310,38 @@ def _tcp_sockets():
             continue
         for line in lines:
             fields = line.split()
+            if fields[3] != TCP_LISTEN or fields[9] not in inodes:
+                continue
             host, port = fields[1].split(":")
             # The address is printed as 32-bit words in host byte order.
             raw = b"".join(struct.pack("=I", int(host[i:i + 8], 16)) for i in range(0, len(host), 8))
             text = socket.inet_ntop(family, raw)
-            addr = ("[%s]:%d" if family == socket.AF_INET6 else "%s:%d") % (text, int(port, 16))
-            rows.append((addr, fields[3], fields[9]))
-    return rows
+            found.append(("[%s]:%d" if family == socket.AF_INET6 else "%s:%d") % (text, int(port, 16)))
+    return found
 
 
-def _unix_listeners():
-    """[(path, inode)] of the listening Unix sockets in /proc/net/unix ("@name": abstract)."""
-    rows = []
+def _unix_listeners(inodes):
+    """The addresses ("unix:/path", "unix:@name") of the listening Unix sockets among inodes."""
+    found = []
     with open("/proc/net/unix") as f:
         for line in f.read().splitlines()[1:]:
             fields = line.split(None, 7)
-            if len(fields) == 8 and int(fields[3], 16) & 0x10000:  # __SO_ACCEPTCON: listen() was called
-                rows.append((fields[7], fields[6]))
-    return rows
+            # Flags 0x10000 is __SO_ACCEPTCON: listen() was called.
+            if len(fields) == 8 and int(fields[3], 16) & 0x10000 and fields[6] in inodes:
+                found.append("unix:" + fields[7])
+    return found
 
 
-def listening(pid):
+def listening(pid, tcp=True, unix=True):
     """The addresses pid listens on, in --listen syntax ("127.0.0.1:PORT",
     "[::1]:PORT", "unix:/path", "unix:@name"), sorted, each once. For a process
     that cannot say where it listens, or was told not to (--quiet)."""
-    inodes = _socket_inodes(pid)
-    found = {addr for addr, state, inode in _tcp_sockets() if state == TCP_LISTEN and inode in inodes}
-    found |= {"unix:" + path for path, inode in _unix_listeners() if inode in inodes}
+    inodes = socket_inodes(pid)
+    found = set()
+    if tcp:
+        found |= set(_tcp_listeners(inodes))
+    if unix:
+        found |= set(_unix_listeners(inodes))
     return sorted(found)
 
 
@@ -342,19 +349,10 @@ def wait_listening(proc, addr, timeout=START_TIMEOUT):
     """Waits until proc listens on addr (in --listen syntax): for a process that
     does not say when it is ready, where the socket file or name appears at
     bind(), before listen()."""
-    ok = wait_until(lambda: proc.poll() is not None or addr in listening(proc.pid), timeout)
+    unix = addr.startswith("unix:")
+    ok = wait_until(lambda: proc.poll() is not None or addr in listening(proc.pid, tcp=not unix, unix=unix), timeout)
     check(ok and proc.poll() is None, "%s not listening on %s within %.0f s (status %s)"
           % (proc.args[0], addr, timeout, proc.poll()))
-
-
-def connections(pid):
-    """How many TCP connections pid and its children hold (accepted and not yet
-    closed, whatever their state): the server's connection count as the kernel
-    sees it, for every model, the fork model's children included."""
-    inodes = _socket_inodes(pid)
-    for child, _ in children(pid):
-        inodes |= _socket_inodes(child)
-    return sum(1 for _, state, inode in _tcp_sockets() if state != TCP_LISTEN and inode in inodes)
 
 
 # ---------------------------------------------------------------------------
@@ -702,6 +700,7 @@ class Server:
         self.port = None
         self.listen = []
         self.args = []
+        self.own_sockets = set()
         self.stopped = False      # stop() was called by the fixture or the test
         self.exit_status = None
         self.cleanup = []         # callables run after the test
@@ -749,6 +748,7 @@ class Server:
         self.listen = addrs[:len(self.listen)]
         tcp = [a for a in self.listen if not a.startswith("unix:")]
         self.port = int(tcp[0].rsplit(":", 1)[1]) if tcp else None
+        self.own_sockets = socket_inodes(self.proc.pid)  # the listeners: no client has come yet
 
     # -- talking to it ---------------------------------------------------------
     @property
@@ -765,6 +765,16 @@ class Server:
     def get(self, target, method="GET", headers=(), version="HTTP/1.1", addr=None):
         raw = http_request(method, target, headers, version)
         return exchange(addr or self.addr, raw, (method,))[0]
+
+    def connections(self):
+        """How many client connections the server holds now (accepted and not yet
+        closed): the sockets it and its children (the fork model's) hold beyond
+        those it had when it started listening. Read from /proc/PID/fd only."""
+        pid = self.proc.pid
+        inodes = socket_inodes(pid)
+        for child, _ in children(pid):
+            inodes |= socket_inodes(child)
+        return len(inodes - self.own_sockets)
 
     def stdout(self):
         return read_text(self.stdout_path)

@@ -37,7 +37,7 @@ import time
 from harness import (
     BLOB, DEMO_SITE, DUCT_BIN, INDEX, REPO, SPACED, STYLE, SUB_INDEX, HttpConn, Registry, Skip,
     accepts_connections, check, check_content_type, check_date_header, check_eq, check_error_page, connect,
-    connections, describe_status, exchange, http_request, imf_fixdate, main, models, need_ipv6_loopback,
+    describe_status, exchange, http_request, imf_fixdate, main, models, need_ipv6_loopback,
     need_program, parse_listen, read_text, run_server_case, run_text, short, wait_until)
 
 MODELS = models()
@@ -1003,9 +1003,9 @@ def client_abort_does_not_kill_server(srv):
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         conn.close()
     # The server has seen the aborts once it holds none of the connections.
-    released = wait_until(lambda: not srv.alive() or connections(srv.proc.pid) == 0, 5.0)
+    released = wait_until(lambda: not srv.alive() or srv.connections() == 0, 5.0)
     check(srv.alive(), "server died (status %s)" % describe_status(srv.proc.returncode))
-    check(released, "server still holds %d of the aborted connections after 5 s" % connections(srv.proc.pid))
+    check(released, "server still holds %d of the aborted connections after 5 s" % srv.connections())
     resp = srv.get("/index.html")
     check_eq((resp.status, resp.body), (200, INDEX), "request after the aborted transfers")
 
