@@ -69,6 +69,9 @@ struct serve_proto {
      * a descriptor closed under it). NULL for a protocol that never waits. */
     int (*wait_fd)(const void *conn);
     void (*resume)(void *conn, time_t now);              /* wait_fd is readable: go on */
+    /* The object moves to another thread, which serves it from now on with
+     * its own context (the pool model hands connections between threads). */
+    void (*rebind)(void *conn, struct serve_ctx *ctx);
 };
 
 /* The static-file HTTP/1.1 server: a thin adapter around http_conn. */

@@ -94,6 +94,13 @@ static void http_resume(void *conn, time_t now)
     http_conn_resume(conn, now);
 }
 
+/* Buffers are plain heap blocks: one taken from another thread's pool is
+ * given back to the new owner's. */
+static void http_rebind(void *conn, struct serve_ctx *ctx)
+{
+    ((struct http_conn *)conn)->ctx = &ctx->http;
+}
+
 const struct serve_proto serve_proto_http = {
     .name = "http",
     .conn_size = sizeof(struct http_conn),
@@ -113,4 +120,5 @@ const struct serve_proto serve_proto_http = {
     .release = http_release,
     .wait_fd = http_wait_fd,
     .resume = http_resume,
+    .rebind = http_rebind,
 };
