@@ -23,6 +23,11 @@
 #define ACCEPT_BATCH 64
 #define STEPS_PER_EVENT 32
 #define EVENTS_PER_WAIT 512
+/* Waiting responses resumed per wake-up: when a listing is built, all that
+ * waited for it become ready at once, and each first send fills a socket
+ * buffer (megabytes on loopback). The rest stay readable for the next
+ * wake-up, after the other connections' events. */
+#define RESUMES_PER_WAKE 8
 /* Connections are carved from slabs of this many (serve/slab.h). */
 #define SLAB_CONNS 256
 
@@ -40,6 +45,7 @@ struct worker {
     struct loop *loop;
     struct engine_conn **by_fd;
     struct slab_set conns;       /* the engine_conn records */
+    int resumes_left;            /* of RESUMES_PER_WAKE in this wake-up */
     int live;
     int highest_fd;              /* bounds the one scan a graceful stop makes */
     int listeners_paused;
@@ -431,6 +437,9 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
         return;
     if (ec->fd != ev->fd) {
         /* The wait descriptor: what the response waited for is done. */
+        if (w->resumes_left == 0)
+            return;
+        w->resumes_left--;
         end_wait(w, ec);
         w->ew.proto->resume(ec->proto, now);
     }
@@ -458,6 +467,7 @@ static void *worker_main(void *arg)
         }
         time_t now = serve_clock();
         int64_t now_ms = timer_clock_ms();
+        w->resumes_left = RESUMES_PER_WAKE;
         for (int i = 0; i < n; i++)
             dispatch(w, &events[i], now, now_ms);
         expire_timers(w, now_ms);
