@@ -148,17 +148,29 @@ static int dir_within(int a, int b)
     return within;
 }
 
-/* The access log's directory, opened O_PATH into dir_fd, when a write grant
- * there is safe: it holds the open log (not a file swapped in since), and it
- * is neither the served tree, nor above it, nor in it (the grant would make
- * the tree writable). Then a reopen after a rotation may create the log anew.
- * -1 otherwise. */
+/* Whether a write grant on dir_fd, the directory of the log named base,
+ * is safe: base there is the open log itself (not a symbolic link such as
+ * /dev/stdout, nor a file swapped in since), the directory is not the root,
+ * and it is neither the served tree, nor above it, nor in it (the grant
+ * would make the tree writable). */
+static int log_dir_safe(int dir_fd, const char *base, const struct stat *log, int tree_fd)
+{
+    struct stat st, up;
+    if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || !same_file(&st, log))
+        return 0;
+    if (fstat(dir_fd, &st) != 0 || fstatat(dir_fd, "..", &up, 0) != 0 || same_file(&st, &up))
+        return 0;
+    return tree_fd < 0 || (!dir_within(dir_fd, tree_fd) && !dir_within(tree_fd, dir_fd));
+}
+
+/* The access log's directory, opened O_PATH, named in dir, when a write
+ * grant there is safe: then a reopen after a rotation may create the log
+ * anew. -1 otherwise. */
 static int log_dir_open(const struct sandbox_rules *rules, const struct stat *log, char *dir, size_t dirlen)
 {
     const char *slash = strrchr(rules->log_path, '/');
     const char *base = slash ? slash + 1 : rules->log_path;
     size_t n = slash ? (size_t)(slash - rules->log_path) : 1;
-    struct stat st;
     if (n >= dirlen)
         return -1;
     memcpy(dir, slash ? rules->log_path : ".", n);
@@ -166,12 +178,9 @@ static int log_dir_open(const struct sandbox_rules *rules, const struct stat *lo
     if (n == 0)
         strcpy(dir, "/");
     int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (fstatat(fd, base, &st, 0) != 0 || !same_file(&st, log) ||
-        (rules->tree_fd >= 0 && (dir_within(fd, rules->tree_fd) || dir_within(rules->tree_fd, fd)))) {
+    if (fd >= 0 && !log_dir_safe(fd, base, log, rules->tree_fd)) {
         close(fd);
-        return -1;
+        fd = -1;
     }
     return fd;
 }

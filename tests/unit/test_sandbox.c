@@ -266,6 +266,25 @@ static void log_in_tree(const struct fixture *fx, int unused)
     CHECK_EQ_INT(try_open(fx->tree, "new.log", O_WRONLY | O_CREAT), EACCES);
 }
 
+/* A log named through a symbolic link (say /dev/stdout redirected to a file):
+ * the link's directory is not the log's, so only the log file is writable. */
+static void log_via_symlink(const struct fixture *fx, int unused)
+{
+    char note[512], link[192];
+    (void)unused;
+    int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    path(link, sizeof link, fx->logs, "link.log");
+    CHECK(symlink(fx->log, link) == 0 || errno == EEXIST);
+    int log_fd = open(link, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    struct sandbox_rules rules = {-1, NULL, log_fd, link, 0};
+    CHECK(sandbox_apply(&rules, note, sizeof note) >= 1);
+    CHECK(strstr(note, "directory") == NULL);
+    check_confined(fx, status_fd, note);
+    CHECK_EQ_INT(write(log_fd, "link\n", 5), 5);
+    CHECK_EQ_INT(try_open(fx->logs, "access.log", O_WRONLY | O_APPEND), 0);
+    CHECK_EQ_INT(try_open(fx->logs, "other.log", O_WRONLY | O_APPEND | O_CREAT), EACCES);
+}
+
 /* A kernel without Landlock: sandbox_apply still sets no_new_privs and
  * says the process goes on unconfined. */
 static void no_landlock(const struct fixture *fx, int unused)
@@ -297,6 +316,7 @@ int main(void)
         in_child(demo_site, &fx, 0);
         in_child(log_above_tree, &fx, 0);
         in_child(log_in_tree, &fx, 0);
+        in_child(log_via_symlink, &fx, 0);
     }
     fixture_remove(&fx);
     return test_report();
