@@ -327,7 +327,8 @@ void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd,
     ec->phase = ENGINE_PHASE_HEAD;
     ec->since_ms = now_ms;
     engine_peer_set(&ec->peer, peer, peer_len);
-    timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_HEAD, now_ms));
+    if (ew->timers)
+        timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_HEAD, now_ms));
     ew->stats.accepted++;
 }
 
@@ -347,7 +348,7 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
         ec->proto = NULL;
     }
     int64_t due = engine_track(ew, &ec->phase, &ec->since_ms, ec->proto, now_ms, progressed);
-    if (!timer_armed(&ec->timer) || due < ec->timer.due_ms)
+    if (ew->timers && (!timer_armed(&ec->timer) || due < ec->timer.due_ms))
         timer_set(ew->timers, &ec->timer, due);
 }
 
@@ -361,7 +362,8 @@ int engine_conn_linger(struct engine_worker *ew, struct engine_conn *ec, enum en
     ec->linger.dropped = 0;
     ec->linger.why = (uint8_t)why;
     ec->since_ms = now_ms;
-    timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_LINGER, now_ms));
+    if (ew->timers)
+        timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_LINGER, now_ms));
     return 1;
 }
 
@@ -390,7 +392,8 @@ void engine_conn_close(struct engine_worker *ew, struct engine_conn *ec, enum en
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
     }
-    timer_cancel(ew->timers, &ec->timer);
+    if (ew->timers)
+        timer_cancel(ew->timers, &ec->timer);
     engine_close_fd(ew, ec->fd, why);
     engine_leave(ew->srv);
 }
