@@ -315,7 +315,7 @@ def still_open(socks):
 
 def open_share(share, index, sources, target, request, a, deadline):
     socks, answered, opened, reasons = [], 0, 0, {}
-    stop = "all opened"
+    stop, short = "all opened", None
     while answered < share:
         if time.monotonic() + a.timeout + a.idle + 5 > deadline:
             stop = "deadline (%.0f s) near" % a.deadline
@@ -336,9 +336,9 @@ def open_share(share, index, sources, target, request, a, deadline):
             stop = failed
             break
         if len(done) < len(batch):
-            stop = "a batch not wholly answered (%d of %d) after %d answered" % (len(done), len(batch), answered)
+            stop, short = "a batch not wholly answered", [len(done), len(batch)]
             break
-    return socks, {"opened": opened, "answered": answered, "stop": stop, "failures": reasons}
+    return socks, {"opened": opened, "answered": answered, "stop": stop, "short": short, "failures": reasons}
 
 
 def child(share, index, sources, target, request, a, deadline, rfd, wfd):
@@ -499,7 +499,15 @@ def main():
     for rep in reports:
         for k, v in rep.get("failures", {}).items():
             failures[k] = failures.get(k, 0) + v
-    stops = sorted(set(rep["stop"] for rep in reports))
+    stops = []
+    for kind in sorted(set(rep["stop"] for rep in reports)):
+        these = [rep for rep in reports if rep["stop"] == kind]
+        text = kind if len(reports) == 1 else "%d of %d client processes: %s" % (len(these), len(reports), kind)
+        shorts = [rep["short"] for rep in these if rep.get("short")]
+        if shorts:
+            lo, hi = min(x[0] for x in shorts), max(x[0] for x in shorts)
+            text += " (%s of %d answered in %.0f s)" % (lo if lo == hi else "%d-%d" % (lo, hi), shorts[0][1], a.timeout)
+        stops.append(text)
     out = {
         "n": a.n, "opened": sum(r["opened"] for r in reports), "answered": sum(r["answered"] for r in reports),
         "held": held,
