@@ -138,6 +138,17 @@ def fd_limit(pid):
 # ---------------------------------------------------------------------------------------------
 # Our own descriptor limit.
 
+def has_cap_sys_resource():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 24 & 1)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def raise_nofile(need):
     """Raises RLIMIT_NOFILE to need if it may; returns the soft limit in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -155,8 +166,9 @@ def raise_nofile(need):
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
             return want
         except (ValueError, OSError) as e:
-            log("cannot raise the hard open-file limit from %d to %d (%s; fs.nr_open %d): "
-                "run as root, or raise it with ulimit -Hn / prlimit" % (hard, want, e, nr_open))
+            log("cannot raise the hard open-file limit from %d to %d (%s; fs.nr_open %d): that needs "
+                "CAP_SYS_RESOURCE (root in the initial user namespace), which this process %s" % (
+                    hard, want, e, nr_open, "has" if has_cap_sys_resource() else "lacks"))
             soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = need if hard == inf else min(need, hard)
     try:
