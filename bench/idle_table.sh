@@ -169,7 +169,7 @@ LIMITED=() # prlimit wrapper, when it can work
 ((CAN_RAISE)) && LIMITED=(prlimit "--nofile=$NOFILE:$NOFILE")
 
 start_server() { # start_server NAME: sets SERVER_PID, PORT; returns 1 if it does not serve
-    local name=$1 port i code cmd=() tag
+    local name=$1 port i code cmd=()
     pick_port
     port=$PICKED
     PORT=$port
@@ -178,7 +178,6 @@ start_server() { # start_server NAME: sets SERVER_PID, PORT; returns 1 if it doe
         # duct raises its own descriptor limit for --max-conns: no prlimit.
         cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --model "${name#duct-}" --workers 1
             --max-conns "$MAX_CONNS" --idle-timeout "$KEEPALIVE")
-        tag=duct
         VERSION[duct]="$("$DUCT" --version 2>&1 | head -n1 || true) ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
         if [[ -n $(git -C "$REPO" status --porcelain -- src 2>/dev/null) ]]; then VERSION[duct]+=", src/ has uncommitted changes"; fi
         VERSION[duct]+=")"
@@ -186,7 +185,6 @@ start_server() { # start_server NAME: sets SERVER_PID, PORT; returns 1 if it doe
     nginx)
         render nginx.conf.in "$TMP/nginx.conf" "$port" "$MAX_CONNS" "$NOFILE"
         cmd=("${LIMITED[@]+"${LIMITED[@]}"}" "$NGINX" -p "$TMP/" -e stderr -c "$TMP/nginx.conf")
-        tag=nginx
         VERSION[nginx]=$("$NGINX" -v 2>&1 | head -n1)
         ;;
     lighttpd)
@@ -194,13 +192,11 @@ start_server() { # start_server NAME: sets SERVER_PID, PORT; returns 1 if it doe
         # holds at most max-fds / 2; it raises its descriptor limit to max-fds itself.
         render lighttpd.conf.in "$TMP/lighttpd.conf" "$port" "$((MAX_CONNS > 65535 ? 65535 : MAX_CONNS))" "$((2 * MAX_CONNS + 1000))"
         cmd=("$LIGHTTPD" -D -f "$TMP/lighttpd.conf")
-        tag=lighttpd
         VERSION[lighttpd]=$("$LIGHTTPD" -v 2>&1 | head -n1)
         ;;
     h2o)
         render h2o.conf.in "$TMP/h2o.conf" "$port" "$MAX_CONNS" "$NOFILE"
         cmd=("${LIMITED[@]+"${LIMITED[@]}"}" "$H2O" -c "$TMP/h2o.conf")
-        tag=h2o
         VERSION[h2o]=$("$H2O" --version 2>&1 | head -n1)
         ;;
     esac
@@ -227,7 +223,7 @@ RESULTS=$TMP/results.jsonl
 : >"$RESULTS"
 
 measure() { # measure NAME COUNT ROUND
-    local name=$1 n=$2 round=$3 out=$TMP/idle-$1-$2-$3.json rc=0 extra
+    local name=$1 n=$2 round=$3 out=$TMP/idle-$1-$2-$3.json rc=0
     log "$name, $n connections, round $round"
     if ! start_server "$name"; then
         printf '{"server": "%s", "count": %d, "round": %d, "error": "did not start"}\n' "$name" "$n" "$round" >>"$RESULTS"
