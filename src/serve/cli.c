@@ -35,6 +35,8 @@ static void usage(FILE *out)
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "      --list-max N        entries a listing shows at most; a note counts the rest\n"
                  "                          (default 10000)\n"
+                 "      --no-sandbox        do not confine the process (default: once started, read\n"
+                 "                          only DIR, write only the access log, no new privileges)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
                  "  -h, --help              this help\n"
                  "\n"
@@ -62,6 +64,7 @@ enum {
     OPT_MAX_AGE,
     OPT_LIST_DIRS,
     OPT_LIST_MAX,
+    OPT_NO_SANDBOX,
 };
 
 static const struct option serve_options[] = {
@@ -82,6 +85,7 @@ static const struct option serve_options[] = {
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {"list-max", required_argument, NULL, OPT_LIST_MAX},
+    {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
     {NULL, 0, NULL, 0},
 };
 
@@ -101,6 +105,7 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->drain_timeout = 30;
     cfg->max_age = -1;
     cfg->list_max = 10000;
+    cfg->sandbox = 1;
 }
 
 static int add_listen(struct serve_config *cfg, const char *text)
@@ -202,6 +207,9 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
             break;
         case OPT_LIST_DIRS:
             cfg->list_dirs = 1;
+            break;
+        case OPT_NO_SANDBOX:
+            cfg->sandbox = 0;
             break;
         case '?':
             fprintf(stderr, "duct serve: see duct serve --help\n");
