@@ -412,5 +412,191 @@ def refused_request_with_unread_body_gets_its_answer(srv):
     check(srv.alive(), "server died")
 
 
+# ---------------------------------------------------------------------------
+# 3. A timed-out connection is reset: nothing it left queued stays in the kernel.
+
+STALLED_SIZE = 100 << 20
+
+
+@case(timeout=40)
+def timed_out_connection_leaves_nothing_queued(srv):
+    """--send-timeout 2; a client asks for a 100 MiB file (sparse) and never
+    reads: once the timeout has closed the connection, no socket from the
+    server's port to the client's holds bytes to send (a plain close leaves it
+    in FIN-WAIT-1 with megabytes queued for minutes) within 3 s; the client
+    then sees a reset or an end of stream."""
+    huge = sparse_file(srv, "huge.bin", STALLED_SIZE)
+    start(srv, "--send-timeout", "2")
+    sock = connect(srv.addr, timeout=5.0, rcvbuf=4096)
+    try:
+        client_port = sock.getsockname()[1]
+        sock.sendall(http_request("GET", huge))
+        t0 = time.monotonic()
+        check(wait_until(lambda: queued_sockets(srv.port, client_port), 3.0), "the server's socket never had "
+              "bytes queued for the stalled client")
+        check(wait_until(lambda: srv.connections() == 0, 10.0), "the stalled connection still open 10 s "
+              "after the request (--send-timeout 2)")
+        took = time.monotonic() - t0
+        check(took >= 1.5, "the stalled connection closed after %.2f s, before --send-timeout 2" % took)
+        # The client has still read nothing: a socket left in FIN-WAIT-1 would keep its queue.
+        gone = wait_until(lambda: not queued_sockets(srv.port, client_port), 3.0, interval=0.1)
+        check(gone, "3 s after the send timeout closed it, the server's socket to the client still holds "
+              "(state, bytes queued) %s" % queued_sockets(srv.port, client_port))
+        ended, data = wait_closed(sock, 5.0)
+        check(ended in ("reset", "eof"), "the stalled client's socket: %s after %d bytes" % (ended, len(data)))
+    finally:
+        sock.close()
+    srv.stop()
+    _, closes = close_summary(srv)
+    check_eq(closes.get("send-timeout"), 1, "send-timeout closes (%s)" % closes)
+
+
+# ---------------------------------------------------------------------------
+# 4. A graceful stop: bounded by --drain-timeout, and a second signal stops at once.
+
+
+@case(timeout=40)
+def drain_timeout_cuts_a_slow_response(srv):
+    """--drain-timeout 2; a client reads a 64 MiB file 2 KiB every 50 ms;
+    SIGTERM: the server exits within 2 + 1.5 s (not before about 2 s: the
+    response was given its chance), with status 1, and its stop summary counts
+    the connection as drain-cut."""
+    start(srv, "--drain-timeout", "2")
+    reader = slow_reader_mid_response(srv)
+    try:
+        status, took = stop_timed(srv, 8.0)
+        print("#   %s: exited %.2f s after SIGTERM" % (srv.model, took), flush=True)
+        check(status != "hung", "the server still running 8 s after SIGTERM with --drain-timeout 2")
+        check(took <= 3.5, "the server exited %.2f s after SIGTERM with --drain-timeout 2" % took)
+        check(took >= 1.5, "the server exited %.2f s after SIGTERM: it did not wait for the response in flight"
+              % took)
+        check_eq(status, 1, "exit status of a stop that cut a response")
+        _, closes = close_summary(srv)
+        check_eq(closes.get("drain-cut"), 1, "drain-cut closes (%s)" % closes)
+        check(wait_until(lambda: reader.ended is not None, 5.0), "the slow reader's connection still open 5 s "
+              "after the server exited")
+        check(reader.ended in ("reset", "eof"), "the slow reader: %s" % reader.ended)
+    finally:
+        reader.stop()
+
+
+@case(timeout=30)
+def stop_with_an_idle_client_exits_0_at_once(srv):
+    """A client made one request and keeps its connection open; SIGTERM (the
+    default --drain-timeout 30): the server exits 0 within 1.5 s and counts
+    the connection as closed by the stop."""
+    start(srv)
+    with HttpConn(connect(srv.addr)) as conn:
+        conn.send(http_request("GET", "/blob.xyzzy"))
+        resp = conn.read_response()
+        check_eq((resp.status, resp.body), (200, BLOB), "the keep-alive response")
+        status, took = stop_timed(srv, 8.0)
+        check(status != "hung", "the server still running 8 s after SIGTERM with only an idle client")
+        check(took < 1.5, "the server took %.2f s to stop with only an idle keep-alive client" % took)
+        check_eq(status, 0, "exit status of a stop with nothing in flight")
+        ended, data = wait_closed(conn.sock, 2.0)
+        check(ended in ("eof", "reset") and not data, "the idle client after the stop: %s, %s"
+              % (ended, short(data)))
+    accepted, closes = close_summary(srv)
+    check_eq((accepted, closes), (1, {"stop": 1}), "the stop summary")
+
+
+def descendants(pid):
+    """The pids of pid's children (the fork model's connection processes)."""
+    return [child for child, _ in children(pid)]
+
+
+def alive_in_group(pids, group):
+    """Those of pids that still run in process group `group` (not reaped: not
+    zombies; and not a reused pid, which would be in another group)."""
+    left = []
+    for pid in pids:
+        try:
+            fields = proc_stat(pid)
+        except (OSError, ValueError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            left.append(pid)
+    return left
+
+
+def slow_reader_mid_response(srv):
+    """A SlowReader of a 64 MiB file, once its response has begun."""
+    huge = sparse_file(srv, "huge.bin", HUGE_SIZE)
+    reader = SlowReader(srv.addr, huge)
+    reader.start()
+    if not wait_until(reader.has_head, 5.0):
+        reader.stop()
+        raise TestFailure("the slow reader got no response head: %s (%s)"
+                          % (short(bytes(reader.received)), reader.ended))
+    return reader
+
+
+def signal_twice(srv):
+    """SIGTERM, and once the server says it is finishing what is in flight, a
+    second SIGTERM: returns the seconds from the second signal to the exit
+    (the exit status is then in srv.exit_status)."""
+    srv.proc.send_signal(signal.SIGTERM)
+    check(wait_until(lambda: "finishing" in srv.stderr(), 3.0), "no 'finishing ... in flight' line on "
+          "stderr 3 s after SIGTERM: %s" % short(srv.stderr(), 400))
+    check(srv.alive(), "the server exited at the first SIGTERM with a response in flight (status %s)"
+          % srv.proc.poll())
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    exited = wait_until(lambda: srv.proc.poll() is not None, 3.0, interval=0.01)
+    took = time.monotonic() - t0
+    check(exited, "the server still running 3 s after a second SIGTERM")
+    srv.stop()  # reaped already: records the status
+    return took
+
+
+@case(timeout=40)
+def second_signal_stops_at_once(srv):
+    """The default --drain-timeout 30; a slow reader mid-response; SIGTERM,
+    then, once the server says it is finishing, a second SIGTERM: the server
+    exits within 1 s, with status 1, and says it stopped at once."""
+    start(srv)
+    reader = slow_reader_mid_response(srv)
+    try:
+        took = signal_twice(srv)
+        check(took < 1.0, "the server exited %.2f s after the second SIGTERM" % took)
+        check_eq(srv.exit_status, 1, "exit status after a second SIGTERM")
+        check(re.search(r"stopping at once", srv.stderr()), "no line saying the server stopped at once: %s"
+              % short(srv.stderr(), 400))
+    finally:
+        reader.stop()
+
+
+@case(models=("fork",), timeout=40)
+def second_signal_leaves_no_child_serving(srv):
+    """The fork model's server is a process tree: after a second SIGTERM, which
+    says "stopping at once, connections in flight are cut", the child that
+    was serving a slow reader is gone within 1 s too."""
+    start(srv)
+    pid = srv.proc.pid
+    reader = slow_reader_mid_response(srv)
+    kids = []
+    try:
+        kids = descendants(pid)
+        check(kids, "no child process serving the slow reader")
+        signal_twice(srv)
+        t0 = time.monotonic()
+        gone = wait_until(lambda: not alive_in_group(kids, pid), 1.0)
+        if not gone:
+            lived = wait_until(lambda: not alive_in_group(kids, pid), 5.0)
+            raise TestFailure("the child %s serving the slow reader still ran 1 s after the server stopped at "
+                              "once (%s); the reader had %d bytes, connection %s" % (
+                                  kids, "gone after %.1f s" % (time.monotonic() - t0) if lived
+                                  else "still running after 6 s", len(reader.received),
+                                  reader.ended or "still open"))
+    finally:
+        reader.stop()
+        for kid in alive_in_group(kids, pid):  # started by the server started here
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 if __name__ == "__main__":
     sys.exit(main("rules", run_all))
