@@ -598,5 +598,53 @@ def second_signal_leaves_no_child_serving(srv):
                 pass
 
 
+# ---------------------------------------------------------------------------
+# 5. Threads are lent only to work.
+
+POOL_THREADS = 4
+
+
+@case(models=("fork", "thread", "pool", "select", "poll", "epoll", "uring"), timeout=30)
+def idle_and_half_sent_clients_hold_no_thread(srv):
+    """--threads 4 (the pool model); four clients made one request each and keep
+    their connections open, four more sent half a request head: a ninth
+    client's GET of a 1 KiB file is answered within 1 s. For pool this is the
+    rule that threads are lent only to connections with bytes to read (before
+    it, the ninth client waited for a header timeout); fork, thread and the
+    event models pass trivially (a process or thread per connection, or no
+    thread per connection at all); iterative serves one client at a time by
+    design and is left out."""
+    start(srv, threads=POOL_THREADS)
+    held = []
+    try:
+        for _ in range(POOL_THREADS):
+            conn = HttpConn(connect(srv.addr))
+            held.append(conn.sock)
+            conn.send(http_request("GET", "/style.css"))
+            resp = conn.read_response()
+            check_eq((resp.status, resp.body), (200, STYLE), "a keep-alive response")
+        for _ in range(POOL_THREADS):
+            s = connect(srv.addr)
+            held.append(s)
+            s.sendall(HALF_HEAD)
+        check(wait_until(lambda: srv.connections() >= 2 * POOL_THREADS, 3.0), "the server holds %d connections "
+              "3 s after %d were opened" % (srv.connections(), 2 * POOL_THREADS))
+        with HttpConn(connect(srv.addr, timeout=5.0)) as conn:
+            t0 = time.monotonic()
+            conn.send(http_request("GET", "/blob.xyzzy", [("Connection", "close")]))
+            try:
+                resp = conn.read_response()
+            except socket.timeout:
+                raise TestFailure("the ninth client not answered within 5 s while %d idle and %d half-sent "
+                                  "connections were open" % (POOL_THREADS, POOL_THREADS))
+            took = time.monotonic() - t0
+        check_eq((resp.status, resp.body), (200, BLOB), "the ninth client's response")
+        check(took < 1.0, "the ninth client waited %.2f s while %d idle and %d half-sent connections were open"
+              % (took, POOL_THREADS, POOL_THREADS))
+    finally:
+        for s in held:
+            s.close()
+
+
 if __name__ == "__main__":
     sys.exit(main("rules", run_all))
