@@ -67,6 +67,7 @@ static void set_remove(struct blocking_set *set, int fd)
 void blocking_set_stop(struct blocking_set *set)
 {
     pthread_mutex_lock(&set->lock);
+    set->stop_ms = timer_clock_ms(); /* published by the atomic store below */
     set->stopping = 1;
     for (int i = 0; i < set->count; i++)
         shutdown(set->fds[i], SHUT_RD);
@@ -108,7 +109,9 @@ static int wait_ready(struct blocking_worker *bw, int fd, short events, int64_t 
  * all of it is set. */
 static void notice_stop(struct blocking_worker *bw, void *c, time_t now, int64_t now_ms)
 {
-    engine_begin_drain(&bw->ew, now_ms);
+    /* A thread waiting on a slow client sees the stop up to a slice late:
+     * its deadline still runs from the stop itself. */
+    engine_begin_drain(&bw->ew, bw->set && bw->set->stopping ? bw->set->stop_ms : now_ms);
     bw->ew.proto->drain(c, now);
 }
 

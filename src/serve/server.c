@@ -227,12 +227,20 @@ static int wait_for_stop(const sigset_t *set)
     return sig;
 }
 
+struct second_signal {
+    sigset_t signals;
+    const struct serve_model *model;
+};
+
 /* While the first stop signal drains, a second one ends the process at once:
  * the operator has chosen not to wait. */
 static void *stop_at_second_signal(void *arg)
 {
-    int sig = wait_for_stop(arg);
+    const struct second_signal *ss = arg;
+    int sig = wait_for_stop(&ss->signals);
     log_error("%s received again: stopping at once, connections in flight are cut", strsignal(sig));
+    if (ss->model->cut)
+        ss->model->cut();
     _exit(1);
 }
 
@@ -287,8 +295,10 @@ int serve_run(const struct serve_config *cfg)
     if (!cfg->quiet)
         fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(&srv),
                 strsignal(sig), srv.proto == &serve_proto_http ? "responses" : "connections", cfg->drain_timeout);
+    static struct second_signal second_signal;
+    second_signal = (struct second_signal){stop_signals, srv.model};
     pthread_t second;
-    if (pthread_create(&second, NULL, stop_at_second_signal, &stop_signals) == 0)
+    if (pthread_create(&second, NULL, stop_at_second_signal, &second_signal) == 0)
         pthread_detach(second);
     srv.model->stop(&srv);
     engine_report(&srv);

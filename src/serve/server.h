@@ -52,6 +52,9 @@ struct serve_model {
     int (*start)(struct server *srv);
     /* Stops accepting, finishes responses in flight, and returns when all is done. */
     void (*stop)(struct server *srv);
+    /* Optional, from any thread while stop runs: the process is about to end
+     * at once; end what would outlive it (the fork model's children). */
+    void (*cut)(void);
 };
 
 struct server {
