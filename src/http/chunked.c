@@ -3,16 +3,26 @@
 #include <string.h>
 
 enum state {
-    S_SIZE,          /* hex digits of the chunk size */
-    S_EXT,           /* after the size: OWS, then ';' and extensions, up to CR */
-    S_SIZE_LF,       /* the size line's CR was seen */
-    S_DATA,          /* chunk_left bytes of data */
-    S_DATA_CR,       /* the CRLF that ends a chunk's data */
+    S_SIZE,            /* hex digits of the chunk size */
+    /* chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+     * up to the CR (RFC 9112 §7.1.1): */
+    S_EXT_NEXT,        /* after the size or an extension: CR, ';', or BWS before a ';' */
+    S_EXT_BWS,         /* whitespace that only a ';' may follow */
+    S_EXT_NAME_START,  /* after ';' and BWS: the name's first byte */
+    S_EXT_NAME,        /* inside the name (a token) */
+    S_EXT_NAME_BWS,    /* whitespace after the name: '=' or ';' must follow */
+    S_EXT_VALUE_START, /* after '=' and BWS: a token or a quoted-string */
+    S_EXT_TOKEN,       /* inside a token value */
+    S_EXT_QUOTED,      /* inside a quoted-string value */
+    S_EXT_QUOTED_PAIR, /* the byte after a backslash in it */
+    S_SIZE_LF,         /* the size line's CR was seen */
+    S_DATA,            /* chunk_left bytes of data */
+    S_DATA_CR,         /* the CRLF that ends a chunk's data */
     S_DATA_LF,
-    S_TRAILER_START, /* a trailer field line, or the empty line that ends the body */
-    S_TRAILER,       /* inside a trailer field line */
+    S_TRAILER_START,   /* a trailer field line, or the empty line that ends the body */
+    S_TRAILER,         /* inside a trailer field line */
     S_TRAILER_LF,
-    S_END_LF,        /* the final empty line's CR was seen */
+    S_END_LF,          /* the final empty line's CR was seen */
     S_DONE,
 };
 
@@ -32,7 +42,77 @@ int http_chunked_done(const struct http_chunked *d)
     return d->state == S_DONE;
 }
 
-/* One byte of a chunk-size line: 1*HEXDIG [ BWS ";" chunk-ext ] CRLF. */
+static int is_bws(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static int to(struct http_chunked *d, int state)
+{
+    d->state = state;
+    return 0;
+}
+
+/* Where an extension may end: the line's CR, or the ';' of the next one. */
+static int ext_end(struct http_chunked *d, char c)
+{
+    if (c == '\r')
+        return to(d, S_SIZE_LF);
+    return c == ';' ? to(d, S_EXT_NAME_START) : -1;
+}
+
+/* One byte of the extensions. They are not interpreted, but they are read by
+ * their grammar, so that "5;", "5;a b", "5 " or a control byte, which another
+ * parser might read otherwise, end the body here. */
+static int ext_byte(struct http_chunked *d, char c)
+{
+    switch (d->state) {
+    case S_EXT_NEXT:
+        return is_bws(c) ? to(d, S_EXT_BWS) : ext_end(d, c);
+    case S_EXT_BWS:
+        if (is_bws(c))
+            return 0;
+        return c == ';' ? to(d, S_EXT_NAME_START) : -1;
+    case S_EXT_NAME_START:
+        if (is_bws(c))
+            return 0;
+        return http_is_token_char(c) ? to(d, S_EXT_NAME) : -1;
+    case S_EXT_NAME:
+        if (http_is_token_char(c))
+            return 0;
+        if (c == '=')
+            return to(d, S_EXT_VALUE_START);
+        return is_bws(c) ? to(d, S_EXT_NAME_BWS) : ext_end(d, c);
+    case S_EXT_NAME_BWS:
+        if (is_bws(c))
+            return 0;
+        if (c == '=')
+            return to(d, S_EXT_VALUE_START);
+        return c == ';' ? ext_end(d, c) : -1;
+    case S_EXT_VALUE_START:
+        if (is_bws(c))
+            return 0;
+        if (c == '"')
+            return to(d, S_EXT_QUOTED);
+        return http_is_token_char(c) ? to(d, S_EXT_TOKEN) : -1;
+    case S_EXT_TOKEN:
+        if (http_is_token_char(c))
+            return 0;
+        return is_bws(c) ? to(d, S_EXT_BWS) : ext_end(d, c);
+    case S_EXT_QUOTED: /* qdtext is HTAB, SP, VCHAR and obs-text but '"' and '\\' */
+        if (c == '"')
+            return to(d, S_EXT_NEXT);
+        if (c == '\\')
+            return to(d, S_EXT_QUOTED_PAIR);
+        return http_is_field_char(c) ? 0 : -1;
+    case S_EXT_QUOTED_PAIR:
+        return http_is_field_char(c) ? to(d, S_EXT_QUOTED) : -1;
+    default:
+        return -1;
+    }
+}
+
+/* One byte of a chunk-size line: 1*HEXDIG [ chunk-ext ] CRLF. */
 static int size_line_byte(struct http_chunked *d, char c)
 {
     if (++d->line_len > d->max_line)
@@ -48,20 +128,9 @@ static int size_line_byte(struct http_chunked *d, char c)
         }
         if (d->digits == 0)
             return -1;
-        d->state = S_EXT;
+        d->state = S_EXT_NEXT;
     }
-    if (c == '\r') {
-        d->state = S_SIZE_LF;
-        return 0;
-    }
-    if (c == ';') {
-        d->ext_started = 1;
-        return 0;
-    }
-    if (c == ' ' || c == '\t')
-        return 0;
-    /* Extension names and values are not interpreted, only bounded. */
-    return d->ext_started && http_is_field_char(c) ? 0 : -1;
+    return ext_byte(d, c);
 }
 
 static void start_size_line(struct http_chunked *d)
@@ -70,7 +139,6 @@ static void start_size_line(struct http_chunked *d)
     d->digits = 0;
     d->chunk_left = 0;
     d->line_len = 0;
-    d->ext_started = 0;
 }
 
 /* One byte of a trailer field line: a token, ':', then field-value bytes. */
@@ -96,10 +164,9 @@ static int control_byte(struct http_chunked *d, char c)
 {
     if (d->state >= S_TRAILER_START && ++d->trailer_len > d->max_trailers)
         return -1;
-    switch (d->state) {
-    case S_SIZE:
-    case S_EXT:
+    if (d->state < S_SIZE_LF) /* the states of a size line come first */
         return size_line_byte(d, c);
+    switch (d->state) {
     case S_SIZE_LF:
         if (c != '\n' || ++d->line_len > d->max_line)
             return -1;

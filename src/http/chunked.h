@@ -4,8 +4,9 @@
  * Zero-copy like the head parser: it walks the caller's bytes and points at
  * the chunk data inside them. Strict where laxness lets two parsers disagree
  * about where a message ends (request smuggling): every line must end in
- * CRLF, the chunk size is bare hex without sign, space or overflow, and the
- * size line and trailer section are bounded. */
+ * CRLF, the chunk size is bare hex without sign, space or overflow, chunk
+ * extensions follow their grammar (RFC 9112 §7.1.1) although their meaning is
+ * ignored, and the size line and trailer section are bounded. */
 #ifndef DUCT_HTTP_CHUNKED_H
 #define DUCT_HTTP_CHUNKED_H
 
@@ -16,7 +17,6 @@
 
 struct http_chunked {
     int state;
-    int ext_started;     /* the size line reached its ';' */
     int trailer_colon;   /* the trailer line reached its ':' */
     unsigned digits;     /* hex digits of the chunk size so far */
     uint64_t chunk_left; /* data bytes of the current chunk still to come */

@@ -95,6 +95,71 @@ static void test_valid_bodies(void)
     check_body(LIT("2\r\nhi\r\n0\r\n\r\nGET / HTTP/1.1\r\n"), "hi", 12);
 }
 
+/* chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ * (RFC 9112 §7.1.1): every form the grammar allows is skipped. */
+static void test_extension_grammar(void)
+{
+    static const char *const ok[] = {
+        "5;a", "5;a=b", "5;a;b", "5;a=b;c=d", "5 ;a", "5\t;a", "5; a", "5;a =b", "5;a= b", "5;a = b",
+        "5;a=b ;c", "5;a ;b", "5;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz", "5;a=\"\"", "5;a=\"b c\"",
+        "5;a=\"\\\"\"", "5;a=\"\\\\\"", "5;a=\"x;y=z\"", "5;a=\"\t\x80\xff\"", "5;a=\"b\";c", "5;a=\"b\" ;c",
+    };
+    char in[128];
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int n = snprintf(in, sizeof in, "%s\r\nhello\r\n0\r\n\r\n", ok[i]);
+        check_body(in, (size_t)n, "hello", (size_t)n);
+    }
+    /* The last chunk carries extensions by the same rule. */
+    check_body(LIT("0;a=\"b\"\r\n\r\n"), "", 11);
+}
+
+/* What the grammar does not allow ends the body, so that no parser that reads
+ * it some other way can disagree about where the next request starts. */
+static void test_extension_rejections(void)
+{
+    static const char *const bad[] = {
+        "5;",         /* a bare semicolon: no name */
+        "5; ",        /* the same, with BWS */
+        "5;;a",       /* an empty extension */
+        "5;a b",      /* a name that is not a token */
+        "5;a;",       /* a trailing semicolon */
+        "5 ",         /* whitespace after the size, no extension */
+        "5\t",
+        "5;a ",       /* whitespace at the end of the line */
+        "5;a=b ",
+        "5;a=\"b\" ",
+        "5;a=",       /* '=' without a value */
+        "5;a= ",
+        "5;=b",       /* a value without a name */
+        "5;a=b c",    /* a value that is not a token */
+        "5;a=b=c",
+        "5;a=\"b",     /* an unterminated quoted-string */
+        "5;a=\"b\"c",  /* bytes after the closing quote */
+        "5;a=b\"c\"",
+        "5;(a)",      /* delimiters */
+        "5;a=(b)",
+        "5;a=\x80",   /* obs-text outside quotes */
+        "5;a\x01",    /* control bytes */
+        "5;a=b\x01",
+        "5;a=\"\x01\"",
+        "5;a=\"b\\\x01\"",
+        "5;a=\"\x7f\"",
+        "5 x",        /* no ';' */
+    };
+    char in[128];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int n = snprintf(in, sizeof in, "%s\r\nhello\r\n0\r\n\r\n", bad[i]);
+        check_rejected(in, (size_t)n);
+    }
+    check_rejected(LIT("5;a=\"b\0\"\r\nhello\r\n0\r\n\r\n")); /* NUL in a quoted value */
+    check_rejected(LIT("5;a=\"b\rc\"\r\nhello\r\n0\r\n\r\n")); /* bare CR in a quoted value */
+    check_rejected(LIT("5;a=\"b\nc\"\r\nhello\r\n0\r\n\r\n")); /* LF in a quoted value */
+    check_rejected(LIT("0;\r\n\r\n"));
+    check_rejected(LIT("0 \r\n\r\n"));
+}
+
 static void test_rejections(void)
 {
     check_rejected(LIT("\r\n"));                            /* no size */
@@ -160,6 +225,8 @@ int main(void)
 {
     test_valid_bodies();
     test_rejections();
+    test_extension_grammar();
+    test_extension_rejections();
     test_limits();
     test_large_chunk_counts_bytes();
     return test_report();
