@@ -151,6 +151,30 @@ static void remember_request(struct http_conn *c, const struct http_request *req
     c->user_agent = h ? h->value : (struct http_span){NULL, 0};
 }
 
+/* The chunked body bytes that came with the head are decoded before the
+ * answer is planned, so that a body already known to be malformed (or longer
+ * than max_body) is answered 400 (413) and closed, rather than answered as if
+ * it were fine: a fault that arrives after the answer can only end the
+ * connection (step_chunked_body). Nothing is consumed: the body is decoded
+ * again as it is discarded, and the head may have to be parsed again first
+ * (a pending resource). */
+static int check_buffered_chunks(const struct http_conn *c)
+{
+    struct http_chunked d;
+    size_t pos = c->buf_start;
+    http_chunked_init(&d, MAX_CHUNK_LINE, c->ctx->max_head);
+    while (pos < c->buf_end && !http_chunked_done(&d)) {
+        struct http_span data;
+        long r = http_chunked_decode(&d, c->buf + pos, c->buf_end - pos, &data);
+        if (r < 0)
+            return 400;
+        if (d.body_len > c->ctx->max_body)
+            return 413;
+        pos += (size_t)r;
+    }
+    return 0;
+}
+
 /* Plans the answer to a parsed request head of head_len bytes. Returns 1
  * when the answer waits for its resource: the head is then left in the
  * buffer, to be parsed again when the connection resumes. */
@@ -168,6 +192,8 @@ static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
     r->head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
     if (status == 0 && info.content_length > c->ctx->max_body)
         status = 413;
+    if (status == 0 && info.chunked)
+        status = check_buffered_chunks(c);
     if (status != 0) {
         /* The body's framing is unknown or refused: the connection cannot go on. */
         r->keep_alive = 0;
@@ -246,7 +272,8 @@ static int step_head(struct http_conn *c, time_t now)
 }
 
 /* A chunked body ends where the decoder says. A malformed one, or one longer
- * than max_body, leaves no trustworthy start for the next request: close. */
+ * than max_body, leaves no trustworthy start for the next request: close. (When
+ * the fault came with the head, check_buffered_chunks answered it already.) */
 static int step_chunked_body(struct http_conn *c)
 {
     while (c->buf_start < c->buf_end) {

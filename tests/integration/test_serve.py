@@ -587,6 +587,11 @@ def malformed(srv, row):
             check(conn.closed_by_peer(), "server kept the connection open after %d" % status)
 
 
+def _post_chunked(body):
+    return (b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+            + b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
 # RFC 9112 framing rules, each a raw request that must get this status and then
 # a closed connection (the next request's start would be a guess). One server
 # answers them all. The same rows are the probe sent to nginx, lighttpd and h2o
@@ -622,6 +627,12 @@ STRICT_ROWS = [
     ("expect-unknown", b"GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", 417),
     ("version-2", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
     ("version-lowercase", b"GET / http/1.1\r\nHost: x\r\n\r\n", 400),
+    # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] ).
+    # A second request follows each body: it must not be answered.
+    ("chunk-ext-bare-semicolon", _post_chunked(b"5;\r\nhello\r\n0\r\n\r\n"), 400),
+    ("chunk-ext-name-not-token", _post_chunked(b"5;a b\r\nhello\r\n0\r\n\r\n"), 400),
+    ("chunk-size-trailing-space", _post_chunked(b"5 \r\nhello\r\n0\r\n\r\n"), 400),
+    ("chunk-ext-control", _post_chunked(b"5;a=\x01\r\nhello\r\n0\r\n\r\n"), 400),
 ]
 
 
@@ -658,13 +669,20 @@ def chunked_body_is_discarded(srv):
 
 @case(args=("--max-body", "100"))
 def chunked_body_limits(srv):
-    # Over --max-body, or malformed: the response goes out, then the connection closes.
-    for body in (_chunked(b"y" * 101), b"5\r\nhello\n0\r\n\r\n", b"zz\r\n"):
+    # Over --max-body, or malformed, in the bytes that came with the head:
+    # 413 or 400, then the connection closes.
+    for body, status in ((_chunked(b"y" * 101), 413), (b"5\r\nhello\n0\r\n\r\n", 400), (b"zz\r\n", 400)):
         with srv.conn() as conn:
             conn.send(http_request("GET", "/index.html", [("Transfer-Encoding", "chunked")], body=body)
                       + http_request("GET", "/style.css"))
-            check_eq(conn.read_response().status, 200, "response before the body")
+            check_error_page(conn.read_response(), status)
             check(conn.closed_by_peer(), "connection kept after a refused chunked body %r" % body[:12])
+    # A fault that comes after the answer went out can only end the connection.
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/index.html", [("Transfer-Encoding", "chunked")]))
+        check_eq(conn.read_response().status, 200, "response before the body")
+        conn.send(b"5;\r\nhello\r\n0\r\n\r\n" + http_request("GET", "/style.css"))
+        check(conn.closed_by_peer(), "connection kept after a malformed chunked body")
     raw = http_request("GET", "/index.html", [("Transfer-Encoding", "chunked")], body=_chunked(b"y" * 100))
     first, second = exchange(srv.addr, raw + http_request("GET", "/style.css"), ("GET", "GET"))
     check_eq((first.status, second.body), (200, STYLE), "a chunked body of exactly --max-body")

@@ -1198,34 +1198,70 @@ static void test_chunked_body_every_split(void)
                       2, get_statuses, HTTP_WANT_READ);
 }
 
+#define POST_CHUNKED "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/* Feeds the head of `in` (head_len bytes) in one read and the rest in a
+ * second, or everything in one read when head_len is 0. */
+static void run_body_after_head(const char *in, size_t len, size_t head_len)
+{
+    run_fresh(in, len, head_len ? head_len : len, 0, 0, &run_buf);
+}
+
 /* A chunked body that is malformed or longer than max_body (1000 here) ends
- * the connection after the response: the next request's start is unknown. */
+ * the connection: the next request's start is unknown. When the fault comes
+ * with the head, the answer is 400 (413); when it comes after the answer
+ * went out, the connection just closes. */
 static void test_chunked_body_refused(void)
 {
+    static const char *const bad[] = {
+        "zz\r\n", "5;\r\nhello\r\n0\r\n\r\n", "5;a b\r\nhello\r\n0\r\n\r\n", "5 \r\nhello\r\n0\r\n\r\n",
+        "5;a=\x01\r\nhello\r\n0\r\n\r\n", "5\r\nhelloX\r\n0\r\n\r\n",
+    };
     static char in[4096];
+    size_t head = sizeof POST_CHUNKED - 1;
     int n;
 
-    run_fresh(LIT_ARGS("POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" GET_A), 64, 0,
-              0, &run_buf);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = snprintf(in, sizeof in, POST_CHUNKED "%s" GET_A, bad[i]);
+        run_body_after_head(in, (size_t)n, 0);
+        CHECK_EQ_INT(run_buf.responses, 1);
+        check_error_response(&run_buf, 0, 400, "Bad Request", 0);
+        CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
+        run_body_after_head(in, (size_t)n, head);
+        CHECK_EQ_INT(run_buf.responses, 1);
+        CHECK_EQ_INT(resp_status(&run_buf, 0), 405);
+        CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
+    }
+    /* A GET is answered 400 as well, not 200. */
+    run_fresh(LIT_ARGS("GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n" GET_A),
+              4096, 0, 0, &run_buf);
     CHECK_EQ_INT(run_buf.responses, 1);
-    CHECK_EQ_INT(resp_status(&run_buf, 0), 405);
+    CHECK_EQ_INT(resp_status(&run_buf, 0), 400);
     CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
 
-    n = snprintf(in, sizeof in, "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n");
+    n = snprintf(in, sizeof in, POST_CHUNKED "3e9\r\n");
     memset(in + n, 'b', 1001);
     n += 1001;
     n += snprintf(in + n, sizeof in - (size_t)n, "\r\n0\r\n\r\n" GET_A);
+    run_body_after_head(in, (size_t)n, 0);
+    CHECK_EQ_INT(run_buf.responses, 1);
+    check_error_response(&run_buf, 0, 413, "Content Too Large", 0);
+    CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
     run_fresh(in, (size_t)n, 100, 0, 0, &run_buf);
     CHECK_EQ_INT(run_buf.responses, 1);
+    CHECK_EQ_INT(resp_status(&run_buf, 0), 405);
     CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
     /* 1000 bytes exactly are within the limit. */
-    n = snprintf(in, sizeof in, "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n");
+    n = snprintf(in, sizeof in, POST_CHUNKED "3e8\r\n");
     memset(in + n, 'b', 1000);
     n += 1000;
     n += snprintf(in + n, sizeof in - (size_t)n, "\r\n0\r\n\r\n" GET_A);
-    run_fresh(in, (size_t)n, 100, 0, 0, &run_buf);
-    CHECK_EQ_INT(run_buf.responses, 2);
-    CHECK_EQ_INT(run_buf.final, HTTP_WANT_READ);
+    for (size_t chunk = 100; chunk <= (size_t)n; chunk += (size_t)n - 100) {
+        run_fresh(in, (size_t)n, chunk, 0, 0, &run_buf);
+        CHECK_EQ_INT(run_buf.responses, 2);
+        CHECK_EQ_INT(resp_status(&run_buf, 0), 405);
+        CHECK_EQ_INT(run_buf.final, HTTP_WANT_READ);
+    }
 }
 
 /* Expect: 100-continue gets the interim 100 in front of the final response
