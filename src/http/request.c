@@ -75,6 +75,13 @@ static int expect_value(struct http_span v, int *expect_continue)
     return 0;
 }
 
+/* An http URI's host is never empty (RFC 9110 §4.2.1): "" and ":8080" name
+ * no server, and a recipient must reject them as invalid. */
+static int empty_host(struct http_span authority)
+{
+    return authority.len == 0 || authority.ptr[0] == ':';
+}
+
 /* Host = uri-host [ ":" port ] (RFC 9110 §7.2): reg-name, IPv4 or an IP
  * literal in brackets. Anything else cannot name this server: 400. */
 static int valid_host(struct http_span v)
@@ -104,9 +111,9 @@ static int split_absolute_form(struct http_span target, struct http_request_info
     const char *p = authority;
     while (p < end && *p != '/' && *p != '?' && *p != '#')
         p++;
-    if (p == authority || (p < end && *p != '/'))
-        return -1; /* no authority, or a query right after it: "http://h?q" is too rare to rebuild */
     info->host = (struct http_span){authority, (size_t)(p - authority)};
+    if (empty_host(info->host) || (p < end && *p != '/'))
+        return -1; /* no host, or a query right after it: "http://h?q" is too rare to rebuild */
     /* "http://h" has an empty path, which means "/" (RFC 9110 §4.2.3). */
     info->path = p < end ? (struct http_span){p, (size_t)(end - p)} : (struct http_span){"/", 1};
     return 0;
@@ -184,11 +191,17 @@ int http_request_interpret(const struct http_request *req, struct http_request_i
     info->method = method_of(req->method);
     if (interpret_target(req, info) != 0)
         return 400;
+    int absolute = info->host.len > 0;
     int status = interpret_fields(req, info, &hosts);
     if (status)
         return status;
-    /* RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host field. */
+    /* RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host field. An
+     * origin-form or asterisk-form target takes its authority from it, so an
+     * empty host there is an invalid Host; an absolute-form target brings
+     * its own, and Host is then ignored (§3.2.2). */
     if (hosts > 1 || (hosts == 0 && req->version_minor >= 1))
+        return 400;
+    if (hosts == 1 && !absolute && empty_host(info->host))
         return 400;
     return 0;
 }

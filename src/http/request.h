@@ -26,7 +26,8 @@ struct http_request_info {
 };
 
 /* Fills info from req. Returns 0, or the status to answer before closing:
- * 400 (no or several Host in HTTP/1.1, an invalid Host, bad or conflicting
+ * 400 (no or several Host in HTTP/1.1, an invalid Host or one with an empty
+ * host for an origin-form or asterisk-form target, bad or conflicting
  * Content-Length, Content-Length with Transfer-Encoding, Transfer-Encoding in
  * HTTP/1.0 or whose final coding is not chunked, a target of no known form or
  * with a fragment), 417 (an expectation other than 100-continue), or 501

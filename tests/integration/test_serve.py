@@ -624,6 +624,8 @@ STRICT_ROWS = [
     ("no-host", b"GET / HTTP/1.1\r\n\r\n", 400),
     ("two-hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     ("bad-host", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+    ("empty-host", b"GET / HTTP/1.1\r\nHost:\r\n\r\n", 400),
+    ("host-port-only", b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", 400),
     ("expect-unknown", b"GET / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", 417),
     ("version-2", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
     ("version-lowercase", b"GET / http/1.1\r\nHost: x\r\n\r\n", 400),

@@ -140,7 +140,9 @@ static void test_framing(void)
     CHECK_EQ_INT(interpret("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &req, &info), 400);
 }
 
-/* RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it. */
+/* RFC 9112 §3.2: exactly one Host in HTTP/1.1; HTTP/1.0 may omit it. An
+ * http URI's host is never empty (RFC 9110 §4.2.1), so neither is the Host of
+ * an origin-form or asterisk-form request; absolute-form ignores Host. */
 static void test_host(void)
 {
     static const struct {
@@ -150,7 +152,14 @@ static void test_host(void)
     } cases[] = {
         { "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", 0, "example.com" },
         { "GET / HTTP/1.1\r\nhOsT: example.com:8080\r\n\r\n", 0, "example.com:8080" },
-        { "GET / HTTP/1.1\r\nHost:\r\n\r\n", 0, "" },
+        { "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400, NULL },
+        { "GET / HTTP/1.1\r\nHost: \t \r\n\r\n", 400, NULL },
+        { "GET / HTTP/1.1\r\nHost: :8080\r\n\r\n", 400, NULL },
+        { "GET / HTTP/1.0\r\nHost:\r\n\r\n", 400, NULL },
+        { "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n", 400, NULL },
+        { "GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n", 0, "a" },
+        { "GET http://a:81/ HTTP/1.1\r\nHost: :80\r\n\r\n", 0, "a:81" },
+        { "GET / HTTP/1.1\r\nHost: a:\r\n\r\n", 0, "a:" },
         { "GET / HTTP/1.1\r\n\r\n", 400, NULL },
         { "GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", 400, NULL },
         { "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400, NULL },
@@ -196,6 +205,8 @@ static void test_targets(void)
         { "**", 400, NULL, NULL, 0 },
         { "ftp://h/x", 400, NULL, NULL, 0 },
         { "http:///nohost", 400, NULL, NULL, 0 },
+        { "http://:80/nohost", 400, NULL, NULL, 0 },
+        { "http://:/nohost", 400, NULL, NULL, 0 },
         { "http:/h/x", 400, NULL, NULL, 0 },
         { "h:80", 400, NULL, NULL, 0 },
         { "/a#frag", 400, NULL, NULL, 0 },
