@@ -209,6 +209,8 @@ static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
         http_reply_options(r, rc, now);
     else if (info.method == HTTP_METHOD_OTHER)
         http_reply_error(r, rc, 405, now);
+    else if (info.method == HTTP_METHOD_UNKNOWN)
+        http_reply_error(r, rc, 501, now);
     else if (info.asterisk)
         http_reply_error(r, rc, 400, now);
     else

@@ -147,11 +147,30 @@ static int parse_version(struct cursor *c, struct http_request *req)
     return r;
 }
 
+/* method = token (RFC 9110 §9.1). No method that any registry knows is
+ * nearly HTTP_METHOD_MAX bytes long, so a longer token is refused as soon as
+ * it is seen: 501, as for any method the server does not know, rather than
+ * 414 (which names the target) once max_head bytes have been waited for. */
+static int parse_method(struct cursor *c, struct http_request *req)
+{
+    struct cursor m = {c->p, c->end};
+    int capped = (size_t)(m.end - m.p) >= HTTP_METHOD_MAX + 1;
+    int r;
+
+    if (capped)
+        m.end = m.p + HTTP_METHOD_MAX + 1; /* room for the longest method and its SP */
+    r = scan_word(&m, C_TCHAR, &req->method);
+    if (r == PARTIAL && capped)
+        return 501;
+    c->p = m.p;
+    return r;
+}
+
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
  * The target may hold any visible ASCII; its form is judged by the caller. */
 static int parse_request_line(struct cursor *c, struct http_request *req)
 {
-    int r = scan_word(c, C_TCHAR, &req->method);
+    int r = parse_method(c, req);
 
     if (r == 0)
         r = scan_word(c, C_VCHAR, &req->target);

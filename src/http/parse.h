@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #define HTTP_MAX_HEADERS 64
+/* The longest method read: the longest registered (UPDATEREDIRECTREF) is 17. */
+#define HTTP_METHOD_MAX 32
 
 struct http_span {
     const char *ptr;
@@ -51,9 +53,10 @@ enum {
  * complete head was found, HTTP_PARSE_INCOMPLETE, or HTTP_PARSE_ERROR with
  * *status set to 400 (malformed), 414 (request line longer than max_head),
  * 431 (header section longer than max_head or more than HTTP_MAX_HEADERS
- * fields), or 505 (HTTP major version other than 1). A request line or head
- * that cannot fit in max_head bytes is reported as soon as that is certain,
- * even while incomplete. Empty lines before the request line are skipped
+ * fields), 501 (a method token longer than HTTP_METHOD_MAX bytes: no method
+ * this server knows) or 505 (HTTP major version other than 1). A method,
+ * request line or head that is too long is reported as soon as that is
+ * certain, even while incomplete. Empty lines before the request line are skipped
  * (RFC 9112 §2.2) and count in the returned length. */
 int http_parse_request(const char *buf, size_t len, size_t max_head, struct http_request *req, int *status);
 

@@ -2,15 +2,28 @@
 
 #include <string.h>
 
+static int method_is(struct http_span m, const char *name)
+{
+    return m.len == strlen(name) && memcmp(m.ptr, name, m.len) == 0;
+}
+
+/* Methods are case-sensitive (RFC 9110 §9.1). Those RFC 9110 §9.3 and RFC
+ * 5789 define are known, and refused with 405 when not served; any other
+ * token is a method this server does not know: 501 (RFC 9110 §15.6.2). */
 static enum http_method method_of(struct http_span m)
 {
-    if (m.len == 3 && memcmp(m.ptr, "GET", 3) == 0)
+    static const char *const refused[] = {"POST", "PUT", "DELETE", "CONNECT", "TRACE", "PATCH"};
+    if (method_is(m, "GET"))
         return HTTP_METHOD_GET;
-    if (m.len == 4 && memcmp(m.ptr, "HEAD", 4) == 0)
+    if (method_is(m, "HEAD"))
         return HTTP_METHOD_HEAD;
-    if (m.len == 7 && memcmp(m.ptr, "OPTIONS", 7) == 0)
+    if (method_is(m, "OPTIONS"))
         return HTTP_METHOD_OPTIONS;
-    return HTTP_METHOD_OTHER;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (method_is(m, refused[i]))
+            return HTTP_METHOD_OTHER;
+    }
+    return HTTP_METHOD_UNKNOWN;
 }
 
 static int ieq_prefix(const char *p, size_t len, const char *lower)

@@ -11,7 +11,8 @@ enum http_method {
     HTTP_METHOD_GET,
     HTTP_METHOD_HEAD,
     HTTP_METHOD_OPTIONS,
-    HTTP_METHOD_OTHER,
+    HTTP_METHOD_OTHER,   /* a method of RFC 9110 or RFC 5789 this server does not serve: 405 */
+    HTTP_METHOD_UNKNOWN, /* any other token: 501 */
 };
 
 struct http_request_info {

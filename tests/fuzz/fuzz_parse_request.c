@@ -58,6 +58,7 @@ static void check_head(const char *buf, size_t n, const struct http_request *req
     require(req->target.len > 0 && inside(req->target, buf, n));
     require(memchr(req->target.ptr, ' ', req->target.len) == NULL);
     require(req->version_major == 1 && req->version_minor >= 0 && req->version_minor <= 9);
+    require(req->method.len > 0 && req->method.len <= HTTP_METHOD_MAX);
     require(req->header_count <= HTTP_MAX_HEADERS);
     for (size_t i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
@@ -88,7 +89,8 @@ static struct outcome parse(const char *buf, size_t len, size_t max_head)
         require(len < limit && out.status == 0);
     } else {
         require(out.rc == HTTP_PARSE_ERROR);
-        require(out.status == 400 || out.status == 414 || out.status == 431 || out.status == 505);
+        require(out.status == 400 || out.status == 414 || out.status == 431 || out.status == 501 ||
+                out.status == 505);
     }
     return out;
 }

@@ -923,15 +923,43 @@ static void test_options_and_methods(void)
         CHECK_EQ_INT(resolves, 0);
     }
 
-    static const char *const others[] = { "POST", "PUT", "DELETE", "PATCH", "get" };
+    /* Known methods not served here are 405 with Allow; unknown ones 501
+     * (RFC 9110 §9.1); the connection goes on after both. */
+    static const struct {
+        const char *method;
+        int status;
+        const char *reason;
+    } others[] = {
+        { "POST", 405, "Method Not Allowed" },   { "PUT", 405, "Method Not Allowed" },
+        { "DELETE", 405, "Method Not Allowed" }, { "PATCH", 405, "Method Not Allowed" },
+        { "get", 501, "Not Implemented" },       { "BREW", 501, "Not Implemented" },
+    };
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         char req[128], field[64];
-        snprintf(req, sizeof req, "%s /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", others[i]);
+        snprintf(req, sizeof req, "%s /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" GET_A, others[i].method);
         int resolves = run_fresh(req, strlen(req), 1024, 0, 0, &run_buf);
-        CHECK_EQ_INT(run_buf.responses, 1);
-        check_error_response(&run_buf, 0, 405, "Method Not Allowed", 0);
-        CHECK_EQ_STR(resp_field(&run_buf, 0, "Allow", field, sizeof field), "GET, HEAD, OPTIONS");
+        CHECK_EQ_INT(run_buf.responses, 2);
+        check_error_response(&run_buf, 0, others[i].status, others[i].reason, 0);
+        if (others[i].status == 405)
+            CHECK_EQ_STR(resp_field(&run_buf, 0, "Allow", field, sizeof field), "GET, HEAD, OPTIONS");
+        else
+            CHECK(resp_field(&run_buf, 0, "Allow", field, sizeof field) == NULL);
+        CHECK_EQ_INT(resp_status(&run_buf, 1), 200);
         CHECK_EQ_INT(run_buf.final, HTTP_WANT_READ);
+        CHECK_EQ_INT(resolves, 1);
+    }
+
+    /* A method longer than any is 501 as soon as that is certain, and the
+     * connection closes: the rest of the head was never read. */
+    static char longer[9100];
+    memset(longer, 'A', 9000);
+    snprintf(longer + 9000, sizeof longer - 9000, " /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (size_t chunk = 1; chunk <= 64; chunk *= 4) {
+        int resolves = run_fresh(longer, strlen(longer), chunk, 0, 0, &run_buf);
+        CHECK_EQ_INT(run_buf.responses, 1);
+        check_error_response(&run_buf, 0, 501, "Not Implemented", 0);
+        CHECK_EQ_INT(run_buf.final, HTTP_WANT_CLOSE);
+        CHECK(run_buf.fed < 100); /* judged at byte HTTP_METHOD_MAX + 1 */
         CHECK_EQ_INT(resolves, 0);
     }
 }

@@ -312,6 +312,41 @@ static void test_limit_request_line(void)
     check_result(LIT(in), 0, HTTP_PARSE_ERROR, 414);
 }
 
+/* A method longer than HTTP_METHOD_MAX is no method this server knows: 501
+ * as soon as its next byte is a token byte, whatever max_head allows; a
+ * non-token byte in it is 400, as anywhere in a method (RFC 9110 §9.1). */
+static void test_limit_method(void)
+{
+    static char in[20000];
+    int n;
+
+    memset(in, 'A', HTTP_METHOD_MAX);
+    n = HTTP_METHOD_MAX + sprintf(in + HTTP_METHOD_MAX, " / HTTP/1.1\r\n\r\n");
+    check_result(in, (size_t)n, BIG, n, 0); /* exactly HTTP_METHOD_MAX bytes */
+    check_result(in, HTTP_METHOD_MAX, BIG, HTTP_PARSE_INCOMPLETE, 0);
+
+    memset(in, 'A', HTTP_METHOD_MAX + 1);
+    n = HTTP_METHOD_MAX + 1 + sprintf(in + HTTP_METHOD_MAX + 1, " / HTTP/1.1\r\n\r\n");
+    check_result(in, (size_t)n, BIG, HTTP_PARSE_ERROR, 501);
+    check_result(in, HTTP_METHOD_MAX, BIG, HTTP_PARSE_INCOMPLETE, 0);
+    check_result(in, HTTP_METHOD_MAX + 1, BIG, HTTP_PARSE_ERROR, 501); /* certain while incomplete */
+    in[HTTP_METHOD_MAX] = '(';
+    check_result(in, (size_t)n, BIG, HTTP_PARSE_ERROR, 400);
+
+    /* A method far longer than max_head (here 8192) is still 501, not 414. */
+    memset(in, 'A', 9000);
+    n = 9000 + sprintf(in + 9000, " / HTTP/1.1\r\n\r\n");
+    check_result(in, (size_t)n, 8192, HTTP_PARSE_ERROR, 501);
+    in[8999] = '(';
+    check_result(in, (size_t)n, 8192, HTTP_PARSE_ERROR, 501); /* judged before the '(' */
+    in[5] = '(';
+    check_result(in, (size_t)n, 8192, HTTP_PARSE_ERROR, 400);
+    /* After empty lines too (RFC 9112 §2.2). */
+    n = sprintf(in, "\r\n\r\n");
+    memset(in + n, 'G', HTTP_METHOD_MAX + 1);
+    check_result(in, (size_t)n + HTTP_METHOD_MAX + 1, BIG, HTTP_PARSE_ERROR, 501);
+}
+
 /* A head of `fields` fields "Xnn: v" that is `*len` bytes long. */
 static char *make_head(size_t fields, size_t *len)
 {
@@ -453,6 +488,7 @@ int main(void)
     test_split_points();
     test_malformed();
     test_limit_request_line();
+    test_limit_method();
     test_limit_fields();
     test_byte_classes();
     test_span_ieq();

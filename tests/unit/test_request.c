@@ -261,14 +261,24 @@ static void test_methods(void)
         { "GET", HTTP_METHOD_GET },
         { "HEAD", HTTP_METHOD_HEAD },
         { "OPTIONS", HTTP_METHOD_OPTIONS },
+        /* Known (RFC 9110 §9.3, RFC 5789) but not served here: 405. */
         { "POST", HTTP_METHOD_OTHER },
         { "PUT", HTTP_METHOD_OTHER },
         { "DELETE", HTTP_METHOD_OTHER },
-        { "get", HTTP_METHOD_OTHER }, /* methods are case-sensitive (RFC 9110 §9.1) */
-        { "GETS", HTTP_METHOD_OTHER },
-        { "GE", HTTP_METHOD_OTHER },
-        { "HEADER", HTTP_METHOD_OTHER },
-        { "OPTION", HTTP_METHOD_OTHER },
+        { "CONNECT", HTTP_METHOD_OTHER },
+        { "TRACE", HTTP_METHOD_OTHER },
+        { "PATCH", HTTP_METHOD_OTHER },
+        /* Any other token: 501. */
+        { "get", HTTP_METHOD_UNKNOWN }, /* methods are case-sensitive (RFC 9110 §9.1) */
+        { "Post", HTTP_METHOD_UNKNOWN },
+        { "GETS", HTTP_METHOD_UNKNOWN },
+        { "GE", HTTP_METHOD_UNKNOWN },
+        { "HEADER", HTTP_METHOD_UNKNOWN },
+        { "OPTION", HTTP_METHOD_UNKNOWN },
+        { "POSTS", HTTP_METHOD_UNKNOWN },
+        { "PROPFIND", HTTP_METHOD_UNKNOWN },
+        { "BREW", HTTP_METHOD_UNKNOWN },
+        { "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", HTTP_METHOD_UNKNOWN }, /* HTTP_METHOD_MAX bytes */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char head[256];
