@@ -1,6 +1,7 @@
 #include "http/reply.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -442,10 +443,13 @@ static void respond_resource(struct http_reply *r, struct http_reply_ctx *rc, co
 void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req,
                          struct http_span target, time_t now)
 {
-    char path[4096];
+    char path[PATH_MAX];
     long len = http_path_normalize(target.ptr, target.len, path, sizeof path);
     if (len < 0) {
-        http_reply_error(r, rc, (int)-len, now);
+        /* A path that does not fit in PATH_MAX names no file the kernel
+         * would open (ENAMETOOLONG): 404, as nginx answers, not 414, since
+         * the target itself was within what the server reads. */
+        http_reply_error(r, rc, len == -414 ? 404 : (int)-len, now);
         return;
     }
     if (r->res.flags & HTTP_RES_PENDING)

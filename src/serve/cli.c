@@ -25,7 +25,7 @@ static void usage(FILE *out)
                  "      --access-log FILE   Combined Log Format access log; '-' for stdout\n"
                  "      --max-conns N       live connections at most (default 10000)\n"
                  "      --max-body BYTES    largest request body accepted and discarded (default 1048576)\n"
-                 "      --max-head BYTES    largest request line and header section (default 8192)\n"
+                 "      --max-head BYTES    largest request line and header section (default 16384)\n"
                  "      --header-timeout S  seconds to receive a request head (default 30)\n"
                  "      --idle-timeout S    seconds a keep-alive connection may idle (default 60)\n"
                  "      --send-timeout S    seconds a client may stall a response (default 60)\n"
@@ -96,7 +96,9 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->workers = cpus > 0 ? (int)(cpus > SERVE_MAX_WORKERS ? SERVE_MAX_WORKERS : cpus) : 1;
     cfg->threads = cpus > 0 ? (int)(4 * cpus) : 4;
     cfg->model = "epoll";
-    cfg->max_head = 8192;
+    /* RFC 9112 §3: request lines of at least 8,000 octets; the rest leaves
+     * room for the fields of a browser with its cookies. */
+    cfg->max_head = 16384;
     cfg->max_body = 1 << 20;
     cfg->max_conns = 10000;
     cfg->header_timeout = 30;

@@ -559,14 +559,48 @@ def method(srv, row):
 
 def _big_headers():
     pad = "p" * 3000
-    return http_request("GET", "/", [("X-Pad-%d" % i, pad) for i in range(3)])
+    return http_request("GET", "/", [("X-Pad-%d" % i, pad) for i in range(6)])
+
+
+# What a browser sends besides Host, cookies included: about 1.5 KiB.
+BROWSER_FIELDS = [
+    ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+    ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    ("Accept-Language", "en-US,en;q=0.5"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+    ("Referer", "http://x/" + "r" * 200),
+    ("Cookie", "; ".join("c%d=%s" % (i, "v" * 40) for i in range(20))),
+    ("Upgrade-Insecure-Requests", "1"),
+]
+
+
+def _request_line_of(length, prefix):
+    """A GET whose request line is `length` octets (CRLF excluded)."""
+    target = prefix + "q" * (length - len("GET  HTTP/1.1") - len(prefix))
+    return http_request("GET", target, BROWSER_FIELDS)
+
+
+@case()
+def long_request_line(srv):
+    # RFC 9112 §3: request lines of at least 8,000 octets, with the fields of a
+    # browser, within the default --max-head.
+    raw = _request_line_of(8000, "/index.html?q=")
+    check_eq(raw.index(b"\r\n"), 8000, "request line length")
+    resp, after = exchange(srv.addr, raw + http_request("GET", "/style.css"), ("GET", "GET"))
+    check_eq((resp.status, resp.body), (200, INDEX), "an 8,000-octet request line")
+    check_eq((after.status, after.body), (200, STYLE), "the request after it")
+    # A path longer than PATH_MAX names no file: 404, and the connection goes on.
+    resp, after = exchange(srv.addr, _request_line_of(8000, "/") + http_request("GET", "/style.css"),
+                           ("GET", "GET"))
+    check_error_page(resp, 404)
+    check_eq(after.status, 200, "the request after an 8,000-octet path")
 
 
 # (name, raw request, status, the server must close the connection)
 MALFORMED_ROWS = [
     ("http-2.0", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, False),
-    ("request-line-over-8k", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, False),
-    ("headers-over-8k", _big_headers(), 431, False),
+    ("request-line-over-16k", b"GET /" + b"a" * 17000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, False),
+    ("headers-over-16k", _big_headers(), 431, False),
     ("http11-no-host", b"GET /index.html HTTP/1.1\r\n\r\n", 400, True),
     ("control-byte-in-target", b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400, True),
     ("space-in-field-name", b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n", 400, True),

@@ -834,6 +834,39 @@ static void test_limits(void)
     CHECK_EQ_INT(run_buf.final, HTTP_WANT_READ);
 }
 
+/* RFC 9112 §3: request lines of at least 8,000 octets are read. A long query
+ * reaches the handler with its path; a path longer than PATH_MAX names no
+ * file (the kernel's ENAMETOOLONG): 404 without asking the handler, not 414,
+ * and the connection goes on. */
+static void test_long_request_line(void)
+{
+    static char in[MAX_HEAD + 64];
+    static const struct {
+        const char *prefix;
+        size_t line;  /* octets of the request line, CRLF excluded */
+        int status;
+        int resolves;
+    } cases[] = {
+        { "/a.txt?q=", 8000, 200, 1 },
+        { "/", 4000, 404, 1 },   /* fits in PATH_MAX: the handler is asked */
+        { "/", 8000, 404, 0 },
+        { "/", 5000, 404, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t fixed = strlen("GET  HTTP/1.1") + strlen(cases[i].prefix);
+        char *p = in + sprintf(in, "GET %s", cases[i].prefix);
+        p = repeat(p, 'q', cases[i].line - fixed);
+        sprintf(p, " HTTP/1.1\r\nHost: x\r\n\r\n" GET_A);
+        CHECK_EQ_INT(strchr(in, '\r') - in, cases[i].line);
+        int resolves = run_fresh(in, strlen(in), 4096, 0, 0, &run_buf);
+        CHECK_EQ_INT(run_buf.responses, 2);
+        CHECK_EQ_INT(resp_status(&run_buf, 0), cases[i].status);
+        CHECK_EQ_INT(resp_status(&run_buf, 1), 200);
+        CHECK_EQ_INT(run_buf.final, HTTP_WANT_READ);
+        CHECK_EQ_INT(resolves, cases[i].resolves + 1);
+    }
+}
+
 /* A directory whose Location would not fit in a head is refused with 414
  * rather than redirected to a cut URL; a long one that fits is redirected. */
 static void test_long_redirect(void)
@@ -1402,6 +1435,7 @@ int main(void)
     test_connection_field();
     test_errors();
     test_limits();
+    test_long_request_line();
     test_long_redirect();
     test_traversal_never_reaches_handler();
     test_head_of_errors();
