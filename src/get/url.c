@@ -175,6 +175,16 @@ static int parse_authority(const char *a, size_t n, struct get_url *url, char *e
     return 0;
 }
 
+/* The URL of an http reference that has an authority: the authority, the
+ * path without dot segments, the query (RFC 3986 §5.2.2). */
+static int from_parts(const struct parts *p, struct get_url *url, char *err, size_t errlen)
+{
+    memset(url, 0, sizeof *url);
+    url->port = 80;
+    int rc = parse_authority(p->auth, p->auth_len, url, err, errlen);
+    return rc ? rc : build_target(url, p->path, p->path_len, p, err, errlen);
+}
+
 int get_url_parse(const char *text, struct get_url *url, char *err, size_t errlen)
 {
     struct parts p;
@@ -186,8 +196,7 @@ int get_url_parse(const char *text, struct get_url *url, char *err, size_t errle
     if (p.scheme_len != 4 || strncasecmp(p.scheme, "http", 4) != 0)
         return url_fail(GET_URL_UNSUPPORTED, err, errlen, "scheme \"%.*s\" is not supported (http only)",
                         (int)p.scheme_len, p.scheme);
-    int rc = parse_authority(p.auth, p.auth_len, url, err, errlen);
-    return rc ? rc : build_target(url, p.path, p.path_len, &p, err, errlen);
+    return from_parts(&p, url, err, errlen);
 }
 
 /* The base path up to its last '/', then ref (RFC 3986 §5.2.3). */
@@ -211,11 +220,8 @@ int get_url_resolve(const struct get_url *base, const char *ref, struct get_url 
     split(ref, &r);
     if (r.has_scheme)
         return get_url_parse(ref, out, err, errlen);
-    if (r.has_auth) {
-        char net_path[GET_URL_TARGET_MAX + 8];
-        snprintf(net_path, sizeof net_path, "http:%s", ref);
-        return get_url_parse(net_path, out, err, errlen);
-    }
+    if (r.has_auth) /* "//host/p": the base's scheme, all the rest the reference's */
+        return from_parts(&r, out, err, errlen);
     *out = *base;
     split(base->target, &bq);
     if (r.path_len == 0)

@@ -143,9 +143,36 @@ static void test_limits(void)
     }
 }
 
+/* A network-path reference ("//host/p", RFC 3986 §5.2.2) means what
+ * "http:" + reference means, however long: never a cut copy of it (found by
+ * fuzz_url: a Location over 8 KiB was resolved to a truncated URL). */
+static void test_resolve_long_network_path(void)
+{
+    static char ref[GET_URL_TARGET_MAX * 2], text[GET_URL_TARGET_MAX * 2 + 8];
+    struct get_url base, out, direct;
+    char err[160];
+    CHECK_EQ_INT(get_url_parse("http://h/", &base, err, sizeof err), 0);
+
+    int n = snprintf(ref, sizeof ref, "//g/");
+    memset(ref + n, 'a', GET_URL_TARGET_MAX + 100);
+    ref[n + GET_URL_TARGET_MAX + 100] = '\0';
+    CHECK_EQ_INT(get_url_resolve(&base, ref, &out, err, sizeof err), GET_URL_BAD);
+
+    n = snprintf(ref, sizeof ref, "//g:");
+    memset(ref + n, '0', GET_URL_TARGET_MAX + 100);
+    snprintf(ref + n + GET_URL_TARGET_MAX + 100, 16, "81/x");
+    snprintf(text, sizeof text, "http:%s", ref);
+    CHECK_EQ_INT(get_url_parse(text, &direct, err, sizeof err), 0);
+    CHECK_EQ_INT(get_url_resolve(&base, ref, &out, err, sizeof err), 0);
+    CHECK_EQ_STR(out.host, "g");
+    CHECK_EQ_INT(out.port, 81);
+    CHECK_EQ_STR(out.target, "/x");
+}
+
 int main(void)
 {
     test_limits();
+    test_resolve_long_network_path();
     test_parse();
     test_resolve_rfc();
     test_resolve_redirects();
