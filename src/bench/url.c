@@ -54,6 +54,8 @@ static int url_authority(const char *a, size_t len, int default_port, struct ben
         int v = 0;
         if (port == end)
             return url_fail(err, errlen, "empty port");
+        if (end - port > 5) /* leading zeros would make the Host header longer than its buffer */
+            return url_fail(err, errlen, "bad port");
         for (const char *p = port; p < end; p++) {
             if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > 65535)
                 return url_fail(err, errlen, "bad port");
@@ -67,14 +69,23 @@ static int url_authority(const char *a, size_t len, int default_port, struct ben
     return 0;
 }
 
+/* Only visible ASCII can go into a request line and a Host header as it is. */
+static int all_visible(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
 int bench_url_parse(const char *text, struct bench_url *url, char *err, size_t errlen)
 {
-    const char *rest = NULL, *slash;
-    size_t i, path_len;
+    const char *rest = NULL;
     int default_port = 0;
 
     memset(url, 0, sizeof *url);
-    for (i = 0; i < sizeof url_schemes / sizeof url_schemes[0]; i++) {
+    for (size_t i = 0; i < sizeof url_schemes / sizeof url_schemes[0]; i++) {
         size_t n = strlen(url_schemes[i].prefix);
         if (strncmp(text, url_schemes[i].prefix, n) == 0) {
             rest = text + n;
@@ -86,19 +97,24 @@ int bench_url_parse(const char *text, struct bench_url *url, char *err, size_t e
         return url_fail(err, errlen, strncmp(text, "https://", 8) == 0
                                          ? "https is not supported"
                                          : "want http://HOST[:PORT]/PATH, tcp-echo://HOST:PORT or udp-echo://HOST:PORT");
-    slash = strchr(rest, '/');
-    if (url->scheme != BENCH_HTTP && slash)
+    if (!all_visible(rest))
+        return url_fail(err, errlen, "spaces, control characters or non-ASCII bytes in the URL (percent-encode them)");
+    /* RFC 3986 §3.2: the authority ends at the first '/', '?' or '#'. */
+    size_t auth_len = strcspn(rest, "/?#");
+    const char *tail = rest + auth_len;
+    if (url->scheme != BENCH_HTTP && *tail)
         return url_fail(err, errlen, "an echo target has no path");
-    if (strpbrk(rest, " \t\r\n") || (strchr(rest, '@') && (!slash || strchr(rest, '@') < slash)))
-        return url_fail(err, errlen, "spaces, control characters or user info in the URL");
-    if (url_authority(rest, slash ? (size_t)(slash - rest) : strlen(rest), default_port, url, err, errlen) != 0)
+    if (memchr(rest, '@', auth_len))
+        return url_fail(err, errlen, "user info in the URL");
+    if (url_authority(rest, auth_len, default_port, url, err, errlen) != 0)
         return -1;
-    /* RFC 9112 §3.2.1: an empty path is sent as "/"; a fragment is never sent. */
-    slash = slash ? slash : "/";
-    path_len = strcspn(slash, "#");
-    if (path_len >= BENCH_PATH_MAX)
+    /* RFC 9112 §3.2.1: an empty path is sent as "/" ("http://h?q" asks for
+     * "/?q"); a fragment is never sent. */
+    size_t lead = *tail != '/', path_len = strcspn(tail, "#");
+    if (lead + path_len >= BENCH_PATH_MAX)
         return url_fail(err, errlen, "path too long");
-    memcpy(url->path, slash, path_len);
-    url->path[path_len] = '\0';
+    url->path[0] = '/';
+    memcpy(url->path + lead, tail, path_len);
+    url->path[lead + path_len] = '\0';
     return 0;
 }

@@ -60,6 +60,35 @@ static void test_bad(void)
     CHECK_EQ_INT(bench_url_parse("http://h:65535/@x", &u, err, sizeof err), 0);
 }
 
+/* Found by fuzz_url: what a URL holds must go into the request line and the
+ * Host header whole. Bytes that cannot appear there are refused, the
+ * authority ends where RFC 3986 §3.2 ends it, and a port with leading zeros
+ * cannot outgrow the Host header's buffer. */
+static void test_fuzz_findings(void)
+{
+    static const char *const bad[] = {
+        "http://127.0.0.\xae:8080/", "http://h/\x01", "http://h/\x7f", "http://h/caf\xc3\xa9",
+        "http://h:00000000000000000000000000000000080/", "http://h:000080/", "tcp-echo://h:7?x", "http://u@h?x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK_EQ_INT(bench_url_parse(bad[i], &u, err, sizeof err), -1);
+        CHECK(err[0] != '\0');
+    }
+    CHECK_EQ_INT(bench_url_parse("http://h:00080/x", &u, err, sizeof err), 0);
+    CHECK_EQ_INT(u.port, 80);
+    CHECK_EQ_STR(u.authority, "h:00080");
+    CHECK_EQ_INT(bench_url_parse("http://h?q=1", &u, err, sizeof err), 0);
+    CHECK_EQ_STR(u.host, "h");
+    CHECK_EQ_STR(u.authority, "h");
+    CHECK_EQ_STR(u.path, "/?q=1");
+    CHECK_EQ_INT(bench_url_parse("http://h:81#top", &u, err, sizeof err), 0);
+    CHECK_EQ_STR(u.authority, "h:81");
+    CHECK_EQ_INT(u.port, 81);
+    CHECK_EQ_STR(u.path, "/");
+    CHECK_EQ_INT(bench_url_parse("tcp-echo://h:7#x", &u, err, sizeof err), -1);
+}
+
 static void test_units(void)
 {
     double s;
@@ -96,6 +125,7 @@ int main(void)
     test_http();
     test_echo();
     test_bad();
+    test_fuzz_findings();
     test_units();
     return test_report();
 }
