@@ -98,7 +98,7 @@ unsigned http_accept_encoding(const struct http_request *req)
         bits |= HTTP_ACCEPT_BR;
     if (gzip > 0)
         bits |= HTTP_ACCEPT_GZIP;
-    if (gzip > br)
+    if (gzip > br && gzip > 0) /* a preference between two refused codings is none */
         bits |= HTTP_ACCEPT_PREFER_GZIP;
     return bits;
 }

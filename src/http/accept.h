@@ -8,7 +8,7 @@
 enum {
     HTTP_ACCEPT_BR = 1,          /* br has a q-value above 0 (itself or through "*") */
     HTTP_ACCEPT_GZIP = 2,        /* gzip (or x-gzip) likewise */
-    HTTP_ACCEPT_PREFER_GZIP = 4, /* gzip's q-value is higher than br's; on a tie br wins */
+    HTTP_ACCEPT_PREFER_GZIP = 4, /* gzip is accepted with a q-value higher than br's; on a tie br wins */
 };
 
 /* The HTTP_ACCEPT_* bits for every Accept-Encoding line of req. An element

@@ -28,6 +28,9 @@ int main(void)
     CHECK_EQ_INT(accept_of("Accept-Encoding: *, br;q=0\r\n"), GZ | PREFER_GZ);
     CHECK_EQ_INT(accept_of("Accept-Encoding: gzip;q=0, *\r\n"), BR);
     CHECK_EQ_INT(accept_of("Accept-Encoding: *;q=0\r\n"), 0);
+    /* gzip refused is preferred to nothing (found by fuzz_accept). */
+    CHECK_EQ_INT(accept_of("Accept-Encoding: gzip;q=0\r\n"), 0);
+    CHECK_EQ_INT(accept_of("Accept-Encoding: gzip;q=0, br;q=0\r\n"), 0);
     CHECK_EQ_INT(accept_of("Accept-Encoding: br;q=0.000, gzip;q=0.001\r\n"), GZ | PREFER_GZ);
     CHECK_EQ_INT(accept_of("Accept-Encoding: br;q=0.5, gzip;q=1\r\n"), BR | GZ | PREFER_GZ);
     CHECK_EQ_INT(accept_of("Accept-Encoding: br;q=1.0, gzip;q=1\r\n"), BR | GZ); /* a tie: br */
