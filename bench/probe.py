@@ -26,14 +26,24 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from test_serve import STRICT_ROWS  # noqa: E402
+from test_serve import STRICT_ROWS, _request_line_of  # noqa: E402
 
 ACCEPTED_ROWS = [
     ("chunked-body", b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"5\r\nhello\r\n0\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\r\n", "405/200 (body skipped)"),
+    ("chunk-ext-grammar", b"POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"5 ; a = \"b c\";d\r\nhello\r\n0\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\r\n", "405/200 (body skipped)"),
     ("expect-100", b"POST /index.html HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", "100"),
     ("absolute-form", b"GET http://x/index.html HTTP/1.1\r\nHost: y\r\n\r\n", "200"),
+    ("absolute-form-empty-host", b"GET http://x/index.html HTTP/1.1\r\nHost:\r\n\r\n", "200 (Host ignored)"),
+    ("request-line-8000", _request_line_of(8000, "/index.html?q="), "200"),
+    ("path-8000", _request_line_of(8000, "/"), "404"),
+    ("method-unknown", b"BREW /index.html HTTP/1.1\r\nHost: x\r\n\r\n", "501"),
 ]
+
+# What bench/compare.sh fills in besides port, root and temporary directory:
+# limits far above anything sent here, and the keep-alive timeout.
+CONF_VALUES = {"@MAX_CONNS@": "1024", "@MAX_FDS@": "2112", "@KEEPALIVE@": "65"}
 
 BINARIES = {"nginx": "/usr/sbin/nginx", "lighttpd": "/usr/sbin/lighttpd", "h2o": "/usr/bin/h2o"}
 
@@ -51,6 +61,8 @@ def render(name, port, root, tmp):
     lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
     text = "\n".join(lines).replace("@PORT@", str(port)).replace("@ROOT@", root).replace("@TMP@", tmp)
     text = text.replace("user: @USER@", user).replace("@NGINX_EXTRA@", "")
+    for key, value in CONF_VALUES.items():
+        text = text.replace(key, value)
     path = os.path.join(tmp, name + ".conf")
     with open(path, "w") as f:
         f.write(text + "\n")
