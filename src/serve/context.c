@@ -17,7 +17,7 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     access_log_init(&ctx->log, srv->access_fd);
     if (!srv->proto->uses_files)
         return 0;
-    ctx->files = file_cache_new(files_handler(&srv->files));
+    ctx->files = file_cache_new(files_handler(&srv->files), NULL);
     if (!ctx->files) {
         log_syscall("calloc", "file cache", ENOMEM);
         return -1;
