@@ -236,6 +236,15 @@ void engine_begin_drain(struct engine_worker *ew, int64_t now_ms)
     ew->drain_end = now_ms + (int64_t)ew->srv->cfg->drain_timeout * 1000;
 }
 
+void engine_tick(struct engine_worker *ew, time_t now)
+{
+    if (now == ew->ticked)
+        return;
+    ew->ticked = now;
+    if (ew->ctx.files)
+        file_cache_tick(ew->ctx.files, now);
+}
+
 /* ---- ending ------------------------------------------------------------ */
 
 enum engine_close engine_end_reason(const struct engine_worker *ew, const void *conn)

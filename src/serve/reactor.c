@@ -354,6 +354,7 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++)
             dispatch(w, &events[i], now, now_ms);
         expire_timers(w, now_ms);
+        engine_tick(&w->ew, now); /* the wait above lasts a second at most */
     }
     access_log_flush(&w->ew.ctx.log);
     return NULL;

@@ -7,7 +7,9 @@
  * clients are served at once: the rest wait in the queue, and when the queue
  * (4096 slots, or 4 per thread if more) is full too, a new client is
  * answered 503 at once. */
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "serve/acceptor.h"
 #include "serve/blocking.h"
@@ -34,13 +36,19 @@ struct pool_model {
     int started;
 };
 
+/* 1: a connection to serve; 0: the pool stops; -1: none came for a second
+ * (an idle thread still does its worker's housekeeping once a second). */
 static int take(struct pool_model *p, struct queued *out)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 1;
     pthread_mutex_lock(&p->lock);
     while (p->count == 0 && !p->stopping)
-        pthread_cond_wait(&p->not_empty, &p->lock);
-    int got = p->count > 0;
-    if (got) {
+        if (pthread_cond_timedwait(&p->not_empty, &p->lock, &until) == ETIMEDOUT)
+            break;
+    int got = p->count > 0 ? 1 : p->stopping ? 0 : -1;
+    if (got > 0) {
         *out = p->queue[p->head];
         p->head = (p->head + 1) % p->cap;
         p->count--;
@@ -55,11 +63,16 @@ static void *pool_thread(void *arg)
     struct blocking_worker worker;
     struct queued q;
     int ready = blocking_worker_init(&worker, p->acceptor.srv, &p->serving) == 0;
-    while (take(p, &q)) {
-        if (ready)
+    int got;
+    while ((got = take(p, &q)) != 0) {
+        if (got < 0) {
+            if (ready)
+                engine_tick(&worker.ew, serve_clock());
+        } else if (ready) {
             blocking_serve(&worker, q.fd, &q.peer, q.peer_len);
-        else
+        } else {
             blocking_refuse(p->acceptor.srv, q.fd);
+        }
     }
     blocking_worker_destroy(&worker);
     return NULL;
@@ -80,6 +93,23 @@ static void enqueue(void *model, int fd, const struct sockaddr_storage *peer, so
         blocking_refuse(p->acceptor.srv, fd);
 }
 
+/* The queue's condition times its waits on the monotonic clock, so that a
+ * step of the wall clock neither stretches nor shortens them. */
+static int init_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int err = pthread_condattr_init(&attr);
+    if (err == 0) {
+        err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (err == 0)
+            err = pthread_cond_init(cond, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    if (err != 0)
+        log_syscall("pthread_cond_init", "pool queue", err);
+    return err ? -1 : 0;
+}
+
 static int start(struct server *srv)
 {
     int n = srv->cfg->threads;
@@ -91,7 +121,8 @@ static int start(struct server *srv)
     p->queue = calloc((size_t)p->cap, sizeof *p->queue);
     p->threads = calloc((size_t)n, sizeof *p->threads);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->not_empty, NULL);
+    if (init_cond(&p->not_empty) != 0)
+        return -1;
     if (!p->queue || !p->threads)
         return -1;
     p->acceptor = (struct acceptor){.srv = srv, .hand_over = enqueue, .model = p};
