@@ -68,6 +68,7 @@ static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_s
         blocking_refuse(srv, fd);
     }
     blocking_worker_destroy(&worker);
+    log_limits_flush(timer_clock_ms(), 1); /* what this process held back */
     _exit(0);
 }
 
