@@ -78,6 +78,7 @@ static int vlog_limited(struct log_limit *limit, int64_t now_ms, const char *fmt
     int64_t since;
     char message[512];
     if (!take_turn(limit, now_ms, 0, &held, &since)) {
+        atomic_store(&limit->seen_ms, now_ms);
         atomic_fetch_add(&limit->held, 1);
         enlist(limit);
         return 0;
@@ -119,7 +120,13 @@ void log_limits_flush(int64_t now_ms, int force)
     for (struct log_limit *l = atomic_load(&held_list); l; l = l->next) {
         uint64_t held;
         int64_t since;
-        if (atomic_load(&l->held) && take_turn(l, now_ms, force, &held, &since) && held)
+        int64_t seen = atomic_load(&l->seen_ms);
+        if (!atomic_load(&l->held) || seen == LOG_LIMIT_NEVER)
+            continue;
+        /* While the error goes on, its next line carries the count. */
+        if (!force && now_ms - seen < LOG_LIMIT_MS)
+            continue;
+        if (take_turn(l, now_ms, force, &held, &since) && held)
             log_error("%s: repeated %llu time%s in the last %.1f s", l->what, (unsigned long long)held,
                       held == 1 ? "" : "s", seconds_since(since, now_ms));
     }

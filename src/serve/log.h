@@ -17,9 +17,10 @@ void log_syscall(const char *syscall, const char *arg, int err);
 /* An error that can recur many times a second (accept out of descriptors, a
  * full disk under the access log) goes through a limiter: at most one line a
  * second. What is held back meanwhile is counted, and the next line that goes
- * out says so: "... (repeated 37 times in the last 1.0 s)". When the error
- * stops, log_limits_flush (every worker's tick) reports what a limiter still
- * holds as "<what>: repeated 37 times in the last 1.0 s", so no count is lost.
+ * out says so: "... (repeated 37 times in the last 1.0 s)". Once the error
+ * has stopped for a second, log_limits_flush (every worker's tick) reports
+ * what a limiter still holds as "<what>: repeated 37 times in the last 1.0 s",
+ * so no count is lost.
  *
  * A limiter is a static object, one per call site, shared by every thread:
  * it is lock-free (a forked child inherits no held lock). Its clock is
@@ -29,13 +30,14 @@ struct log_limit {
     const char *what;        /* names the error in a summary line: "write(access log)" */
     _Atomic int64_t last_ms; /* when a line last went out; LOG_LIMIT_NEVER: none yet */
     _Atomic uint64_t held;   /* lines held back since */
+    _Atomic int64_t seen_ms; /* when the latest was held back */
     _Atomic int listed;      /* on the list log_limits_flush walks */
     struct log_limit *next;
 };
 
 #define LOG_LIMIT_MS 1000
 #define LOG_LIMIT_NEVER INT64_MIN
-#define LOG_LIMIT_INIT(what) {(what), LOG_LIMIT_NEVER, 0, 0, NULL}
+#define LOG_LIMIT_INIT(what) {(what), LOG_LIMIT_NEVER, 0, LOG_LIMIT_NEVER, 0, NULL}
 
 /* log_error through the limiter, at monotonic time now_ms (log_limited reads
  * the clock). Returns 1 when the line went out, 0 when it was held back. */
@@ -45,8 +47,9 @@ int log_limited(struct log_limit *limit, const char *fmt, ...) __attribute__((fo
 /* log_syscall through the limiter. */
 void log_syscall_limited(struct log_limit *limit, const char *syscall, const char *arg, int err);
 
-/* One summary line for every limiter that holds lines back and whose second
- * is over (force: whatever the time, as a process ends). */
+/* One summary line for every limiter that holds lines back, whose error has
+ * not recurred for a second and whose second is over (force: whatever the
+ * time, as a process ends). */
 void log_limits_flush(int64_t now_ms, int force);
 
 /* One per worker; all share one descriptor opened with O_APPEND, and each
