@@ -115,6 +115,12 @@ void log_syscall_limited(struct log_limit *limit, const char *syscall, const cha
     log_limited(limit, "%s(%s): %s", syscall, arg ? arg : "", strerror(err));
 }
 
+void log_limits_forked(void)
+{
+    for (struct log_limit *l = atomic_load(&held_list); l; l = l->next)
+        atomic_store(&l->held, 0);
+}
+
 void log_limits_flush(int64_t now_ms, int force)
 {
     for (struct log_limit *l = atomic_load(&held_list); l; l = l->next) {

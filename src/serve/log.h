@@ -47,6 +47,9 @@ int log_limited(struct log_limit *limit, const char *fmt, ...) __attribute__((fo
 /* log_syscall through the limiter. */
 void log_syscall_limited(struct log_limit *limit, const char *syscall, const char *arg, int err);
 
+/* In a child just forked: what the parent held back is the parent's to report. */
+void log_limits_forked(void);
+
 /* One summary line for every limiter that holds lines back, whose error has
  * not recurred for a second and whose second is over (force: whatever the
  * time, as a process ends). */

@@ -387,6 +387,19 @@ static void test_limit_threads(void)
     CHECK_EQ_STR(out, want);
 }
 
+/* A forked child does not report what its parent held back. */
+static void test_limit_forked(void)
+{
+    char out[4096];
+    capture();
+    CHECK_EQ_INT(log_limited_at(&boom, 40000, "boom"), 1);
+    CHECK_EQ_INT(log_limited_at(&boom, 40100, "boom"), 0);
+    log_limits_forked();
+    log_limits_flush(40200, 1);
+    CHECK_EQ_INT(captured(out, sizeof out), 1);
+    CHECK_EQ_STR(out, "boom\n");
+}
+
 /* log_limited reads the monotonic clock itself; log_syscall_limited names
  * the syscall as log_syscall does. */
 static void test_limit_real_clock(void)
@@ -411,6 +424,7 @@ int main(void)
     test_limit_once_a_second();
     test_limit_flush();
     test_limit_threads();
+    test_limit_forked();
     test_limit_real_clock();
     return test_report();
 }

@@ -53,6 +53,7 @@ static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_s
     struct sigaction sa = {.sa_handler = on_drain_signal};
     close_listeners(srv);
     close(m->acceptor.stop_fd);
+    log_limits_forked();
     sigset_t drain;
     child_fd = fd;
     sigaction(SIGUSR1, &sa, NULL);
