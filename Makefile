@@ -1,7 +1,7 @@
 # duct: one binary, ./duct, plus unit tests, fuzzers and an ASan/UBSan build.
 #   make            build ./duct
 #   make run        build and serve the built-in demo site on 127.0.0.1:8080
-#   make test       build and run every test; ends with "N passed, N failed"
+#   make test       build and run every test; ends with "N passed, N failed, N skipped"
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
 

@@ -39,6 +39,9 @@ extern volatile sig_atomic_t cat_stop_requested;
  * one came. Every wait of the stream and datagram modes goes through it. */
 int cat_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
 
+/* Installs the stop handlers and blocks the stop signals outside cat_poll. */
+void cat_catch_stop_signals(void);
+
 /* Stream sockets (tcp://, unix:): connect, or listen for one client at a time. */
 int cat_stream_run(const struct cat_config *cfg);
 

@@ -14,8 +14,6 @@
 #include "serve/proto.h"
 #include "serve/server.h"
 
-volatile sig_atomic_t cat_stop_requested;
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -186,44 +184,6 @@ static int run_echo_server(const struct cat_args *a)
     return serve_run(&sc) == 0 ? CAT_OK : CAT_CONNECT;
 }
 
-static void on_stop(int sig)
-{
-    (void)sig;
-    cat_stop_requested = 1;
-}
-
-static sigset_t wait_mask; /* the signal mask while waiting: stop signals let through */
-
-/* The stop signals stay blocked except inside cat_poll, so one that comes
- * between two waits is held for the next wait instead of being missed
- * (a flag tested before poll would leave that window open). */
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    sigset_t stop_set;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigemptyset(&stop_set);
-    sigaddset(&stop_set, SIGINT);
-    sigaddset(&stop_set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &stop_set, &wait_mask);
-    sigdelset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGTERM);
-}
-
-int cat_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
-{
-    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
-    if (cat_stop_requested) {
-        errno = EINTR;
-        return -1;
-    }
-    return ppoll(fds, n, timeout_ms < 0 ? NULL : &ts, &wait_mask);
-}
-
 int cat_main(int argc, char **argv)
 {
     static struct cat_args a;
@@ -232,6 +192,6 @@ int cat_main(int argc, char **argv)
         return status == 1 ? CAT_OK : status;
     if (a.cfg.echo && a.cfg.socktype == SOCK_STREAM)
         return run_echo_server(&a);
-    catch_stop_signals();
+    cat_catch_stop_signals();
     return a.cfg.socktype == SOCK_STREAM ? cat_stream_run(&a.cfg) : cat_dgram_run(&a.cfg);
 }

@@ -115,12 +115,13 @@ static void notice_stop(struct blocking_worker *bw, void *c, time_t now, int64_t
 }
 
 /* The textbook loop: read a request, write its response, repeat. Each wait
- * is bounded by the deadline of the connection's phase, and by the stop's. */
-static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c)
+ * is bounded by the deadline of the connection's phase, and by the stop's.
+ * With `park`, the loop never waits to read: it returns ENGINE_CLOSE_COUNT
+ * as soon as nothing is there to read, for another thread to wait. */
+static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c, uint8_t *phase, int64_t *since_ms,
+                                    int park)
 {
     const struct serve_proto *p = bw->ew.proto;
-    uint8_t phase = ENGINE_PHASE_HEAD;
-    int64_t since_ms = timer_clock_ms();
     int progressed = 0;
     for (;;) {
         time_t now = serve_clock();
@@ -128,18 +129,20 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c)
         engine_tick(&bw->ew, now);
         if (!bw->ew.draining && stop_asked(bw))
             notice_stop(bw, c, now, now_ms);
-        int64_t until = engine_track(&bw->ew, &phase, &since_ms, c, now_ms, progressed);
+        int64_t until = engine_track(&bw->ew, phase, since_ms, c, now_ms, progressed);
         if (bw->ew.draining && bw->ew.drain_end < until)
             until = bw->ew.drain_end;
         if (now_ms >= until)
             return bw->ew.draining && now_ms >= bw->ew.drain_end ? ENGINE_CLOSE_DRAIN_CUT
-                                                                 : engine_timeout_reason(phase);
+                                                                 : engine_timeout_reason((enum engine_phase)*phase);
         enum io_result r;
         switch (p->want(c)) {
         case SERVE_WANT_READ:
             if (p->idle(c) && bw->ew.ctx.log.len)
                 access_log_flush(&bw->ew.ctx.log); /* before waiting, so lines are not held */
             r = io_recv(fd, p, c, now);
+            if (r == IO_AGAIN && park)
+                return ENGINE_CLOSE_COUNT;
             if (r == IO_AGAIN)
                 wait_ready(bw, fd, POLLIN, until);
             break;
@@ -180,9 +183,11 @@ void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_st
     void *c = engine_attach(&bw->ew, &from, serve_clock());
     enum engine_close why = ENGINE_CLOSE_NO_MEMORY;
     if (c) {
+        uint8_t phase = ENGINE_PHASE_HEAD;
+        int64_t since_ms = timer_clock_ms();
         if (bw->set)
             set_add(bw->set, fd);
-        why = serve_loop(bw, fd, c);
+        why = serve_loop(bw, fd, c, &phase, &since_ms, 0);
         if (engine_should_linger(&bw->ew, c, why))
             linger(bw, fd);
         if (bw->set)
@@ -192,6 +197,40 @@ void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_st
     engine_close_fd(&bw->ew, fd, why);
     engine_leave(bw->ew.srv);
     access_log_flush(&bw->ew.ctx.log);
+}
+
+int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec)
+{
+    const struct serve_proto *p = bw->ew.proto;
+    int64_t now_ms = timer_clock_ms();
+    void *c = ec->proto;
+    enum engine_close why = ENGINE_CLOSE_NO_MEMORY;
+    if (c)
+        p->rebind(c, &bw->ew.ctx);
+    /* A head's clock ran while the connection waited for a thread. */
+    if (ec->phase == ENGINE_PHASE_HEAD &&
+        now_ms >= engine_deadline(&bw->ew.timeouts, ENGINE_PHASE_HEAD, ec->since_ms)) {
+        why = ENGINE_CLOSE_HEADER_TIMEOUT;
+        goto close;
+    }
+    if (!c && !(c = ec->proto = engine_attach(&bw->ew, &ec->peer, serve_clock())))
+        goto close;
+    why = serve_loop(bw, ec->fd, c, &ec->phase, &ec->since_ms, 1);
+    if (bw->ew.ctx.log.len)
+        access_log_flush(&bw->ew.ctx.log);
+    if (why == ENGINE_CLOSE_COUNT) {
+        if (p->idle(c)) {
+            engine_detach(&bw->ew, c);
+            ec->proto = NULL;
+        }
+        return 1;
+    }
+    if (engine_conn_linger(&bw->ew, ec, why, timer_clock_ms()))
+        return 1;
+close:
+    engine_conn_close(&bw->ew, ec, why);
+    ec->fd = -1;
+    return 0;
 }
 
 int blocking_wait_listener(struct server *srv, int stop_fd, int timeout_ms)

@@ -45,6 +45,14 @@ void blocking_set_stop(struct blocking_set *set);
 /* Serves fd to its end and closes it, giving back its --max-conns slot. */
 void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_storage *peer, socklen_t peer_len);
 
+/* One turn of a connection the pool model's poll set found readable:
+ * reads what has arrived and serves every response it completes with
+ * blocking writes, but never waits to read. Returns 1 when the connection
+ * should wait again in the poll set (idle, a head still arriving, or a
+ * lingering close), its phase and protocol object (or none) up to date; 0
+ * when it was closed (ec->fd is then -1). Either way the record goes back. */
+int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec);
+
 /* Waits until one of srv's listeners (this is worker 0's set) has a
  * connection, or stop_fd is readable, or timeout_ms passes (-1: no limit).
  * Returns the listener, -1 on stop, or -2 when the time passed. */

@@ -119,6 +119,13 @@ static int echo_unread(const void *conn)
     return 0;
 }
 
+/* The buffer is inside the object: nothing depends on the thread. */
+static void echo_rebind(void *conn, struct serve_ctx *ctx)
+{
+    (void)conn;
+    (void)ctx;
+}
+
 static void echo_release(void *conn)
 {
     ((struct echo_conn *)conn)->state = ECHO_CLOSED;
@@ -141,4 +148,5 @@ const struct serve_proto serve_proto_echo = {
     .end = echo_end,
     .unread = echo_unread,
     .release = echo_release,
+    .rebind = echo_rebind,
 };

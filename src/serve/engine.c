@@ -201,10 +201,30 @@ void engine_peer_set(struct engine_peer *peer, const struct sockaddr *sa, sockle
         memcpy(peer->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 }
 
+/* Dotted quad by hand: a keep-alive connection formats its peer once per
+ * request (its protocol object is new after each idle spell), and this is
+ * several times cheaper than inet_ntop. */
+static void ipv4_text(const uint8_t a[4], char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            *out++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *out++ = (char)('0' + v / 10 % 10);
+        *out++ = (char)('0' + v % 10);
+        *out++ = i < 3 ? '.' : '\0';
+    }
+}
+
 /* The text the access log shows for a peer: its address, "unix", or "-". */
 static void peer_text(const struct engine_peer *peer, char *out, size_t cap)
 {
-    if ((peer->family == AF_INET || peer->family == AF_INET6) && inet_ntop(peer->family, peer->addr, out, cap))
+    if (peer->family == AF_INET && cap >= 16) {
+        ipv4_text(peer->addr, out);
+        return;
+    }
+    if (peer->family == AF_INET6 && inet_ntop(AF_INET6, peer->addr, out, cap))
         return;
     snprintf(out, cap, "%s", peer->family == AF_UNIX ? "unix" : "-");
 }
@@ -340,7 +360,8 @@ void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd,
     ec->phase = ENGINE_PHASE_HEAD;
     ec->since_ms = now_ms;
     engine_peer_set(&ec->peer, peer, peer_len);
-    timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_HEAD, now_ms));
+    if (ew->timers)
+        timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_HEAD, now_ms));
     ew->stats.accepted++;
 }
 
@@ -360,7 +381,7 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
         ec->proto = NULL;
     }
     int64_t due = engine_track(ew, &ec->phase, &ec->since_ms, ec->proto, now_ms, progressed);
-    if (!timer_armed(&ec->timer) || due < ec->timer.due_ms)
+    if (ew->timers && (!timer_armed(&ec->timer) || due < ec->timer.due_ms))
         timer_set(ew->timers, &ec->timer, due);
 }
 
@@ -374,7 +395,8 @@ int engine_conn_linger(struct engine_worker *ew, struct engine_conn *ec, enum en
     ec->linger.dropped = 0;
     ec->linger.why = (uint8_t)why;
     ec->since_ms = now_ms;
-    timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_LINGER, now_ms));
+    if (ew->timers)
+        timer_set(ew->timers, &ec->timer, engine_deadline(&ew->timeouts, ENGINE_PHASE_LINGER, now_ms));
     return 1;
 }
 
@@ -403,7 +425,8 @@ void engine_conn_close(struct engine_worker *ew, struct engine_conn *ec, enum en
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
     }
-    timer_cancel(ew->timers, &ec->timer);
+    if (ew->timers)
+        timer_cancel(ew->timers, &ec->timer);
     engine_close_fd(ew, ec->fd, why);
     engine_leave(ew->srv);
 }

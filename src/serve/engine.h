@@ -122,7 +122,10 @@ struct engine_worker {
     struct serve_ctx ctx;
     struct engine_timeouts timeouts;
     struct engine_stats stats;
-    struct timer_wheel *timers; /* the event drivers' deadlines; NULL in the blocking models */
+    /* The event drivers' deadlines. NULL in a thread that hands its
+     * connections back to another that owns the wheel (the blocking models):
+     * the engine_conn_* calls then leave the timer alone. */
+    struct timer_wheel *timers;
     void *pool;        /* free protocol objects, linked through their first bytes */
     int draining;      /* a graceful stop began */
     int64_t drain_end; /* monotonic ms when the stop cuts what is left */

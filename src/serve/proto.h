@@ -61,6 +61,9 @@ struct serve_proto {
     enum serve_end (*end)(const void *conn);             /* after want said close: why */
     int (*unread)(const void *conn);                     /* input may be left unread (lingering close) */
     void (*release)(void *conn);                         /* give back what the connection holds */
+    /* The object moves to another thread, which serves it from now on with
+     * its own context (the pool model hands connections between threads). */
+    void (*rebind)(void *conn, struct serve_ctx *ctx);
 };
 
 /* The static-file HTTP/1.1 server: a thin adapter around http_conn. */

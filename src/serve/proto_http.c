@@ -82,6 +82,13 @@ static void http_release(void *conn)
     http_conn_release(conn);
 }
 
+/* Buffers are plain heap blocks: one taken from another thread's pool is
+ * given back to the new owner's. */
+static void http_rebind(void *conn, struct serve_ctx *ctx)
+{
+    ((struct http_conn *)conn)->ctx = &ctx->http;
+}
+
 const struct serve_proto serve_proto_http = {
     .name = "http",
     .conn_size = sizeof(struct http_conn),
@@ -99,4 +106,5 @@ const struct serve_proto serve_proto_http = {
     .end = http_end,
     .unread = http_unread,
     .release = http_release,
+    .rebind = http_rebind,
 };

@@ -16,20 +16,15 @@
 #include "serve/engine.h"
 #include "serve/io.h"
 #include "serve/log.h"
+#include "serve/slab.h"
 
 /* Bounds that keep one busy client from starving the others on its worker:
  * connections accepted per wake-up, and state-machine steps per event. */
 #define ACCEPT_BATCH 64
 #define STEPS_PER_EVENT 32
 #define EVENTS_PER_WAIT 512
-/* Connections are carved from slabs of this many, so that an idle one costs
- * its 64 bytes and no allocator header. */
+/* Connections are carved from slabs of this many (serve/slab.h). */
 #define SLAB_CONNS 256
-
-struct slab {
-    struct slab *next;
-    struct engine_conn conns[SLAB_CONNS];
-};
 
 struct worker {
     struct engine_worker ew;
@@ -39,15 +34,22 @@ struct worker {
     const char *backend;
     struct loop *loop;
     struct engine_conn **by_fd;
-    struct slab *slabs;
-    int slab_used;               /* conns handed out of slabs (the newest) */
-    struct engine_conn *free_conns; /* linked through their proto member */
+    struct slab_set conns;       /* the engine_conn records */
     int live;
     int highest_fd;              /* bounds the one scan a graceful stop makes */
     int listeners_paused;
     struct timer pause_timer;    /* resumes paused listeners */
     struct timer drain_timer;    /* cuts what a graceful stop has left */
     struct timer_wheel timers;
+    /* Hand-off mode (the pool model): readable connections go to threads,
+     * which give them back through `back`, under back_lock, and back_fd. */
+    void (*hand_off)(void *model, struct engine_conn *ec);
+    void *model;
+    int back_fd;
+    pthread_mutex_t back_lock;
+    struct engine_conn **back;   /* given back, not yet taken: filled by threads */
+    struct engine_conn **taking; /* swapped with back to be taken without the lock */
+    int back_count;
 };
 
 struct reactor {
@@ -55,30 +57,11 @@ struct reactor {
     struct worker *workers;
 };
 
-static struct engine_conn *take_conn(struct worker *w)
-{
-    struct engine_conn *ec = w->free_conns;
-    if (ec) {
-        w->free_conns = ec->proto;
-        return ec;
-    }
-    if (!w->slabs || w->slab_used == SLAB_CONNS) {
-        struct slab *s = malloc(sizeof *s);
-        if (!s)
-            return NULL;
-        s->next = w->slabs;
-        w->slabs = s;
-        w->slab_used = 0;
-    }
-    return &w->slabs->conns[w->slab_used++];
-}
-
 /* Gives the slot of a connection the engine has closed back to the slab. */
 static void forget_conn(struct worker *w, struct engine_conn *ec, int fd)
 {
     w->by_fd[fd] = NULL;
-    ec->proto = w->free_conns;
-    w->free_conns = ec;
+    slab_give(&w->conns, ec);
     w->live--;
 }
 
@@ -183,7 +166,7 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
                     w->backend);
         goto refuse;
     }
-    if (!(ec = take_conn(w))) {
+    if (!(ec = slab_take(&w->conns))) {
         loop_watch(w->loop, fd, 0);
         goto refuse;
     }
@@ -279,7 +262,9 @@ static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
         struct engine_conn *ec = w->by_fd[fd];
         if (!ec || ec->phase == ENGINE_PHASE_LINGER)
             continue;
-        if (!ec->proto) {
+        if (ec->proto && w->hand_off)
+            w->ew.proto->rebind(ec->proto, &w->ew.ctx); /* a head a thread began: closed like an idle one */
+        if (!ec->proto || w->hand_off) {
             close_conn(w, ec, ENGINE_CLOSE_STOP);
             continue;
         }
@@ -321,6 +306,67 @@ static void expire_timers(struct worker *w, int64_t now_ms)
     }
 }
 
+/* ---- hand-off mode -------------------------------------------------------- */
+
+/* A readable connection leaves the loop for a thread; its timer stops, as
+ * the thread applies the deadline itself. */
+static void lend(struct worker *w, struct engine_conn *ec)
+{
+    loop_watch(w->loop, ec->fd, 0);
+    w->by_fd[ec->fd] = NULL;
+    timer_cancel(&w->timers, &ec->timer);
+    w->hand_off(w->model, ec);
+}
+
+/* A connection a thread closed, or one that waits again (a stop closes it,
+ * with the protocol object moved back to this thread first). */
+static void welcome_back(struct worker *w, struct engine_conn *ec)
+{
+    if (ec->fd < 0) {
+        slab_give(&w->conns, ec);
+        w->live--;
+        return;
+    }
+    w->by_fd[ec->fd] = ec;
+    if (w->ew.draining) {
+        if (ec->phase != ENGINE_PHASE_LINGER && ec->proto)
+            w->ew.proto->rebind(ec->proto, &w->ew.ctx);
+        close_conn(w, ec, ENGINE_CLOSE_STOP);
+        return;
+    }
+    if (loop_watch(w->loop, ec->fd, LOOP_READ) != 0)
+        log_syscall("loop_watch", w->backend, errno);
+    timer_set(&w->timers, &ec->timer,
+              engine_deadline(&w->ew.timeouts, (enum engine_phase)ec->phase, ec->since_ms));
+}
+
+static void take_back(struct worker *w)
+{
+    uint64_t ignored;
+    if (read(w->back_fd, &ignored, sizeof ignored) < 0 && errno != EAGAIN)
+        log_syscall("read", "eventfd", errno);
+    pthread_mutex_lock(&w->back_lock);
+    struct engine_conn **given = w->back;
+    int n = w->back_count;
+    w->back = w->taking;
+    w->taking = given;
+    w->back_count = 0;
+    pthread_mutex_unlock(&w->back_lock);
+    for (int i = 0; i < n; i++)
+        welcome_back(w, given[i]);
+}
+
+void reactor_give_back(struct reactor *r, struct engine_conn *ec)
+{
+    struct worker *w = &r->workers[0];
+    uint64_t one = 1;
+    pthread_mutex_lock(&w->back_lock);
+    w->back[w->back_count++] = ec;
+    pthread_mutex_unlock(&w->back_lock);
+    if (write(w->back_fd, &one, sizeof one) != sizeof one)
+        log_syscall("write", "eventfd", errno);
+}
+
 static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, int64_t now_ms)
 {
     if (ev->fd == w->wake_fd) {
@@ -332,8 +378,16 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
             accept_ready(w, ev->fd, ACCEPT_BATCH, now_ms);
         return;
     }
+    if (w->hand_off && ev->fd == w->back_fd) {
+        take_back(w);
+        return;
+    }
     struct engine_conn *ec = w->by_fd[ev->fd];
-    if (ec)
+    if (!ec)
+        return;
+    if (w->hand_off && ec->phase != ENGINE_PHASE_LINGER)
+        lend(w, ec);
+    else
         drive(w, ec, now, now_ms);
 }
 
@@ -371,28 +425,54 @@ static void destroy_worker(struct worker *w)
     for (int fd = 0; w->by_fd && fd <= w->highest_fd; fd++)
         if (w->by_fd[fd])
             close_conn(w, w->by_fd[fd], ENGINE_CLOSE_STOP);
-    while (w->slabs) {
-        struct slab *s = w->slabs;
-        w->slabs = s->next;
-        free(s);
-    }
+    slab_destroy(&w->conns);
     engine_worker_destroy(&w->ew);
     free(w->by_fd);
+    free(w->back);
+    free(w->taking);
     if (w->loop)
         loop_destroy(w->loop);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
+    if (w->back_fd >= 0) {
+        close(w->back_fd);
+        pthread_mutex_destroy(&w->back_lock);
+    }
+}
+
+/* The hand-off mode's return path: an eventfd the loop watches, and room
+ * for every connection at once (each is given back once per turn). */
+static int init_hand_off(struct worker *w, struct server *srv)
+{
+    size_t cap = (size_t)srv->cfg->max_conns;
+    w->back = calloc(cap, sizeof *w->back);
+    w->taking = calloc(cap, sizeof *w->taking);
+    if (!w->back || !w->taking) {
+        log_syscall("calloc", "hand-off queue", ENOMEM);
+        return -1;
+    }
+    w->back_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->back_fd < 0) {
+        log_syscall("eventfd", "hand-off", errno);
+        return -1;
+    }
+    pthread_mutex_init(&w->back_lock, NULL);
+    if (loop_watch(w->loop, w->back_fd, LOOP_READ) != 0) {
+        log_syscall("loop_watch", "hand-off eventfd", errno);
+        return -1;
+    }
+    return 0;
 }
 
 static int init_worker(struct worker *w, struct server *srv, int index, const char *backend)
 {
-    memset(w, 0, sizeof *w);
     w->index = index;
     w->backend = backend;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     timer_wheel_init(&w->timers, timer_clock_ms());
     timer_init(&w->pause_timer);
     timer_init(&w->drain_timer);
+    slab_init(&w->conns, sizeof(struct engine_conn), SLAB_CONNS);
     if (engine_worker_init(&w->ew, srv) != 0)
         return -1;
     w->ew.timers = &w->timers;
@@ -410,38 +490,38 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
         log_syscall("calloc", "connection table", ENOMEM);
         return -1;
     }
-    return 0;
+    return w->hand_off ? init_hand_off(w, srv) : 0;
 }
 
-int reactor_start(struct server *srv, const char *backend)
+struct reactor *reactor_create(struct server *srv, const char *backend, int workers,
+                               void (*lender)(void *model, struct engine_conn *ec), void *model)
 {
     struct reactor *r = calloc(1, sizeof *r);
-    if (!r)
-        return -1;
-    r->workers = calloc((size_t)srv->cfg->workers, sizeof *r->workers);
-    srv->model_state = r;
-    if (!r->workers)
-        return -1;
-    for (int i = 0; i < srv->cfg->workers; i++) {
+    if (!r || !(r->workers = calloc((size_t)workers, sizeof *r->workers))) {
+        log_syscall("calloc", "workers", ENOMEM);
+        free(r);
+        return NULL;
+    }
+    for (int i = 0; i < workers; i++) {
         struct worker *w = &r->workers[i];
-        if (init_worker(w, srv, i, backend) != 0) {
-            destroy_worker(w);
-            return -1;
-        }
-        int err = pthread_create(&w->thread, NULL, worker_main, w);
+        w->back_fd = -1;
+        w->hand_off = lender;
+        w->model = model;
+        int err = init_worker(w, srv, i, backend) != 0 ? -1 : pthread_create(&w->thread, NULL, worker_main, w);
         if (err != 0) {
-            log_syscall("pthread_create", "worker", err);
+            if (err > 0)
+                log_syscall("pthread_create", "worker", err);
             destroy_worker(w);
-            return -1;
+            reactor_destroy(r);
+            return NULL;
         }
         r->count++;
     }
-    return 0;
+    return r;
 }
 
-void reactor_stop(struct server *srv)
+void reactor_destroy(struct reactor *r)
 {
-    struct reactor *r = srv->model_state;
     if (!r)
         return;
     uint64_t one = 1;
@@ -454,5 +534,16 @@ void reactor_stop(struct server *srv)
         destroy_worker(&r->workers[i]);
     free(r->workers);
     free(r);
+}
+
+int reactor_start(struct server *srv, const char *backend)
+{
+    srv->model_state = reactor_create(srv, backend, srv->cfg->workers, NULL, NULL);
+    return srv->model_state ? 0 : -1;
+}
+
+void reactor_stop(struct server *srv)
+{
+    reactor_destroy(srv->model_state);
     srv->model_state = NULL;
 }

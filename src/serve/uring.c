@@ -40,6 +40,7 @@ void uring_stop(struct server *srv)
 #include "serve/engine.h"
 #include "serve/io.h"
 #include "serve/log.h"
+#include "serve/slab.h"
 
 /* Every live connection keeps one operation in flight, so completions can
  * outnumber submissions by far: the completion queue is sized for a burst of
@@ -78,12 +79,7 @@ struct uconn {
     struct engine_conn ec;
     struct msghdr msg; /* the kernel may read these until the sendmsg completes */
     struct iovec iov[2];
-    struct uconn *prev, *next; /* the worker's connections; next also links the free list */
-};
-
-struct slab {
-    struct slab *next;
-    struct uconn conns[SLAB_CONNS];
+    struct uconn *prev, *next; /* the worker's connections */
 };
 
 struct ulistener {
@@ -110,9 +106,8 @@ struct worker {
     struct token wake_tok;
     int pending; /* listener and wake operations in flight */
     struct ulistener listeners[SERVE_MAX_LISTEN];
-    struct uconn *conns, *free_conns;
-    struct slab *slabs;
-    int slab_used;
+    struct uconn *conns;    /* the live ones, for a graceful stop */
+    struct slab_set records;
     int live; /* connections not yet freed, closing ones included */
     struct timer pause_timer; /* resumes paused listeners */
     struct timer drain_timer; /* cuts what a graceful stop has left */
@@ -153,26 +148,6 @@ static void cancel(struct worker *w, struct token *t)
 
 /* ---- connections ---------------------------------------------------- */
 
-static struct uconn *take_conn(struct worker *w)
-{
-    struct uconn *c = w->free_conns;
-    if (c) {
-        w->free_conns = c->next;
-        return c;
-    }
-    if (!w->slabs || w->slab_used == SLAB_CONNS) {
-        struct slab *s = malloc(sizeof *s);
-        if (!s) {
-            log_syscall("malloc", "connections", ENOMEM);
-            return NULL;
-        }
-        s->next = w->slabs;
-        w->slabs = s;
-        w->slab_used = 0;
-    }
-    return &w->slabs->conns[w->slab_used++];
-}
-
 static void free_conn(struct worker *w, struct uconn *c, enum engine_close why)
 {
     engine_conn_close(&w->ew, &c->ec, why);
@@ -182,8 +157,7 @@ static void free_conn(struct worker *w, struct uconn *c, enum engine_close why)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    c->next = w->free_conns;
-    w->free_conns = c;
+    slab_give(&w->records, c);
     w->live--;
 }
 
@@ -402,7 +376,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
         engine_refuse(srv, fd);
         return;
     }
-    if (!(c = take_conn(w))) {
+    if (!(c = slab_take(&w->records))) {
         engine_leave(srv);
         engine_refuse(srv, fd);
         return;
@@ -656,11 +630,7 @@ static void destroy_worker(struct worker *w)
     if (!w->abandoned) {
         while (w->conns)
             free_conn(w, w->conns, ENGINE_CLOSE_STOP);
-        while (w->slabs) {
-            struct slab *s = w->slabs;
-            w->slabs = s->next;
-            free(s);
-        }
+        slab_destroy(&w->records);
         engine_worker_destroy(&w->ew);
     }
     if (w->wake_fd >= 0 && close(w->wake_fd) != 0)
@@ -704,6 +674,7 @@ static int init_worker(struct worker *w, struct server *srv, int index)
     timer_wheel_init(&w->timers, timer_clock_ms());
     timer_init(&w->pause_timer);
     timer_init(&w->drain_timer);
+    slab_init(&w->records, sizeof(struct uconn), SLAB_CONNS);
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0) {
         log_syscall("eventfd", NULL, errno);

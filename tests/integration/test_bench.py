@@ -11,7 +11,7 @@ Targets: `duct serve --model epoll` on a temporary root, and bench_server.py, a
 small server with known behaviour (every Nth response delayed, cut short,
 reset, or with another status; a stall; echo). Each test checks counts that
 must come out exactly and latencies that must come out within a tolerance.
-Prints "ok"/"FAIL" per test and, as its last line, "RESULT passed=N failed=M".
+Prints "ok"/"FAIL" per test and, as its last line, "RESULT passed=N failed=M skipped=K".
 
 Only the standard library is used. Every wait is bounded and only processes
 started here are signalled, by their PID.
@@ -24,107 +24,31 @@ import re
 import resource
 import select
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+from harness import (
+    DUCT_BIN, Registry, Server, Skip, check, check_eq, free_port, main, run_text, spawn, stop, wait_output)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
-SANITIZED = os.environ.get("DUCT_SANITIZED", "0") == "1"
-NAME_FILTER = os.environ.get("DUCT_TESTS", "")
 HELPER = os.path.join(HERE, "bench_server.py")
-START_TIMEOUT = 5.0
-NOBODY = 65534
-
-LIVE = set()
-
-
-class TestFailure(AssertionError):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise TestFailure(message)
-
-
-def check_eq(actual, expected, what):
-    if actual != expected:
-        raise TestFailure("%s: expected %r, got %r" % (what, expected, actual))
 
 
 # ---------------------------------------------------------------------------
 # Processes.
 
 
-def stop(proc):
-    """SIGTERM, then SIGKILL, a process started here that has not been reaped."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    LIVE.discard(proc)
-
-
-def spawn(args, **kw):
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True, **kw)
-    LIVE.add(proc)
-    return proc
-
-
-def wait_connectable(port, proc):
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        check(proc.poll() is None, "server exited at start (status %s)" % proc.returncode)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise TestFailure("server on port %d not accepting after %.0f s" % (port, START_TIMEOUT))
-
-
 def start_helper(*args):
-    """Starts bench_server.py with args; returns (proc, port)."""
+    """Starts bench_server.py with args on a port it picks; returns (proc, port)."""
     proc = spawn([sys.executable, HELPER] + list(args), stdout=subprocess.PIPE)
-    ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
-    line = proc.stdout.readline().decode() if ready else ""
-    m = re.match(r"PORT (\d+)", line)
-    if not m:
-        stop(proc)
-        raise TestFailure("bench_server.py did not report its port: %r" % line)
-    return proc, int(m.group(1))
+    return proc, int(wait_output(proc, proc.stdout, r"^PORT (\d+)\n").group(1))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_duct(root):
-    """duct serve ROOT with the epoll model and one worker; returns (proc, port)."""
-    for _ in range(3):
-        port = free_port()
-        proc = spawn([DUCT_BIN, "serve", root, "--listen", "127.0.0.1:%d" % port, "--workers", "1",
-                      "--model", "epoll", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            wait_connectable(port, proc)
-            return proc, port
-        except TestFailure:
-            stop(proc)
-    raise TestFailure("duct serve did not start")
+def start_duct(root, workdir, listen=None):
+    """duct serve ROOT with the epoll model and one worker; returns its Server."""
+    return Server("epoll", workdir, root=root).start(listen=listen, access_log=False)
 
 
 class Ctx:
@@ -146,10 +70,9 @@ class Ctx:
         return "http://127.0.0.1:%d/" % port
 
     def duct(self, path="/1k.bin"):
-        proc, port = start_duct(self.root)
-        self.procs.append(proc)
-        self.duct_proc = proc
-        return "http://127.0.0.1:%d%s" % (port, path)
+        srv = start_duct(self.root, tempfile.mkdtemp(prefix="serve-", dir=self.workdir))
+        self.procs.append(srv.proc)
+        return srv.url(path)
 
     def path(self, name):
         return os.path.join(self.workdir, name)
@@ -158,7 +81,7 @@ class Ctx:
         """Runs duct bench; returns (stdout, stderr, parsed JSON or None)."""
         jpath = self.path("out-%d.json" % time.monotonic_ns())
         argv = [DUCT_BIN, "bench"] + list(args) + (["--json", jpath] if json_out else [])
-        status, out, err = run(argv, timeout, **kw)
+        status, out, err = run_text(argv, timeout, **kw)
         check(status == want_status, "duct bench %s: exit status %s, want %s; stderr: %s; stdout: %s"
               % (" ".join(args), status, want_status, err.strip()[-600:], out.strip()[-600:]))
         for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
@@ -172,22 +95,6 @@ class Ctx:
     def close(self):
         for proc in self.procs:
             stop(proc)
-
-
-def run(argv, timeout, preexec=None, user=None):
-    kw = {}
-    if user is not None:
-        kw = dict(user=user, group=user, extra_groups=[])
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = spawn(argv, stdout=out, stderr=err, preexec_fn=preexec, **kw)
-        try:
-            status = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            status = None
-        stop(proc)
-        out.seek(0)
-        err.seek(0)
-        return status, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------
@@ -213,12 +120,11 @@ def check_sane_text(out):
     check("\r" not in out and "\x1b" not in out, "progress line written to a non-terminal: %r" % out[:300])
 
 
-TESTS = []
+TESTS = Registry()
 
 
 def test(fn):
-    TESTS.append(fn)
-    return fn
+    return TESTS.case()(fn)
 
 
 # ---------------------------------------------------------------------------
@@ -313,12 +219,8 @@ def head_method_and_headers(ctx):
 @test
 def unix_socket_target(ctx):
     sock = ctx.path("s.sock")
-    proc = spawn([DUCT_BIN, "serve", ctx.root, "--listen", "unix:" + sock, "--workers", "1", "--model", "epoll",
-                  "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ctx.procs.append(proc)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not os.path.exists(sock) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    srv = start_duct(ctx.root, tempfile.mkdtemp(prefix="serve-", dir=ctx.workdir), listen=["unix:" + sock])
+    ctx.procs.append(srv.proc)
     _, _, data = ctx.bench("-n", "50", "-c", "2", "--unix-socket", sock, "http://localhost/1k.bin")
     check_counts(data, 50)
 
@@ -393,24 +295,19 @@ def progress_only_on_a_terminal(ctx):
 def usage_errors(ctx):
     for args in (["-d", "1", "-n", "5"], ["--close", "--reqs-per-conn", "2"], ["--rate", "10", "--pipeline", "2"],
                  ["-c", "0"], ["-d", "abc"], ["-H", "bad header"]):
-        status, _, err = run([DUCT_BIN, "bench"] + args + ["http://127.0.0.1:1/"], 5)
+        status, _, err = run_text([DUCT_BIN, "bench"] + args + ["http://127.0.0.1:1/"], 5)
         check_eq(status, 2, "exit status for %s (stderr %r)" % (args, err))
-    status, _, err = run([DUCT_BIN, "bench", "ftp://x/"], 5)
+    status, _, err = run_text([DUCT_BIN, "bench", "ftp://x/"], 5)
     check_eq(status, 2, "exit status for a bad URL")
 
 
 @test
 def fd_limit_refused_clearly(ctx):
-    if os.geteuid() == 0:
-        user = NOBODY
-    else:
-        user = None
-
     def low_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    status, _, err = run([DUCT_BIN, "bench", "-c", "5000", "-d", "1", "http://127.0.0.1:1/"], 10,
-                         preexec=low_limit, user=user)
+    status, _, err = run_text([DUCT_BIN, "bench", "-c", "5000", "-d", "1", "http://127.0.0.1:1/"], 10,
+                              preexec_fn=low_limit, as_nobody=True)
     check_eq(status, 1, "exit status (stderr %r)" % err)
     check("open files" in err and "5000" in err, "unclear message: %r" % err)
 
@@ -427,7 +324,7 @@ def fd_limit_raised(ctx):
 
     url = ctx.duct()
     argv = [DUCT_BIN, "bench", "-c", "1500", "-n", "3000", url, "--json", ctx.path("fd.json")]
-    status, out, err = run(argv, 30, preexec=low_soft)
+    status, out, err = run_text(argv, 30, preexec_fn=low_soft)
     check_eq(status, 0, "exit status (stderr %r)" % err[-300:])
     with open(ctx.path("fd.json")) as f:
         data = json.load(f)
@@ -513,7 +410,7 @@ def timeouts_counted(ctx):
 
 @test
 def connect_errors_counted(ctx):
-    port = free_port()  # nothing listens there
+    port = free_port()  # this needs a port where nothing listens
     _, _, data = ctx.bench("-n", "10", "-c", "2", "http://127.0.0.1:%d/" % port)
     check_counts(data, 0, 10, connect=10)
     check_eq(data["errors_by_errno"], {"ECONNREFUSED": 10}, "errors by errno")
@@ -566,54 +463,12 @@ def udp_echo_open_model(ctx):
 # Runner.
 
 
-def run_test(fn, suite_dir, index):
-    workdir = tempfile.mkdtemp(prefix="%03d-" % index, dir=suite_dir)
-    ctx = Ctx(workdir)
-    try:
-        fn(ctx)
-        return "pass", None
-    except Skip as e:
-        return "skip", str(e)
-    except Exception as e:  # noqa: BLE001 - any error fails the one test
-        return "fail", "%s: %s" % (type(e).__name__, e)
-    finally:
-        ctx.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    passed = failed = 0
-    if not (os.path.isfile(DUCT_BIN) and os.access(DUCT_BIN, os.X_OK)):
-        print("FAIL setup: DUCT_BIN %s is not an executable file" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
-    suite_dir = tempfile.mkdtemp(prefix="duct-bench-test-")
-    os.chmod(suite_dir, 0o755)
-    started = time.monotonic()
-    try:
-        for index, fn in enumerate(TESTS):
-            if NAME_FILTER and NAME_FILTER not in fn.__name__:
-                continue
-            t0 = time.monotonic()
-            outcome, reason = run_test(fn, suite_dir, index)
-            took = time.monotonic() - t0
-            if outcome == "pass":
-                passed += 1
-                print("ok   %s (%.2f s)" % (fn.__name__, took), flush=True)
-            elif outcome == "skip":
-                print("SKIP %s: %s" % (fn.__name__, reason), flush=True)
-            else:
-                failed += 1
-                print("FAIL %s: %s" % (fn.__name__, reason), flush=True)
-    finally:
-        for proc in list(LIVE):
-            stop(proc)
-        shutil.rmtree(suite_dir, ignore_errors=True)
-    print("# %.1f s" % (time.monotonic() - started), flush=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+def run_all(suite):
+    for index, case in enumerate(TESTS):
+        ctx = Ctx(suite.workdir("%03d-" % index))
+        suite.run(case.name, lambda: case.fn(ctx), cleanup=ctx.close)
+        shutil.rmtree(ctx.workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("bench", run_all))

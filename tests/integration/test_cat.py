@@ -13,7 +13,7 @@ Environment:
                (tests/run runs this suite once per model: they run once)
   DUCT_TESTS   optional substring filter on test names
 
-Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M".
+Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M skipped=K".
 Loopback and Unix sockets only; every wait is bounded; only processes started
 here are signalled, by their PID.
 """
@@ -26,54 +26,20 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
-MODELS = os.environ.get("DUCT_MODELS", "epoll").split() or ["epoll"]
-NAME_FILTER = os.environ.get("DUCT_TESTS", "")
-SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
-SOCAT = shutil.which("socat")
+import harness
+from harness import DUCT_BIN, SANITIZED, TestFailure, check, check_eq, free_port, main, models, short
+
+MODELS = models()
 WAIT = 10.0 if SANITIZED else 5.0  # every bounded wait
 CLIENTS = 100
 
-_started = []
 
-
-class TestFailure(AssertionError):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise TestFailure(message)
-
-
-def check_eq(actual, expected, what):
-    if actual != expected:
-        raise TestFailure("%s: got %s, want %s" % (what, short(actual), short(expected)))
-
-
-def short(value, limit=120):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "...(%d)" % len(value)
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(args, stdin=subprocess.DEVNULL, **kw):
-    p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    _started.append(p)
-    return p
+def spawn(args, stdin=subprocess.DEVNULL):
+    """A process with its stdout and stderr on pipes; the runner kills it after the test if it still runs."""
+    return harness.spawn(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def duct(*args, stdin=subprocess.DEVNULL):
@@ -81,26 +47,18 @@ def duct(*args, stdin=subprocess.DEVNULL):
 
 
 def wait_stderr(p, pattern, timeout=WAIT):
-    """Reads p's stderr until a line matches; returns what was read."""
-    seen = b""
-    deadline = time.monotonic() + timeout
-    fd = p.stderr.fileno()
-    while not re.search(pattern.encode(), seen):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise TestFailure("no %r on stderr within %.0f s: %s" % (pattern, timeout, short(seen)))
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            raise TestFailure("process ended (%s) before %r: %s" % (p.poll(), pattern, short(seen)))
-        seen += chunk
-    return seen
+    """Reads p's stderr until pattern (a regex) matches; returns the match."""
+    return harness.wait_output(p, p.stderr, pattern, timeout)
+
+
+def listening_port(p, pattern):
+    """The port of the address p announces on stderr; pattern: the line with (\\d+) for the port."""
+    return int(wait_stderr(p, pattern).group(1))
 
 
 def wait_path(path, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        check(time.monotonic() < deadline, "%s did not appear" % path)
-        time.sleep(0.01)
+    """For a datagram socket: ready to receive once bound, that is once its file exists."""
+    check(harness.wait_until(lambda: os.path.exists(path), timeout), "%s did not appear" % path)
 
 
 def finish(p, timeout=WAIT, stdin=None):
@@ -134,14 +92,8 @@ def run(args, stdin=b"", timeout=WAIT):
     return finish(p, timeout, stdin)
 
 
-def need_socat():
-    if not SOCAT:
-        raise Skip("socat is not installed")
-
-
 def socat(*args, stdin=subprocess.PIPE):
-    need_socat()
-    return spawn([SOCAT] + list(args), stdin=stdin)
+    return spawn([harness.need_program("socat")] + list(args), stdin=stdin)
 
 
 # ---------------------------------------------------------------------------
@@ -182,15 +134,16 @@ def many_echo_clients(connect, count=CLIENTS, size=20000):
 
 
 def test_echo_tcp(model, tmp):
-    port = free_port()
-    p = duct("--listen", "--echo", "--model", model, "--workers", "2", "tcp://127.0.0.1:%d" % port)
-    wait_stderr(p, "listening on tcp://127.0.0.1:%d" % port)
+    harness.need_model(model)
+    p = duct("--listen", "--echo", "--model", model, "--workers", "2", "tcp://127.0.0.1:0")
+    port = listening_port(p, r"listening on tcp://127\.0\.0\.1:(\d+)")
     many_echo_clients(lambda: socket.create_connection(("127.0.0.1", port), timeout=WAIT))
     status, _, err = stop(p)
     check_eq(status, 0, "exit status after SIGTERM (stderr %s)" % short(err))
 
 
 def test_echo_unix(model, tmp):
+    harness.need_model(model)
     path = os.path.join(tmp, "echo.sock")
 
     def connect():
@@ -243,9 +196,8 @@ def dgram_clients(make, target, count, per_client=5):
 
 
 def test_echo_udp(tmp):
-    port = free_port(socket.SOCK_DGRAM)
-    p = duct("--listen", "--echo", "udp://127.0.0.1:%d" % port)
-    wait_stderr(p, "echo on udp://127.0.0.1:%d" % port)
+    p = duct("--listen", "--echo", "udp://127.0.0.1:0")
+    port = listening_port(p, r"echo on udp://127\.0\.0\.1:(\d+)")
 
     def make(i):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -275,20 +227,19 @@ def test_echo_unixgram(tmp):
 
 def test_echo_bounded(tmp):
     """A client that sends and never reads stops being read: the server's memory stays put."""
-    port = free_port()
-    p = duct("--listen", "--echo", "tcp://127.0.0.1:%d" % port)
-    wait_stderr(p, "listening on")
+    p = duct("--listen", "--echo", "tcp://127.0.0.1:0")
+    port = listening_port(p, r"listening on tcp://127\.0\.0\.1:(\d+)")
     s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     s.setblocking(False)
     sent, block, deadline = 0, b"x" * 65536, time.monotonic() + WAIT
-    idle_since = time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - idle_since < 0.3:
+    while time.monotonic() < deadline:
         try:
             sent += s.send(block)
-            idle_since = time.monotonic()
         except BlockingIOError:
-            time.sleep(0.01)
+            # Full: the server has stopped reading once it took nothing for 0.3 s.
+            if not select.select([], [s], [], 0.3)[1]:
+                break
     check(sent < 64 << 20, "the server took %d bytes from a client that never reads" % sent)
     with open("/proc/%d/status" % p.pid) as f:
         rss = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
@@ -306,10 +257,9 @@ REPLY = b"a reply from the listener\n\x00\xff\r\n" * 100
 
 
 def test_socat_connects_tcp(tmp):
-    port = free_port()
-    srv = duct("--listen", "-v", "tcp://127.0.0.1:%d" % port, stdin=subprocess.PIPE)
+    srv = duct("--listen", "-v", "tcp://127.0.0.1:0", stdin=subprocess.PIPE)
     feed(srv, REPLY)
-    wait_stderr(srv, "listening on")
+    port = listening_port(srv, r"listening on tcp://127\.0\.0\.1:(\d+)")
     cli = socat("-t", "2", "-", "TCP:127.0.0.1:%d" % port)
     status, out, err = finish(cli, stdin=REQUEST)
     check_eq((status, out), (0, REPLY), "socat's exit status and output (stderr %s)" % short(err))
@@ -318,10 +268,9 @@ def test_socat_connects_tcp(tmp):
 
 
 def test_duct_connects_socat_tcp(tmp):
-    port = free_port()
-    srv = socat("-d", "-d", "-t", "2", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr" % port, "-")
+    srv = socat("-d", "-d", "-t", "2", "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr", "-")
     feed(srv, REPLY)
-    wait_stderr(srv, "listening on")
+    port = listening_port(srv, r"listening on AF=2 127\.0\.0\.1:(\d+)")
     status, out, err = run(["tcp://127.0.0.1:%d" % port], REQUEST)
     check_eq((status, out), (0, REPLY), "duct cat's exit status and output (stderr %s)" % short(err))
     status, out, _ = finish(srv)
@@ -332,7 +281,7 @@ def test_socat_connects_unix(tmp):
     path = os.path.join(tmp, "s.sock")
     srv = duct("--listen", "unix:" + path, stdin=subprocess.PIPE)
     feed(srv, REPLY)
-    wait_path(path)
+    harness.wait_listening(srv, "unix:" + path, WAIT)
     status, out, err = finish(socat("-t", "2", "-", "UNIX-CONNECT:" + path), stdin=REQUEST)
     check_eq((status, out), (0, REPLY), "socat's exit status and output (stderr %s)" % short(err))
     status, out, _ = finish(srv)
@@ -344,7 +293,7 @@ def test_duct_connects_socat_unix(tmp):
     path = os.path.join(tmp, "s.sock")
     srv = socat("-t", "2", "UNIX-LISTEN:" + path, "-")
     feed(srv, REPLY)
-    wait_path(path)
+    harness.wait_listening(srv, "unix:" + path, WAIT)
     status, out, err = run(["unix:" + path], REQUEST)
     check_eq((status, out), (0, REPLY), "duct cat's exit status and output (stderr %s)" % short(err))
     status, out, _ = finish(srv)
@@ -360,21 +309,17 @@ def test_socat_abstract(tmp):
     check_eq(stop(srv)[0], 0, "exit status after SIGTERM")
     srv = socat("-t", "2", "ABSTRACT-LISTEN:" + name, "-")
     feed(srv, REPLY)
-    deadline = time.monotonic() + WAIT
-    while b"@" + name.encode() not in open("/proc/net/unix", "rb").read():
-        check(time.monotonic() < deadline, "socat never listened")
-        time.sleep(0.01)
+    harness.wait_listening(srv, "unix:@" + name, WAIT)
     status, out, _ = run(["unix:@" + name], REQUEST)
     check_eq((status, out), (0, REPLY), "duct cat's exit status and output")
     check_eq(finish(srv)[1], REQUEST, "socat's output")
 
 
 def test_socat_connects_udp(tmp):
-    port = free_port(socket.SOCK_DGRAM)
-    srv = duct("--listen", "-v", "udp://127.0.0.1:%d" % port, stdin=subprocess.PIPE)
+    srv = duct("--listen", "-v", "udp://127.0.0.1:0", stdin=subprocess.PIPE)
     srv.stdin.write(b"pong 1\npong 2\n")
     srv.stdin.flush()
-    wait_stderr(srv, "listening on")
+    port = listening_port(srv, r"listening on udp://127\.0\.0\.1:(\d+)")
     status, out, err = finish(socat("-t", "1", "-", "UDP:127.0.0.1:%d" % port), stdin=b"ping\n")
     check_eq((status, out), (0, b"pong 1\npong 2\n"), "socat's exit status and output (stderr %s)" % short(err))
     srv.stdin.close()
@@ -384,12 +329,11 @@ def test_socat_connects_udp(tmp):
 
 
 def test_duct_connects_socat_udp(tmp):
-    port = free_port(socket.SOCK_DGRAM)
-    srv = socat("-d", "-d", "-t", "1", "UDP-LISTEN:%d,bind=127.0.0.1" % port, "-")
+    srv = socat("-d", "-d", "-t", "1", "UDP-LISTEN:0,bind=127.0.0.1", "-")
     srv.stdin.write(b"pong\n")
     srv.stdin.close()
     srv.stdin = None
-    wait_stderr(srv, "listening on")
+    port = listening_port(srv, r"listening on UDP AF=2 127\.0\.0\.1:(\d+)")
     status, out, err = run(["--timeout", "1", "udp://127.0.0.1:%d" % port], b"ping 1\nping 2\n")
     check_eq((status, out), (0, b"pong\n"), "duct cat's exit status and output (stderr %s)" % short(err))
     status, out, _ = finish(srv)
@@ -493,9 +437,8 @@ def test_exits_when_peer_closes(tmp):
 
 
 def test_keep_open(tmp):
-    port = free_port()
-    p = duct("--listen", "--keep-open", "-v", "tcp://127.0.0.1:%d" % port)
-    wait_stderr(p, "listening on")
+    p = duct("--listen", "--keep-open", "-v", "tcp://127.0.0.1:0")
+    port = listening_port(p, r"listening on tcp://127\.0\.0\.1:(\d+)")
     for i in range(3):
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
             s.sendall(b"client %d\n" % i)
@@ -504,8 +447,8 @@ def test_keep_open(tmp):
     status, out, _ = stop(p)
     check_eq((status, out), (0, b"client 0\nclient 1\nclient 2\n"), "status and output")
     # Without --keep-open the listener goes with its first client.
-    p = duct("--listen", "-v", "tcp://127.0.0.1:%d" % port)
-    wait_stderr(p, "listening on")
+    p = duct("--listen", "-v", "tcp://127.0.0.1:0")
+    port = listening_port(p, r"listening on tcp://127\.0\.0\.1:(\d+)")
     with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
         s.sendall(b"only\n")
     check_eq(finish(p)[:2], (0, b"only\n"), "status and output of a one-client listener")
@@ -517,7 +460,7 @@ def test_keep_open(tmp):
 
 
 def test_exit_statuses(tmp):
-    port = free_port()
+    port = free_port()  # this needs a port where nothing listens (TCP, and UDP below)
     check_eq(run(["tcp://127.0.0.1:%d" % port])[0], 7, "connection refused")
     check_eq(run(["--listen", "--echo", "udp://127.0.0.1:%d" % port, "--model", "fork"])[0], 2, "--model with udp")
     check_eq(run(["--echo", "tcp://127.0.0.1:%d" % port])[0], 2, "--echo without --listen")
@@ -559,43 +502,12 @@ def all_tests():
             yield name[5:], fn
 
 
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    passed = failed = 0
-    if not os.access(DUCT_BIN, os.X_OK):
-        print("FAIL setup: DUCT_BIN %s is not executable" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
+def run_all(suite):
     for name, fn in all_tests():
-        if NAME_FILTER and NAME_FILTER not in name:
-            continue
-        tmp = tempfile.mkdtemp(prefix="duct-cat-test-")
-        t0 = time.monotonic()
-        try:
-            fn(tmp)
-            passed += 1
-            print("ok   %s (%.2f s)" % (name, time.monotonic() - t0), flush=True)
-        except Skip as e:
-            print("SKIP %s: %s" % (name, e), flush=True)
-        except Exception as e:  # noqa: BLE001 - a crashed test is a failed test
-            failed += 1
-            print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
-        finally:
-            while _started:
-                p = _started.pop()
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-                for f in (p.stdin, p.stdout, p.stderr):
-                    if f:
-                        try:
-                            f.close()
-                        except OSError:
-                            pass
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+        tmp = suite.workdir("cat-")
+        suite.run(name, lambda: fn(tmp))
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("cat", run_all))

@@ -7,19 +7,17 @@ replies; and curl's exit statuses.
 
 Run: python3 tests/integration/test_get.py
 Environment: DUCT_BIN (default ./duct), DUCT_TESTS (substring filter).
-Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M".
+Prints "FAIL name: reason" per failure and, last, "RESULT passed=N failed=M skipped=K".
 Loopback and Unix sockets only; every wait is bounded; only processes
 started here are signalled, by their PID.
 """
 
-import hashlib
 import http.server
 import os
 import pty
 import re
 import select
 import shutil
-import signal
 import socket
 import socketserver
 import subprocess
@@ -28,9 +26,9 @@ import tempfile
 import threading
 import time
 
-DUCT_BIN = os.path.abspath(os.environ.get("DUCT_BIN", "./duct"))
-NAME_FILTER = os.environ.get("DUCT_TESTS", "")
-SANITIZED = os.environ.get("DUCT_SANITIZED") == "1"
+import harness
+from harness import DUCT_BIN, SANITIZED, Server, check, check_eq, free_port, main, short
+
 CURL = shutil.which("curl")
 WAIT = 20.0 if SANITIZED else 10.0
 
@@ -44,63 +42,13 @@ FILES = {
 }
 
 
-class TestFailure(AssertionError):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise TestFailure(message)
-
-
-def check_eq(actual, expected, what):
-    if actual != expected:
-        raise TestFailure("%s: got %s, want %s" % (what, short(actual), short(expected)))
-
-
-def short(value, limit=160):
-    if isinstance(value, bytes) and len(value) > limit:
-        return "<%d bytes, sha256 %s...>" % (len(value), hashlib.sha256(value).hexdigest()[:12])
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def get(*args, cwd=None, stdin=b""):
-    """Runs duct get: (status, stdout, stderr)."""
-    p = subprocess.run([DUCT_BIN, "get"] + list(args), input=stdin, capture_output=True, timeout=WAIT, cwd=cwd)
-    return p.returncode, p.stdout, p.stderr
+    """Runs duct get: (status, stdout, stderr); status None if it ran past WAIT."""
+    return harness.run([DUCT_BIN, "get"] + list(args), WAIT, input=stdin, cwd=cwd)
 
 
 def curl(*args):
-    if not CURL:
-        raise Skip("curl is not installed")
-    p = subprocess.run([CURL, "-s"] + list(args), capture_output=True, timeout=WAIT)
-    return p.returncode, p.stdout, p.stderr
-
-
-def wait_connectable(family, addr, proc):
-    deadline = time.monotonic() + WAIT
-    while True:
-        if proc.poll() is not None:
-            raise TestFailure("server exited: %s" % short(proc.stderr.read() if proc.stderr else b""))
-        try:
-            with socket.socket(family) as s:
-                s.settimeout(1)
-                s.connect(addr)
-            return
-        except OSError:
-            check(time.monotonic() < deadline, "server never accepted on %r" % (addr,))
-            time.sleep(0.02)
+    return harness.run([harness.need_program("curl"), "-s"] + list(args), WAIT)
 
 
 # ---------------------------------------------------------------------------
@@ -118,34 +66,27 @@ class Fixture:
                 f.write(data)
         self.procs = []
 
-    def spawn(self, args, **kw):
-        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
-        self.procs.append(p)
-        return p
+    def duct_serve(self, listen="127.0.0.1:0"):
+        """duct serve on the fixture's root (epoll, one worker), listening on
+        listen: its Server, whose port is the one the server reported."""
+        srv = Server("epoll", tempfile.mkdtemp(prefix="serve-", dir=self.tmp), root=self.root)
+        srv.start(listen=[listen], access_log=False)
+        self.procs.append(srv.proc)
+        return srv
 
-    def duct_serve(self, listen):
-        p = self.spawn([DUCT_BIN, "serve", self.root, "--listen", listen, "--workers", "1", "--quiet"])
-        if listen.startswith("unix:"):
-            wait_connectable(socket.AF_UNIX, listen[5:], p)
-        elif listen.startswith("["):
-            host, port = listen[1:].split("]:")
-            wait_connectable(socket.AF_INET6, (host, int(port)), p)
-        else:
-            host, port = listen.split(":")
-            wait_connectable(socket.AF_INET, (host, int(port)), p)
-        return p
+    def http_server(self):
+        """python3's http.server on the fixture's root, on a port it picks and
+        reports on stdout: its base URL."""
+        with open(os.path.join(self.tmp, "http.server.log"), "wb") as log:
+            p = harness.spawn([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1",
+                               "--directory", self.root, "0"], stdout=subprocess.PIPE, stderr=log)
+        self.procs.append(p)
+        port = int(harness.wait_output(p, p.stdout, r"Serving HTTP on \S+ port (\d+)", WAIT).group(1))
+        return "http://127.0.0.1:%d" % port
 
     def close(self):
         for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(WAIT)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            if p.stderr:
-                p.stderr.close()
+            harness.stop(p, WAIT)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -291,9 +232,7 @@ def head_without_date(head):
 
 
 def test_same_as_curl(fx):
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    base = "http://127.0.0.1:%d" % port
+    base = fx.duct_serve().url("")
     for path in ("/", "/blob.bin", "/empty.txt", "/dir/", "/dir", "/missing", "/with%20space.txt"):
         d = get(base + path)
         c = curl(base + path)
@@ -306,12 +245,9 @@ def test_same_as_curl(fx):
 
 
 def test_ipv6_literal(fx):
-    try:
-        port = free_port(socket.AF_INET6, "::1")
-    except OSError:
-        raise Skip("no IPv6 loopback")
-    fx.duct_serve("[::1]:%d" % port)
-    status, out, err = get("http://[::1]:%d/blob.bin" % port)
+    harness.need_ipv6_loopback()
+    srv = fx.duct_serve("[::1]:0")
+    status, out, err = get(srv.url("/blob.bin"))
     check_eq((status, out), (0, BLOB), "status and body over IPv6 (stderr %s)" % short(err))
 
 
@@ -325,9 +261,7 @@ def test_unix_socket(fx):
 
 
 def test_keep_alive_duct_serve(fx):
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    base = "http://127.0.0.1:%d" % port
+    base = fx.duct_serve().url("")
     status, out, err = get("-v", base + "/", base + "/blob.bin", base + "/empty.txt")
     check_eq((status, out), (0, FILES["index.html"] + BLOB), "status and bodies")
     check_eq(err.count(b"* Connected to"), 1, "connections opened (stderr)")
@@ -339,10 +273,7 @@ def test_keep_alive_duct_serve(fx):
 
 
 def test_python_http_server(fx):
-    port = free_port()
-    p = fx.spawn([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", fx.root, str(port)])
-    wait_connectable(socket.AF_INET, ("127.0.0.1", port), p)
-    base = "http://127.0.0.1:%d" % port
+    base = fx.http_server()
     status, out, err = get(base + "/blob.bin", base + "/index.html", base + "/with%20space.txt")
     check_eq((status, out), (0, BLOB + FILES["index.html"] + FILES["with space.txt"]),
              "three files from an HTTP/1.0 server, one connection each (stderr %s)" % short(err))
@@ -385,7 +316,7 @@ def test_redirects(fx):
     check_eq(get("-L", base + "/r/10")[:2], (0, b"arrived\n"), "ten redirects are allowed")
     status, out, _ = get("-L", base + "/r/11")
     check_eq(status, 47, "eleven redirects")
-    if CURL:
+    if CURL:  # a comparison on the side; the tests above need curl anyway
         check_eq(curl("-L", "--max-redirs", "10", base + "/r/11")[0], 47, "curl agrees on eleven")
         check_eq(curl("-L", "--max-redirs", "10", base + "/r/10")[1], b"arrived\n", "curl agrees on ten")
     check_eq(get("-L", base + "/abs-redirect")[:2], (0, b"arrived\n"), "an absolute-path Location")
@@ -420,9 +351,7 @@ def test_resume(fx):
 
 def test_resume_from_duct_serve(fx):
     """duct serve answers Range with 206: duct get and curl both finish a partial file."""
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    url = "http://127.0.0.1:%d/blob.bin" % port
+    url = fx.duct_serve().url("/blob.bin")
     for tool in ("duct", "curl"):
         part = os.path.join(fx.tmp, "part-" + tool)
         with open(part, "wb") as f:
@@ -434,11 +363,10 @@ def test_resume_from_duct_serve(fx):
 
 def test_progress_bar(fx):
     """A terminal on stderr and a body over 1 MiB: a bar, ending at 100%; stdout stays the body."""
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
+    url = fx.duct_serve().url("/blob.bin")
     master, slave = pty.openpty()
     try:
-        p = subprocess.run([DUCT_BIN, "get", "http://127.0.0.1:%d/blob.bin" % port], stdout=subprocess.PIPE,
+        p = subprocess.run([DUCT_BIN, "get", url], stdout=subprocess.PIPE,
                            stderr=slave, timeout=WAIT)
         os.close(slave)
         slave = -1
@@ -457,7 +385,7 @@ def test_progress_bar(fx):
         os.close(master)
     check(p.returncode == 0 and p.stdout == BLOB, "status %d, body intact %s" % (p.returncode, p.stdout == BLOB))
     check(b"100.0%" in shown and b"MiB" in shown, "the bar on the terminal: %s" % short(shown))
-    quiet = get("http://127.0.0.1:%d/blob.bin" % port)
+    quiet = get(url)
     check_eq(quiet[2], b"", "stderr when it is not a terminal")
 
 
@@ -494,12 +422,11 @@ def test_requests(fx):
 
 
 def test_remote_name(fx):
-    port = free_port()
-    fx.duct_serve("127.0.0.1:%d" % port)
-    status, _, _ = get("-O", "http://127.0.0.1:%d/with%%20space.txt" % port, cwd=fx.tmp)
+    srv = fx.duct_serve()
+    status, _, _ = get("-O", srv.url("/with%20space.txt"), cwd=fx.tmp)
     with open(os.path.join(fx.tmp, "with space.txt"), "rb") as f:
         check(status == 0 and f.read() == FILES["with space.txt"], "-O writes the decoded last segment")
-    check_eq(get("-O", "http://127.0.0.1:%d/" % port, cwd=fx.tmp)[0], 23, "-O with no file name")
+    check_eq(get("-O", srv.url("/"), cwd=fx.tmp)[0], 23, "-O with no file name")
 
 
 def test_exit_statuses(fx):
@@ -509,6 +436,7 @@ def test_exit_statuses(fx):
     check_eq(get("not a url")[0], 3, "a malformed URL")
     check_eq(get("https://127.0.0.1/")[0], 1, "https")
     check_eq(get("http://no-such-host.invalid/")[0], 6, "a host that does not resolve")
+    # free_port: this needs a port where nothing listens.
     check_eq(get("http://127.0.0.1:%d/" % free_port())[0], 7, "a closed port")
     url, _ = raw_server(None)
     t0 = time.monotonic()
@@ -530,34 +458,14 @@ def test_exit_statuses(fx):
 # ---------------------------------------------------------------------------
 
 
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    passed = failed = 0
-    if not os.access(DUCT_BIN, os.X_OK):
-        print("FAIL setup: DUCT_BIN %s is not executable" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
+def run_all(suite):
     for name, fn in sorted(globals().items()):
-        if not name.startswith("test_") or (NAME_FILTER and NAME_FILTER not in name):
+        if not name.startswith("test_"):
             continue
-        tmp = tempfile.mkdtemp(prefix="duct-get-test-")
-        fx = Fixture(tmp)
-        t0 = time.monotonic()
-        try:
-            fn(fx)
-            passed += 1
-            print("ok   %s (%.2f s)" % (name[5:], time.monotonic() - t0), flush=True)
-        except Skip as e:
-            print("SKIP %s: %s" % (name[5:], e), flush=True)
-        except Exception as e:  # noqa: BLE001 - a crashed test is a failed test
-            failed += 1
-            print("FAIL %s: %s: %s" % (name[5:], type(e).__name__, e), flush=True)
-        finally:
-            fx.close()
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+        fx = Fixture(suite.workdir("get-"))
+        suite.run(name[5:], lambda: fn(fx), cleanup=fx.close)
+        shutil.rmtree(fx.tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("get", run_all))

@@ -4,28 +4,26 @@ conditional requests, precompressed siblings, --max-age, --list-dirs, and
 that no request byte reaches a response head unescaped (RFC 9110 §13, §14).
 
 Run: python3 tests/integration/test_http_semantics.py
-Environment: DUCT_BIN, DUCT_MODELS, DUCT_TESTS as for test_serve.py, whose
-server fixture and HTTP client this suite reuses.
+Environment: DUCT_BIN, DUCT_MODELS, DUCT_TESTS as for test_serve.py; the
+server fixture and the HTTP client are harness.py's.
 
 To stay fast on every model, one document root is built per run and each
 server configuration is started once per model; its cases share a single
 keep-alive connection (the iterative model serves one connection at a
 time, so a case that needs a fresh one closes the shared one first). Prints
-"FAIL model/name: reason" per failure and "RESULT passed=N failed=M" last.
+"FAIL model/name: reason" per failure and "RESULT passed=N failed=M skipped=K" last.
 """
 
 import os
 import re
 import shutil
-import signal
 import sys
-import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_serve as ts  # noqa: E402
-from test_serve import TestFailure, check, check_eq, short  # noqa: E402
+from harness import (
+    DEMO_SITE, Missing, PeerClosed, Server, TestFailure, check, check_content_type, check_date_header, check_eq,
+    check_error_page, http_request, imf_fixdate, main, models, need_model, selected, short)
 
 MTIME = 1600000000  # Sun, 13 Sep 2020 12:26:40 GMT
 MTIME_DATE = "Sun, 13 Sep 2020 12:26:40 GMT"
@@ -90,7 +88,7 @@ class Client:
 
     def request(self, target, headers=(), method="GET", raw=None):
         """One request and its response; raw replaces the whole request."""
-        data = raw if raw is not None else ts.http_request(method, target, headers)
+        data = raw if raw is not None else http_request(method, target, headers)
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = self.srv.conn()
@@ -98,7 +96,7 @@ class Client:
                 self.conn.send(data)
                 resp = self.conn.read_response(method)
                 break
-            except (ts.PeerClosed, ConnectionResetError, BrokenPipeError):
+            except (PeerClosed, ConnectionResetError, BrokenPipeError):
                 # An idle keep-alive connection may be closed at any time.
                 self.close()
                 if attempt:
@@ -239,7 +237,7 @@ def range_coalesce_and_amplification(c):
 def range_unsatisfiable(c):
     for spec in ("bytes=10000-", "bytes=10000-20000", "bytes=-0", "bytes=20000-,-0"):
         resp = c.get("/data.bin", ("Range", spec))
-        ts.check_error_page(resp, 416)
+        check_error_page(resp, 416)
         check_eq(resp.header("content-range"), "bytes */10000", "Content-Range of a 416 (%s)" % spec)
     resp = c.get("/empty.txt", ("Range", "bytes=0-"))
     check_eq((resp.status, resp.header("content-range")), (416, "bytes */0"), "empty file")
@@ -254,7 +252,7 @@ def range_ignored(c):
     check_eq((resp.status, resp.header("content-length"), resp.body), (200, "10000", b""), "HEAD with Range")
     check(resp.header("content-range") is None, "Content-Range on HEAD")
     resp = c.get("/no-such-file", ("Range", "bytes=0-9"))
-    ts.check_error_page(resp, 404)
+    check_error_page(resp, 404)
     check(resp.header("content-range") is None, "Content-Range on a 404")
     resp = c.get("/list", ("Range", "bytes=0-0"))
     check_eq(resp.status, 301, "status of a directory redirect with Range")
@@ -282,7 +280,7 @@ def range_if_range(c):
 
 @case(group="demo")
 def range_memory_bodies(c):
-    with open(os.path.join(ts.DEMO_SITE, "style.css"), "rb") as f:
+    with open(os.path.join(DEMO_SITE, "style.css"), "rb") as f:
         css = f.read()
     check(len(css) > 40, "demo style.css too short for this test")
     check_partial(c.get("/style.css", ("Range", "bytes=2-11")), css, 2, 11)
@@ -302,7 +300,7 @@ def check_304(resp, etag, max_age=True):
     check_eq(resp.body, b"", "body of a 304")
     check_eq(resp.header("etag"), etag, "ETag of a 304")
     check_eq(resp.header("last-modified"), MTIME_DATE, "Last-Modified of a 304")
-    ts.check_date_header(resp)
+    check_date_header(resp)
     check(resp.header("content-length") is None, "Content-Length on a 304: %r" % resp.header("content-length"))
     check(resp.header("content-type") is None, "Content-Type on a 304")
     if max_age:
@@ -337,7 +335,7 @@ def precondition_failed(c):
     for headers in ([("If-Match", '"other"')], [("If-Match", "W/" + etag)],
                     [("If-Unmodified-Since", BEFORE_DATE)]):
         resp = c.get("/data.bin", *headers)
-        ts.check_error_page(resp, 412)
+        check_error_page(resp, 412)
     check_full(c.get("/data.bin", ("If-Unmodified-Since", MTIME_DATE)), DATA)
     check_full(c.get("/data.bin", ("If-Unmodified-Since", "garbage")), DATA)
     # With If-Match, If-Unmodified-Since is not looked at (§13.1.4).
@@ -373,7 +371,7 @@ def check_encoded(resp, body, coding, ctype):
     check_eq(resp.status, 200, "status")
     check_eq(resp.body, body, "body (%s)" % coding)
     check_eq(resp.header("content-encoding"), coding, "Content-Encoding")
-    ts.check_content_type(resp, ctype)
+    check_content_type(resp, ctype)
     check_eq(resp.header("vary"), "Accept-Encoding", "Vary")
 
 
@@ -465,7 +463,7 @@ def html_unescape(text):
 def listing(c):
     resp = c.get("/list/")
     check_eq(resp.status, 200, "status")
-    ts.check_content_type(resp, "text/html")
+    check_content_type(resp, "text/html")
     page = resp.body.decode("utf-8")
     rows = ROW.findall(page)
     check(rows and rows[0][:2] == ("../", "../"), "no parent link first: %s" % short(rows))
@@ -481,7 +479,7 @@ def listing(c):
         name = html_unescape(text)
         if name in LIST_FILES:
             i = LIST_FILES.index(name)
-            check_eq((size, date), (str(i + 1), ts.imf_fixdate(MTIME + i)), "size and date of %r" % name)
+            check_eq((size, date), (str(i + 1), imf_fixdate(MTIME + i)), "size and date of %r" % name)
             # Every link leads to its file.
             got = c.get("/list/" + href)
             check_eq((got.status, got.body), (200, b"x" * (i + 1)), "GET of the link %r" % href)
@@ -508,8 +506,8 @@ def listing_large_and_root(c):
 
 @case(group="plain")
 def listing_off(c):
-    ts.check_error_page(c.get("/list/"), 403)
-    ts.check_error_page(c.get("/many/"), 403)
+    check_error_page(c.get("/list/"), 403)
+    check_error_page(c.get("/many/"), 403)
 
 
 # ---------------------------------------------------------------------------
@@ -569,11 +567,17 @@ def header_injection(c):
 # Runner.
 
 
-def run_group(model, group, args, cases, root, suite_dir, results):
-    workdir = tempfile.mkdtemp(prefix="%s-%s-" % (model, group), dir=suite_dir)
-    srv = ts.Server(model, workdir, suite_dir)
-    if args is not None:
-        srv.root = root
+def run_group(suite, model, group, args, cases, root):
+    """Starts the group's server and runs its cases on it, each recorded as a test;
+    a server that fails to start, dies or hangs is one failure more."""
+    try:
+        need_model(model)
+    except Missing as e:
+        for name, _ in cases:
+            suite.skip("%s/%s" % (model, name), e)
+        return
+    workdir = suite.workdir("%s-%s-" % (model, group))
+    srv = Server(model, workdir, root=root if args is not None else None)
     watchdog = threading.Timer(GROUP_TIMEOUT, srv.kill)
     watchdog.daemon = True
     watchdog.start()
@@ -584,19 +588,19 @@ def run_group(model, group, args, cases, root, suite_dir, results):
             t0 = time.monotonic()
             try:
                 fn(client)
-                results.append(("pass", name, None, time.monotonic() - t0))
+                suite.record("%s/%s" % (model, name), "pass", took=time.monotonic() - t0)
             except Exception as e:  # noqa: BLE001 - one failing case does not stop the others
                 reason = str(e) if isinstance(e, TestFailure) else "%s: %s" % (type(e).__name__, e)
-                results.append(("fail", name, reason, time.monotonic() - t0))
+                suite.record("%s/%s" % (model, name), "fail", reason)
                 client.close()
                 if not srv.alive():
                     break
         client.close()
         problem = srv.finish()
         if problem:
-            results.append(("fail", "server[%s]" % group, problem, 0))
+            suite.record("%s/server[%s]" % (model, group), "fail", problem)
     except Exception as e:  # noqa: BLE001
-        results.append(("fail", "server[%s]" % group, "%s: %s" % (type(e).__name__, e), 0))
+        suite.record("%s/server[%s]" % (model, group), "fail", "%s: %s" % (type(e).__name__, e))
     finally:
         watchdog.cancel()
         client.close()
@@ -604,40 +608,16 @@ def run_group(model, group, args, cases, root, suite_dir, results):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    ts.raise_fd_limit()
-    if not (os.path.isfile(ts.DUCT_BIN) and os.access(ts.DUCT_BIN, os.X_OK)):
-        print("FAIL setup: DUCT_BIN %s is not an executable file" % ts.DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
-    passed = failed = 0
-    suite_dir = tempfile.mkdtemp(prefix="duct-semantics-test-")
-    try:
-        root = make_root(suite_dir)
-        for model in ts.MODELS:
-            started = time.monotonic()
-            for group, args in GROUPS.items():
-                cases = [(n, fn) for g, n, fn in CASES
-                         if g == group and (not ts.NAME_FILTER or ts.NAME_FILTER in "%s/%s" % (model, n))]
-                if not cases:
-                    continue
-                results = []
-                run_group(model, group, args, cases, root, suite_dir, results)
-                for outcome, name, reason, took in results:
-                    if outcome == "pass":
-                        passed += 1
-                        print("ok   %s/%s (%.2f s)" % (model, name, took), flush=True)
-                    else:
-                        failed += 1
-                        print("FAIL %s/%s: %s" % (model, name, reason), flush=True)
-            print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
-    finally:
-        ts._kill_leftovers()
-        shutil.rmtree(suite_dir, ignore_errors=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+def run_all(suite):
+    root = make_root(suite.dir)
+    for model in models():
+        started = time.monotonic()
+        for group, args in GROUPS.items():
+            cases = [(n, fn) for g, n, fn in CASES if g == group and selected("%s/%s" % (model, n))]
+            if cases:
+                run_group(suite, model, group, args, cases, root)
+        print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("semantics", run_all))

@@ -13,9 +13,9 @@ Environment:
                some models (select's descriptor limit, say) runs only for them
   DUCT_TESTS   optional substring filter on test names (for debugging)
 
-Shares the Server fixture, the raw HTTP helpers and the runner conventions of
-test_serve.py: "FAIL name: reason" per failure and, as the very last line,
-"RESULT passed=N failed=M"; exits non-zero on any failure. Standard library
+Uses the Server fixture, the raw HTTP helpers and the runner of harness.py:
+"FAIL name: reason" per failure and, as the very last line,
+"RESULT passed=N failed=M skipped=K"; exits non-zero on any failure. Standard library
 only; loopback sockets only; every socket has a timeout, every wait is
 bounded, and only processes started here are signalled (by their PID).
 """
@@ -25,31 +25,24 @@ import os
 import re
 import resource
 import select
-import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (
+    BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, STYLE, HttpConn, PeerClosed, Registry, Skip, TestFailure, check, check_eq,
+    children, connect, fd_count, http_request, main, proc_stat, run_server_case, run_text, short,
+    wait_until)
 
-import test_serve as ts  # noqa: E402
-from test_serve import (  # noqa: E402
-    BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, LIVE, STYLE, HttpConn, Skip, TestFailure, check, check_eq, connect,
-    free_port, http_request, short, wait_until)
-
-NAME_FILTER = os.environ.get("DUCT_TESTS", "")
 EVENT_MODELS = ("select", "poll", "epoll", "uring")
 SETTLE = 5.0  # how long resources may take to come back after the load
 
 
 def listed_models():
     """The models `duct serve --help` lists, in its order."""
-    status, out, _ = ts.run_cli(["serve", "--help"])
+    status, out, _ = run_text([DUCT_BIN, "serve", "--help"])
     models, inside = [], False
     for line in out.splitlines() if status == 0 else []:
         if "--model" in line:
@@ -75,28 +68,14 @@ def start(srv, *extra, workers=1):
 def start_with_nofile(srv, nofile, *extra, workers=1):
     """Server.start, but the server runs with RLIMIT_NOFILE soft = hard = nofile
     (so that its own raise to the hard limit changes nothing)."""
-    srv.port = free_port()
-    srv.listen = ["127.0.0.1:%d" % srv.port]
-    srv.args = [DUCT_BIN, "serve", srv.root, "--listen", srv.listen[0], "--workers", str(workers), "--model", srv.model,
-                "--access-log", srv.log_path] + model_args(srv.model) + list(extra)
-
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-    with open(srv.stdout_path, "wb") as out, open(srv.stderr_path, "wb") as err:
-        srv.proc = subprocess.Popen(srv.args, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    start_new_session=True, preexec_fn=limit)
-    LIVE.add(srv.proc)
-    srv._wait_ready()
-    return srv
+    return srv.start(*(model_args(srv.model) + list(extra)), workers=workers, preexec_fn=limit)
 
 
 # ---------------------------------------------------------------------------
 # What /proc tells about the server process.
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def thread_count(pid):
@@ -113,28 +92,6 @@ def thread_count(pid):
         except OSError:
             pass  # exited meanwhile
     return threads[0] - kernel
-
-
-def proc_stat(pid):
-    """The fields of /proc/PID/stat after the command name: [state, ppid, ...]."""
-    with open("/proc/%d/stat" % pid) as f:
-        text = f.read()
-    return text[text.rindex(")") + 2:].split()
-
-
-def children(pid):
-    """[(child pid, state letter)] of every process whose parent is pid."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = proc_stat(int(entry))
-        except (OSError, ValueError):
-            continue  # exited meanwhile
-        if int(fields[1]) == pid:
-            found.append((int(entry), fields[0]))
-    return found
 
 
 def cpu_seconds(pid):
@@ -154,7 +111,7 @@ def settled(pid, timeout=1.0):
     deadline = time.monotonic() + timeout
     last = resources(pid)
     while time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.1)  # the interval between the readings compared
         now = resources(pid)
         if now == last:
             return now
@@ -246,11 +203,11 @@ def get_until_ok(addr, timeout, target="/index.html"):
     while True:
         try:
             outcome = get_status(addr, target, timeout=max(0.5, min(IO_TIMEOUT, deadline - time.monotonic())))
-        except (OSError, ts.PeerClosed, TestFailure) as e:
+        except (OSError, PeerClosed, TestFailure) as e:
             outcome = ("%s: %s" % (type(e).__name__, e), None)
         if outcome[0] == 200 or time.monotonic() >= deadline:
             return outcome
-        time.sleep(0.1)
+        time.sleep(0.1)  # between attempts
 
 
 def close_all(socks):
@@ -262,68 +219,28 @@ def close_all(socks):
 
 
 # ---------------------------------------------------------------------------
-# Test registry and runner (test_serve's run_case drives each case).
+# Test registry and runner: each case gets a fresh Server (harness.run_server_case).
 
-TESTS = []
-
-
-class Case(ts.Case):
-    def __init__(self, name, fn, models, timeout):
-        super().__init__(name, fn, start=False, args=(), big=False, timeout=timeout)
-        self.models = models  # None: every model
+TESTS = Registry(start=False, args=(), timeout=30, models=None)
 
 
 def case(models=None, timeout=30):
-    """Registers fn(srv); srv is not started: each test starts it with the flags it needs."""
-    def deco(fn):
-        TESTS.append(Case(fn.__name__, fn, models, timeout))
-        return fn
-    return deco
+    """Registers fn(srv); srv is not started: each test starts it with the flags it
+    needs. models: the models the test concerns (None: every model)."""
+    return TESTS.case(models=models, timeout=timeout)
 
 
-def main():
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    ts.raise_fd_limit()  # before any server starts: servers inherit it
-    if not (os.path.isfile(DUCT_BIN) and os.access(DUCT_BIN, os.X_OK)):
-        print("FAIL setup: DUCT_BIN %s is not an executable file" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
+def run_all(suite):
     listed = listed_models()
     if not listed:
-        print("FAIL setup: `%s serve --help` lists no models" % DUCT_BIN)
-        print("RESULT passed=0 failed=1")
-        return 1
-    models = os.environ.get("DUCT_MODELS", "").split() or listed
-    passed = failed = 0
-    began = time.monotonic()
-    suite_dir = tempfile.mkdtemp(prefix="duct-models-test-")
-    try:
-        for model in models:
-            started = time.monotonic()
-            for index, test in enumerate(TESTS):
-                name = "%s/%s" % (model, test.name)
-                if test.models is not None and model not in test.models:
-                    continue
-                if NAME_FILTER and NAME_FILTER not in name:
-                    continue
-                t0 = time.monotonic()
-                outcome, reason = ts.run_case(model, test, suite_dir, index)
-                took = time.monotonic() - t0
-                if outcome == "pass":
-                    passed += 1
-                    print("ok   %s (%.2f s)" % (name, took), flush=True)
-                elif outcome == "skip":
-                    print("SKIP %s: %s" % (name, reason), flush=True)
-                else:
-                    failed += 1
-                    print("FAIL %s: %s" % (name, reason), flush=True)
-            print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
-    finally:
-        ts._kill_leftovers()
-        shutil.rmtree(suite_dir, ignore_errors=True)
-    print("# all models: %.1f s" % (time.monotonic() - began), flush=True)
-    print("RESULT passed=%d failed=%d" % (passed, failed), flush=True)
-    return 1 if failed else 0
+        suite.record("setup", "fail", "`%s serve --help` lists no models" % DUCT_BIN)
+        return
+    for model in os.environ.get("DUCT_MODELS", "").split() or listed:
+        started = time.monotonic()
+        for index, test in enumerate(TESTS):
+            if test.models is None or model in test.models:
+                run_server_case(suite, model, test, index)
+        print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
 
 
 # ---------------------------------------------------------------------------
@@ -470,12 +387,16 @@ def max_conns_refuses_the_extra_connection(srv):
     more than one live connection, so there the 6th waits in the listen backlog
     (its documented behaviour) and is answered once the 5 are gone."""
     start(srv, "--max-conns", str(MAX_CONNS))
-    time.sleep(0.2)  # the readiness probe's slot is surely released
     idle = []
     try:
+        first = time.monotonic()
         for _ in range(MAX_CONNS):
             idle.append(connect(srv.addr))
-        time.sleep(0.3)  # let the server accept them all (in order, before the 6th)
+        # The server accepts them all before the 6th comes; the iterative model
+        # takes one, the others wait in the backlog, in order.
+        accepted = 1 if srv.model == "iterative" else MAX_CONNS
+        check(wait_until(lambda: srv.connections() >= accepted, 3.0), "the server holds %d connections 3 s "
+              "after %d were opened, not %d" % (srv.connections(), MAX_CONNS, accepted))
         extra = HttpConn(connect(srv.addr))
         idle.append(extra.sock)
         extra.send(http_request("GET", "/index.html", [("Connection", "close")]))
@@ -492,7 +413,8 @@ def max_conns_refuses_the_extra_connection(srv):
             check(is_refusal(data), "the 6th connection got %s, not the engine's 503 with Retry-After"
                   % short(data))
         states = [peer_state(s) for s in idle[:MAX_CONNS]]
-        check(all(s == "open" for s in states), "the %d idle connections within the limit: %s" % (MAX_CONNS, states))
+        check(all(s == "open" for s in states), "the %d idle connections within the limit, %.2f s after the first "
+              "connected: %s" % (MAX_CONNS, time.monotonic() - first, states))
         close_all(idle[:MAX_CONNS])
         if srv.model == "iterative":
             extra.sock.settimeout(5.0)
@@ -516,17 +438,15 @@ def idle_and_slowloris_clients_are_closed(srv):
     one sending a header byte every 0.5 s within 6 s; another client that came
     meanwhile is answered (in the iterative model: after the slow one is gone)."""
     start(srv, "--idle-timeout", "1", "--header-timeout", "2")
-    time.sleep(0.1)
     # The silent client.
     with connect(srv.addr) as s:
         closed, data = wait_closed(s, 5.0)
         check(closed, "a client that sent nothing still open after 5 s (received %s)" % short(data))
         check_refusal_bytes(data, "silent client")
-    # The slowloris client, with a well-behaved one arriving 0.2 s after it.
+    # The slowloris client, with a well-behaved one arriving once the server holds it.
     other = {}
 
     def well_behaved():
-        time.sleep(0.2)
         t = time.monotonic()
         try:
             other["outcome"] = get_status(srv.addr, timeout=9.0)
@@ -537,6 +457,7 @@ def idle_and_slowloris_clients_are_closed(srv):
     with connect(srv.addr) as s:
         t0 = time.monotonic()
         s.sendall(SLOW_HEAD)
+        check(wait_until(lambda: srv.connections() >= 1, 2.0), "the slowloris client not accepted within 2 s")
         helper = threading.Thread(target=well_behaved, daemon=True)
         helper.start()
         closed_after, got = None, bytearray()
@@ -548,7 +469,8 @@ def idle_and_slowloris_clients_are_closed(srv):
             except (BrokenPipeError, ConnectionResetError):
                 closed_after = time.monotonic() - t0
                 break
-            if readable.poll(500):  # the next byte in 0.5 s, unless the server acts first
+            # The client is slow on purpose: the next byte in 0.5 s, unless the server acts first.
+            if readable.poll(500):
                 closed, data = wait_closed(s, 0.05)
                 got += data
                 if closed:
@@ -629,7 +551,7 @@ def pipelining_client_does_not_starve_others(srv):
             data = pipe.sock.recv(2048)  # slowly: 2 KiB per 50 ms
             check(data, "the pipelining client was closed by the server")
             pipe.buf += data
-            time.sleep(0.05)
+            time.sleep(0.05)  # a slow reader on purpose: the test
             if time.monotonic() >= next_probe:
                 t0 = time.monotonic()
                 outcome = get_status(srv.addr, "/style.css", timeout=3.0)
@@ -666,8 +588,7 @@ def select_refuses_descriptors_beyond_fd_setsize(srv):
         raise Skip("RLIMIT_NOFILE %d is too low to open %d connections" % (soft, SELECT_CONNS))
     start(srv)
     pid = srv.proc.pid
-    time.sleep(0.2)
-    base = fd_count(pid)
+    base = fd_count(pid)  # start() returned on the start-up line: all is open, no client yet
     server_max = max(int(n) for n in os.listdir("/proc/%d/fd" % pid))
     check(server_max < 100, "server already holds descriptor %d before any connection" % server_max)
     can_keep = FD_SETSIZE - base  # descriptors base .. 1023 free for connections
@@ -696,9 +617,10 @@ def select_refuses_descriptors_beyond_fd_setsize(srv):
         check(min(closed) >= can_keep - 2, "connection %d (of the first %d, which fit) closed"
               % (min(closed), can_keep))
         check(took < 2.5, "refused connections closed only after %.2f s" % took)
-        err = srv.stderr()
-        lines = [l for l in err.splitlines() if "connection refused: descriptor" in l and "select" in l]
-        check(lines, "no 'connection refused: descriptor ... select' line on stderr: %s" % short(err[-400:]))
+        refusals = lambda: [l for l in srv.stderr().splitlines()  # noqa: E731
+                            if "connection refused: descriptor" in l and "select" in l]
+        check(wait_until(refusals, 2.0), "no 'connection refused: descriptor ... select' line on stderr "
+              "within 2 s: %s" % short(srv.stderr()[-400:]))
         # The kept connections still work: the first and the last one.
         kept = [i for i, st in enumerate(states) if st == "open"]
         for i in (kept[0], kept[-1]):
@@ -734,7 +656,7 @@ def descriptor_exhaustion_recovers_without_spinning(srv):
     start_with_nofile(srv, NOFILE)
     pid = srv.proc.pid
     check_eq(get_status(srv.addr), (200, INDEX), "a request before the exhaustion")  # warms the file cache
-    time.sleep(0.2)
+    check(wait_until(lambda: srv.connections() == 0, 2.0), "the server still holds the first request's connection")
     base = fd_count(pid)
     socks = []
     try:
@@ -743,9 +665,10 @@ def descriptor_exhaustion_recovers_without_spinning(srv):
         full = wait_until(lambda: fd_count(pid) >= NOFILE - 1, 3.0, interval=0.05)
         check(full, "server holds only %d descriptors (limit %d) with %d connections open"
               % (fd_count(pid), NOFILE, EXHAUST_CONNS))
-        time.sleep(0.3)
+        check(wait_until(lambda: "Too many open files" in srv.stderr(), 3.0), "no accept failure (EMFILE) "
+              "on stderr with %d descriptors held: %s" % (fd_count(pid), short(srv.stderr()[-300:])))
         c0, t0 = cpu_seconds(pid), time.monotonic()
-        time.sleep(1.0)
+        time.sleep(1.0)  # the window measured: 1 s of the server out of descriptors
         rate = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
         check(srv.alive(), "server died out of descriptors")
         check(rate < MAX_CPU_RATE, "server used %.2f s of CPU per second while out of descriptors (spinning)"
@@ -829,7 +752,9 @@ def slow_reader_is_dropped_after_send_timeout(srv):
     start(srv, "--send-timeout", "2", "--idle-timeout", "30")
     with connect(srv.addr, rcvbuf=4096) as s:
         s.sendall(http_request("GET", "/large.bin"))
-        time.sleep(5.0)  # stalled: the server's sends block from the first second
+        # The client stalls on purpose for longer than --send-timeout (the test):
+        # the server's sends block from the first second.
+        time.sleep(5.0)
         closed, data = wait_closed(s, 10.0)
         check(closed, "a stalled reader still connected after the 2 s send timeout (+8 s)")
         check(len(data) < SLOW_READ_FILE, "the stalled reader got the whole file (%d bytes)" % len(data))
@@ -939,7 +864,7 @@ def accept_failures_logged_once_a_second(srv):
         check(wait_until(lambda: error_lines(srv, "accept4"), 3.0), "no accept4 line on stderr with %d "
               "connections and %d descriptors: %s" % (EXHAUST_CONNS, NOFILE, short(srv.stderr()[-400:])))
         began = time.monotonic()
-        time.sleep(LOG_LOAD_SECONDS)
+        time.sleep(LOG_LOAD_SECONDS)  # the window measured: the server out of descriptors
         lines = error_lines(srv, "accept4")
         elapsed = time.monotonic() - began
         check(srv.alive(), "server died out of descriptors")
@@ -970,7 +895,7 @@ def access_log_on_full_disk(srv):
             resp = conn.read_response()
             requests += 1
             answered += (resp.status, resp.body) == (200, STYLE)
-            time.sleep(0.05)  # each response is logged, and flushed, before the next request
+            time.sleep(0.05)  # the pace of the load: about 20 failing writes a second
     elapsed = time.monotonic() - began
     check_eq(answered, requests, "requests answered 200 with an access log that cannot be written")
     check(requests >= 20, "only %d requests in %.1f s" % (requests, elapsed))
@@ -987,4 +912,4 @@ def access_log_on_full_disk(srv):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("models", run_all))

@@ -224,6 +224,15 @@ static void test_pool_and_peer(void)
     struct fake_conn *f = engine_conn_proto(&ew, &ec, 7);
     CHECK(f != NULL);
     CHECK_EQ_STR(f->peer, "192.0.2.7");
+    static const char *const quads[] = {"0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "1.100.99.9"};
+    for (size_t i = 0; i < sizeof quads / sizeof *quads; i++) {
+        struct engine_peer q;
+        inet_pton(AF_INET, quads[i], &v4.sin_addr);
+        engine_peer_set(&q, (struct sockaddr *)&v4, sizeof v4);
+        struct fake_conn *o = engine_attach(&ew, &q, 0);
+        CHECK_EQ_STR(o->peer, quads[i]);
+        engine_detach(&ew, o);
+    }
     f->idle = 0;
     engine_conn_settle(&ew, &ec, 10, 1);
     CHECK(ec.proto == f); /* mid-request: kept */

@@ -1,35 +1,32 @@
-/* The pool model: a fixed pool of threads fed by a bounded queue.
+/* The pool model: a fixed pool of threads that are lent only to work.
  *
- * An accept thread puts each new connection on a queue; --threads worker
- * threads (default 4 per CPU), made once at start, take connections off it
- * and serve each with blocking I/O to its end. Thread creation leaves the
- * request path and the number of threads is capped, but at most --threads
- * clients are served at once: the rest wait in the queue, and when the queue
- * (4096 slots, or 4 per thread if more) is full too, a new client is
- * answered 503 at once. */
+ * One thread owns a poll set (the reactor, with the poll backend) holding
+ * the listeners and every connection that is waiting: idle keep-alive
+ * connections, request heads still arriving, lingering closes, each under
+ * its idle or header timeout. When a connection becomes readable it leaves
+ * the set for a queue; --threads threads (default 4 per CPU), made once at
+ * start, take connections off it, read what has arrived and serve each
+ * complete request with blocking writes (and sendfile), then give the
+ * connection back to the poll set instead of waiting for its next request.
+ * So at most --threads responses are written at once, but a client that
+ * does nothing, or sends its head a byte at a time, holds no thread: idle
+ * and slow clients cannot starve the pool. This is Apache's event MPM,
+ * its answer to the worker MPM, whose threads each held a connection for
+ * its whole life. */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "serve/acceptor.h"
 #include "serve/blocking.h"
-
-/* The queue holds at least this many waiting connections, so that a burst of
- * clients queues rather than being refused while threads are busy. */
-#define POOL_QUEUE_MIN 4096
-
-struct queued {
-    int fd;
-    socklen_t peer_len;
-    struct sockaddr_storage peer;
-};
+#include "serve/reactor.h"
 
 struct pool_model {
-    struct acceptor acceptor;
-    struct blocking_set serving;
+    struct server *srv;
+    struct reactor *poll_set;
+    struct blocking_set serving; /* only its stop flag: threads never wait to read */
     pthread_mutex_t lock;
     pthread_cond_t not_empty;
-    struct queued *queue; /* a ring of cap entries */
+    struct engine_conn **queue; /* a ring of cap readable connections */
     int head, count, cap;
     int stopping;
     pthread_t *threads;
@@ -38,7 +35,7 @@ struct pool_model {
 
 /* 1: a connection to serve; 0: the pool stops; -1: none came for a second
  * (an idle thread still does its worker's housekeeping once a second). */
-static int take(struct pool_model *p, struct queued *out)
+static int take(struct pool_model *p, struct engine_conn **out)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -57,40 +54,42 @@ static int take(struct pool_model *p, struct queued *out)
     return got;
 }
 
+/* From the poll set's thread: a connection has bytes to read. Each
+ * connection is queued at most once, so the ring never overflows. */
+static void lend(void *model, struct engine_conn *ec)
+{
+    struct pool_model *p = model;
+    pthread_mutex_lock(&p->lock);
+    p->queue[(p->head + p->count) % p->cap] = ec;
+    p->count++;
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->lock);
+}
+
 static void *pool_thread(void *arg)
 {
     struct pool_model *p = arg;
     struct blocking_worker worker;
-    struct queued q;
-    int ready = blocking_worker_init(&worker, p->acceptor.srv, &p->serving) == 0;
+    struct engine_conn *ec;
+    int ready = blocking_worker_init(&worker, p->srv, &p->serving) == 0;
     int got;
-    while ((got = take(p, &q)) != 0) {
+    while ((got = take(p, &ec)) != 0) {
         if (got < 0) {
             if (ready)
                 engine_tick(&worker.ew, serve_clock());
-        } else if (ready) {
-            blocking_serve(&worker, q.fd, &q.peer, q.peer_len);
-        } else {
-            blocking_refuse(p->acceptor.srv, q.fd);
+            continue;
         }
+        if (ready) {
+            blocking_turn(&worker, ec);
+        } else {
+            engine_close_fd(&worker.ew, ec->fd, ENGINE_CLOSE_NO_MEMORY);
+            engine_leave(p->srv);
+            ec->fd = -1;
+        }
+        reactor_give_back(p->poll_set, ec);
     }
     blocking_worker_destroy(&worker);
     return NULL;
-}
-
-static void enqueue(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
-{
-    struct pool_model *p = model;
-    pthread_mutex_lock(&p->lock);
-    int full = p->count == p->cap;
-    if (!full) {
-        p->queue[(p->head + p->count) % p->cap] = (struct queued){.fd = fd, .peer_len = peer_len, .peer = *peer};
-        p->count++;
-        pthread_cond_signal(&p->not_empty);
-    }
-    pthread_mutex_unlock(&p->lock);
-    if (full)
-        blocking_refuse(p->acceptor.srv, fd);
 }
 
 /* The queue's condition times its waits on the monotonic clock, so that a
@@ -115,9 +114,10 @@ static int start(struct server *srv)
     int n = srv->cfg->threads;
     struct pool_model *p = calloc(1, sizeof *p);
     srv->model_state = p;
-    if (!p || blocking_set_init(&p->serving, n) != 0)
+    if (!p || blocking_set_init(&p->serving, 1) != 0)
         return -1;
-    p->cap = 4 * n > POOL_QUEUE_MIN ? 4 * n : POOL_QUEUE_MIN;
+    p->srv = srv;
+    p->cap = srv->cfg->max_conns;
     p->queue = calloc((size_t)p->cap, sizeof *p->queue);
     p->threads = calloc((size_t)n, sizeof *p->threads);
     pthread_mutex_init(&p->lock, NULL);
@@ -125,7 +125,11 @@ static int start(struct server *srv)
         return -1;
     if (!p->queue || !p->threads)
         return -1;
-    p->acceptor = (struct acceptor){.srv = srv, .hand_over = enqueue, .model = p};
+    /* The poll set first: the threads give connections back to it. What it
+     * lends before they run waits in the queue. */
+    p->poll_set = reactor_create(srv, "poll", 1, lend, p);
+    if (!p->poll_set)
+        return -1;
     for (; p->started < n; p->started++) {
         int err = pthread_create(&p->threads[p->started], NULL, pool_thread, p);
         if (err != 0) {
@@ -133,16 +137,19 @@ static int start(struct server *srv)
             return -1;
         }
     }
-    return acceptor_start(&p->acceptor);
+    return 0;
 }
 
+/* The poll set stops accepting and closes what waits; the threads finish
+ * the responses they write (a stop makes each the last on its connection);
+ * the poll set returns once every connection is back and closed. */
 static void stop(struct server *srv)
 {
     struct pool_model *p = srv->model_state;
     if (!p)
         return;
-    acceptor_stop(&p->acceptor);
     blocking_set_stop(&p->serving);
+    reactor_destroy(p->poll_set);
     pthread_mutex_lock(&p->lock);
     p->stopping = 1;
     pthread_cond_broadcast(&p->not_empty);
@@ -158,7 +165,7 @@ static void stop(struct server *srv)
 
 const struct serve_model serve_model_pool = {
     .name = "pool",
-    .summary = "a fixed pool of --threads threads fed by a bounded queue, blocking I/O",
+    .summary = "--threads threads lent only to requests that have arrived; idle ones wait in one poll set",
     .start = start,
     .stop = stop,
 };
