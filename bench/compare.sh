@@ -207,12 +207,21 @@ pick_port() { # sets PICKED
     next_port=$((next_port + 1))
 }
 
+# Connections every server is configured to accept: the idle scenario's and some; lighttpd
+# holds at most max-fds / 2 (and its max-connections is 16 bits wide). The descriptor limit
+# itself is the process's (ulimit -n above): nginx with master_process off ignores
+# worker_rlimit_nofile; bench/idle_table.sh is the one that raises limits with prlimit.
+SERVER_MAX_CONNS=$((IDLE_CONNS + 2000 > 12000 ? IDLE_CONNS + 2000 : 12000))
+SERVER_MAX_CONNS=$((SERVER_MAX_CONNS > 65535 ? 65535 : SERVER_MAX_CONNS))
+
 render() { # render TEMPLATE OUT PORT
     local user_line="" extra=""
     if ((EUID == 0)); then user_line="user: root"; fi # h2o would otherwise drop to nobody
     if [[ $NGINX_OPEN_FILE_CACHE == 1 ]]; then extra="open_file_cache max=1000 inactive=60s;"; fi
     sed -e '/^#/d' -e "s|@PORT@|$3|g" -e "s|@ROOT@|$ROOT|g" -e "s|@TMP@|$TMP|g" \
-        -e "s|^user: @USER@\$|$user_line|" -e "s|@NGINX_EXTRA@|$extra|" "$CONF_DIR/$1" >"$2"
+        -e "s|^user: @USER@\$|$user_line|" -e "s|@NGINX_EXTRA@|$extra|" \
+        -e "s|@MAX_CONNS@|$SERVER_MAX_CONNS|g" -e "s|@MAX_FDS@|$((2 * SERVER_MAX_CONNS + 64))|g" \
+        -e "s|@KEEPALIVE@|65|g" "$CONF_DIR/$1" >"$2"
 }
 
 declare -A PORT=() SPID=() SCMD=() VERSION=() FAILED=()
@@ -230,7 +239,7 @@ start_server() { # start_server NAME; returns 1 if it does not come up
     port=$PICKED
     case $name in
     duct)
-        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --workers 1 --max-conns 20000 --quiet)
+        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --workers 1 --max-conns "$SERVER_MAX_CONNS" --quiet)
         VERSION[duct]=$("$DUCT" --version 2>&1 | head -n1 || true)
         VERSION[duct]+=" ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
         if [[ -n $(git -C "$REPO" status --porcelain -- src 2>/dev/null) ]]; then
@@ -385,7 +394,7 @@ run_one() { # run_one SCENARIO SERVER ROUND
 }
 
 # idle: resident memory per idle keep-alive connection, IDLE_CONNS of them.
-# server round n answered rss_base_kib rss_n_kib per_conn_kib
+# server round n held rss_base_kib rss_n_kib per_conn_bytes
 IDLE_RESULTS=$TMP/idle.tsv
 : >"$IDLE_RESULTS"
 IDLECMD=""
@@ -398,12 +407,12 @@ run_idle() { # run_idle SERVER ROUND
     "${cmd[@]}" >"$out" 2>"$out.err" || log "  idle_conns.py: not every connection of $name was answered"
     line=$(python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
-print(d["n"], d["answered"], d["rss_base_kib"], d["rss_n_kib"], d["per_conn_kib"] if d["per_conn_kib"] is not None else "nan")' "$out" 2>/dev/null) || {
+print(d["n"], d["held"], d["rss_base_kib"], d["rss_n_kib"], d["per_conn_bytes"] if d.get("per_conn_bytes") is not None else "nan")' "$out" 2>/dev/null) || {
         log "  idle round $round: $name: no result; $(tail -n 3 "$out.err" 2>/dev/null)"
         return
     }
     printf '%s\t%s\t%s\n' "$name" "$round" "${line// /$'\t'}" >>"$IDLE_RESULTS"
-    log "  idle round $round: $name $line (n answered base_kib n_kib per_conn_kib)"
+    log "  idle round $round: $name $line (n held base_kib n_kib per_conn_bytes)"
     alive "$pid" || FAILED[$name]="died during idle round $round"
 }
 
@@ -512,7 +521,7 @@ report_idle() {
         mapfile -t v < <(awk -F'\t' -v n=duct '$1 == n && $7 != "nan" { print $7 }' "$IDLE_RESULTS")
         ((${#v[@]})) && duct_med=$(median "${v[@]}")
     fi
-    echo "| server | median KiB per connection | each round | answered (of $IDLE_CONNS) | RSS before (KiB) | RSS with them (KiB) | vs duct |"
+    echo "| server | median bytes per connection | each round | held (of $IDLE_CONNS) | RSS before (KiB) | RSS with them (KiB) | vs duct |"
     echo "|---|---:|---|---|---:|---:|---:|"
     for s in "${ACTIVE[@]}"; do
         mapfile -t v < <(awk -F'\t' -v n="$s" '$1 == n && $7 != "nan" { print $7 }' "$IDLE_RESULTS")
@@ -523,11 +532,12 @@ report_idle() {
         base=$(awk -F'\t' -v n="$s" '$1 == n { v = $5 } END { print (v == "" ? "-" : v) }' "$IDLE_RESULTS")
         held=$(awk -F'\t' -v n="$s" '$1 == n { v = $6 } END { print (v == "" ? "-" : v) }' "$IDLE_RESULTS")
         ratio=$(awk -v a="$med" -v b="$duct_med" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2fx\n", a / b }')
-        echo "| $s | $(fmt "$med" 2) | $rounds | $answered | $base | $held | $ratio |"
+        echo "| $s | $(fmt "$med" 0) | $rounds | $answered | $base | $held | $ratio |"
     done
     echo
-    echo "KiB per connection: (VmRSS of the server and its children with the connections open and idle for 2 s"
-    echo "- VmRSS before they were opened) / connections answered; RSS columns are from the last round."
+    echo "Bytes per connection: (VmRSS of the server and its children with the connections open and idle for 2 s"
+    echo "- VmRSS after one warm-up request) / connections held (answered, and still open when measured); RSS"
+    echo "columns are from the last round. bench/idle_table.sh measures duct's models and larger counts."
     echo
 }
 
@@ -643,7 +653,7 @@ for g in wrk duct-bench; do
 done
 echo '```'
 echo
-echo "Server configs are bench/conf/*.conf.in with @PORT@, @ROOT@ and @TMP@ filled in (KEEP_TMP=1 keeps the rendered files)."
+echo "Server configs are bench/conf/*.conf.in with @PORT@, @ROOT@, @TMP@, @MAX_CONNS@ ($SERVER_MAX_CONNS), @MAX_FDS@ and @KEEPALIVE@ (65) filled in (KEEP_TMP=1 keeps the rendered files)."
 echo "Server CPU and wrk CPU are CPU-seconds used during the run over its wall time: a server well under 100% while"
 echo "wrk is near 100% was limited by the client, not by itself. Other load is the user+system time of every other"
 echo "process on CPUs $SERVER_CPU and $CLIENT_CPU during the run, in % of one CPU: the noise that run had to share the machine with."

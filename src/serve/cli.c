@@ -33,6 +33,8 @@ static void usage(FILE *out)
                  "                          then cuts them (default 30; a second signal stops at once)\n"
                  "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
+                 "      --no-sandbox        do not confine the process (default: once started, read\n"
+                 "                          only DIR, write only the access log, no new privileges)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
                  "  -h, --help              this help\n"
                  "\n"
@@ -59,6 +61,7 @@ enum {
     OPT_DRAIN_TIMEOUT,
     OPT_MAX_AGE,
     OPT_LIST_DIRS,
+    OPT_NO_SANDBOX,
 };
 
 static const struct option serve_options[] = {
@@ -78,6 +81,7 @@ static const struct option serve_options[] = {
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
+    {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
     {NULL, 0, NULL, 0},
 };
 
@@ -96,6 +100,7 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->send_timeout = 60;
     cfg->drain_timeout = 30;
     cfg->max_age = -1;
+    cfg->sandbox = 1;
 }
 
 static int add_listen(struct serve_config *cfg, const char *text)
@@ -192,6 +197,9 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
             break;
         case OPT_LIST_DIRS:
             cfg->list_dirs = 1;
+            break;
+        case OPT_NO_SANDBOX:
+            cfg->sandbox = 0;
             break;
         case '?':
             fprintf(stderr, "duct serve: see duct serve --help\n");

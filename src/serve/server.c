@@ -13,6 +13,7 @@
 #include "net/sock.h"
 #include "serve/engine.h"
 #include "serve/log.h"
+#include "serve/sandbox.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -157,6 +158,29 @@ static void close_listeners(struct server *srv)
     }
 }
 
+/* Runs once prepare has opened every socket and file the server needs, and
+ * before the model starts a thread: from here on the process reads only the
+ * served tree and writes only its logs (serve/sandbox.h). */
+static int confine(struct server *srv)
+{
+    const struct serve_config *cfg = srv->cfg;
+    struct sandbox_rules rules = {
+        .tree_fd = srv->files.root_fd,
+        .tree = cfg->dir,
+        .log_fd = srv->access_fd,
+        .log_path = cfg->access_log,
+        .max_abi = 0,
+    };
+    if (!cfg->sandbox) {
+        snprintf(srv->sandbox_note, sizeof srv->sandbox_note, "off (--no-sandbox)");
+        return 0;
+    }
+    if (sandbox_apply(&rules, srv->sandbox_note, sizeof srv->sandbox_note) >= 0)
+        return 0;
+    log_error("cannot confine the process; %s --no-sandbox would run unconfined", command_name(srv));
+    return -1;
+}
+
 static void announce(const struct server *srv)
 {
     for (int i = 0; i < srv->cfg->listen_count && !srv->cfg->quiet; i++) {
@@ -173,6 +197,8 @@ static void announce(const struct server *srv)
                 srv->model->event_loops ? "workers" : "threads",
                 !http ? srv->proto->name : srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
     }
+    if (srv->proto == &serve_proto_http && !srv->cfg->quiet)
+        fprintf(stderr, "%s: sandbox: %s\n", command_name(srv), srv->sandbox_note);
 }
 
 /* SIGINT and SIGTERM are taken synchronously by the main thread with
@@ -247,7 +273,7 @@ int serve_run(const struct serve_config *cfg)
     static struct server srv;
     sigset_t stop_signals;
     int status = 1;
-    if (prepare(&srv, cfg) != 0 || block_stop_signals(&stop_signals) != 0)
+    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0)
         goto out;
     if (srv.model->start(&srv) != 0) {
         srv.model->stop(&srv);

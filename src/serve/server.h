@@ -33,6 +33,8 @@ struct serve_config {
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
     int list_dirs;       /* HTML listings of directories without index.html */
+    int sandbox;         /* confine the process once set up (serve/sandbox.h); 0: --no-sandbox,
+                          * and duct cat's echo server, which reads no files */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
     const char *command;  /* names the program in messages: "duct serve" when NULL */
 };
@@ -64,6 +66,7 @@ struct server {
     atomic_int live;      /* connections being served, for --max-conns */
     struct engine_totals *totals; /* closes by reason, summed over workers (serve/engine.h) */
     void *model_state;
+    char sandbox_note[512]; /* what the sandbox allows, for the start-up message */
 };
 
 /* The models, NULL-terminated, in the order `--help` lists them. */

@@ -65,7 +65,19 @@ struct token {
     uint8_t kind;
 };
 
-enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL };
+enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_RECV_IDLE };
+
+/* An idle connection waits with a recv that takes a buffer from the worker's
+ * provided-buffer ring only when bytes arrive, so it pins no memory while it
+ * idles and costs no extra system call when its next request comes. A
+ * buffer is no larger than a fresh protocol object's read space (the HTTP
+ * read buffer is at least 4 KiB, echo's 16 KiB), so it is copied whole; a
+ * longer head is read on from the socket into the object. The ring is small
+ * (256 KiB a worker, every buffer touched in turn): when a burst finds it
+ * empty, a connection waits with a poll instead. */
+#define IDLE_BUFS 128
+#define IDLE_BUF_SIZE 2048
+#define IDLE_BUF_GROUP 0
 
 /* An idle connection waits with a POLLIN poll, which holds no buffer, and
  * no protocol object: a recv in flight would pin a read buffer for as long
@@ -112,6 +124,8 @@ struct worker {
     struct timer pause_timer; /* resumes paused listeners */
     struct timer drain_timer; /* cuts what a graceful stop has left */
     struct timer_wheel timers;
+    struct io_uring_buf_ring *idle_ring; /* NULL: the kernel has none; idle connections poll */
+    char *idle_bufs;                     /* IDLE_BUFS x IDLE_BUF_SIZE, lent to the kernel */
 };
 
 struct uring_state {
@@ -230,6 +244,36 @@ static void submit_poll(struct worker *w, struct uconn *c, unsigned mask)
     arm(sqe, c, OP_POLL);
 }
 
+/* An idle connection waits for its next bytes: a buffer-selecting recv, or
+ * a POLLIN poll where the kernel has no provided-buffer rings. */
+static void submit_idle_wait(struct worker *w, struct uconn *c)
+{
+    if (!w->idle_ring) {
+        submit_poll(w, c, POLLIN);
+        return;
+    }
+    struct io_uring_sqe *sqe = get_sqe(w);
+    if (!sqe) {
+        close_conn(w, c, ENGINE_CLOSE_IO_ERROR);
+        return;
+    }
+    io_uring_prep_recv(sqe, c->ec.fd, NULL, IDLE_BUF_SIZE, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = IDLE_BUF_GROUP;
+    arm(sqe, c, OP_RECV_IDLE);
+}
+
+/* A provided buffer the kernel filled goes back to the ring. */
+static void recycle(struct worker *w, unsigned cqe_flags)
+{
+    if (!(cqe_flags & IORING_CQE_F_BUFFER))
+        return;
+    unsigned short bid = (unsigned short)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+    io_uring_buf_ring_add(w->idle_ring, w->idle_bufs + (size_t)bid * IDLE_BUF_SIZE, IDLE_BUF_SIZE, bid,
+                          io_uring_buf_ring_mask(IDLE_BUFS), 0);
+    io_uring_buf_ring_advance(w->idle_ring, 1);
+}
+
 /* The protocol said close: linger (a POLLIN poll until the peer has sent
  * all) or close now. */
 static void end_conn(struct worker *w, struct uconn *c, enum engine_close why, int64_t now_ms)
@@ -244,7 +288,7 @@ static void end_conn(struct worker *w, struct uconn *c, enum engine_close why, i
  * then submits it. io_uring has no sendfile: a file body goes out by
  * sendfile(2) on the non-blocking socket, right here, and a full socket is
  * waited for with a POLLOUT poll. An idle connection gives its protocol
- * object back and waits with a POLLIN poll. */
+ * object back and waits (submit_idle_wait). */
 static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms, int progressed)
 {
     const struct serve_proto *p = w->ew.proto;
@@ -261,7 +305,7 @@ static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms,
         }
         engine_conn_settle(&w->ew, &c->ec, now_ms, progressed);
         if (!c->ec.proto) {
-            submit_poll(w, c, POLLIN);
+            submit_idle_wait(w, c);
             return;
         }
         if (want == SERVE_WANT_READ) {
@@ -332,12 +376,50 @@ static enum next_step failed(int err, enum next_step on_again)
     return NEXT_CLOSE;
 }
 
-static void conn_done(struct worker *w, struct uconn *c, int res, time_t now, int64_t now_ms)
+/* The first bytes after an idle spell, in a provided buffer: a protocol
+ * object, the bytes copied into it, the buffer back to the ring. */
+static void idle_recv_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
+{
+    if (res == -ENOBUFS) { /* every buffer is in use: wait the plain way */
+        submit_poll(w, c, POLLIN);
+        return;
+    }
+    if (res <= 0) {
+        recycle(w, flags);
+        if (res == -ECANCELED || res == -EINTR)
+            submit_idle_wait(w, c);
+        else
+            close_conn(w, c, res == 0 ? ENGINE_CLOSE_PEER_CLOSED : engine_errno_reason(-res));
+        return;
+    }
+    void *conn = engine_conn_proto(&w->ew, &c->ec, now);
+    size_t room = 0;
+    char *space = conn ? w->ew.proto->read_space(conn, &room) : NULL;
+    if (!space || room < (size_t)res) {
+        recycle(w, flags);
+        close_conn(w, c, ENGINE_CLOSE_NO_MEMORY);
+        return;
+    }
+    unsigned short bid = (unsigned short)(flags >> IORING_CQE_BUFFER_SHIFT);
+    memcpy(space, w->idle_bufs + (size_t)bid * IDLE_BUF_SIZE, (size_t)res);
+    recycle(w, flags);
+    c->drained = (uint8_t)w->ew.draining; /* engine_attach drained it */
+    w->ew.proto->received(conn, (size_t)res, now);
+    drive(w, c, now, now_ms, 1);
+}
+
+static void conn_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
 {
     enum op op = (enum op)c->op;
     c->op = OP_NONE;
     if (c->closing) {
+        if (op == OP_RECV_IDLE)
+            recycle(w, flags);
         free_conn(w, c, (enum engine_close)c->why);
+        return;
+    }
+    if (op == OP_RECV_IDLE) {
+        idle_recv_done(w, c, res, flags, now, now_ms);
         return;
     }
     /* An idle or lingering connection holds no protocol object: its poll
@@ -393,7 +475,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
         w->conns->prev = c;
     w->conns = c;
     w->live++;
-    submit_poll(w, c, POLLIN);
+    submit_idle_wait(w, c);
 }
 
 /* ---- listeners ------------------------------------------------------ */
@@ -532,11 +614,11 @@ static void expire_timers(struct worker *w, int64_t now_ms)
 
 /* ---- the loop ------------------------------------------------------- */
 
-static void complete(struct worker *w, struct token *t, int res, time_t now, int64_t now_ms)
+static void complete(struct worker *w, struct token *t, int res, unsigned flags, time_t now, int64_t now_ms)
 {
     switch (t->kind) {
     case TOKEN_CONN:
-        conn_done(w, (struct uconn *)t, res, now, now_ms);
+        conn_done(w, (struct uconn *)t, res, flags, now, now_ms);
         break;
     case TOKEN_ACCEPT:
         accept_done(w, (struct ulistener *)t, res, now_ms);
@@ -564,9 +646,10 @@ static int wait_and_reap(struct worker *w)
     for (int n = 0; n < CQES_PER_WAKE && io_uring_peek_cqe(&w->ring, &cqe) == 0; n++) {
         uint64_t data = io_uring_cqe_get_data64(cqe);
         int res = cqe->res;
+        unsigned flags = cqe->flags;
         io_uring_cqe_seen(&w->ring, cqe);
         if (data)
-            complete(w, (struct token *)(uintptr_t)data, res, now, now_ms);
+            complete(w, (struct token *)(uintptr_t)data, res, flags, now, now_ms);
     }
     expire_timers(w, now_ms);
     engine_tick(&w->ew, now); /* the wait above lasts a second at most */
@@ -591,6 +674,38 @@ static int enable_ring(struct worker *w)
     return 0;
 }
 
+/* In the worker's thread (a single-issuer ring takes registrations from its
+ * issuer only). A kernel without provided-buffer rings (before 5.19) leaves
+ * idle connections on POLLIN polls. */
+static void setup_idle_ring(struct worker *w)
+{
+    void *ring_mem = NULL;
+    size_t ring_bytes = IDLE_BUFS * sizeof(struct io_uring_buf);
+    if (posix_memalign(&ring_mem, 4096, ring_bytes) != 0)
+        return;
+    w->idle_bufs = malloc((size_t)IDLE_BUFS * IDLE_BUF_SIZE);
+    if (!w->idle_bufs) {
+        free(ring_mem);
+        return;
+    }
+    memset(ring_mem, 0, ring_bytes);
+    w->idle_ring = ring_mem;
+    io_uring_buf_ring_init(w->idle_ring);
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (unsigned long)(uintptr_t)ring_mem, .ring_entries = IDLE_BUFS, .bgid = IDLE_BUF_GROUP};
+    if (io_uring_register_buf_ring(&w->ring, &reg, 0) != 0) {
+        free(w->idle_bufs);
+        free(ring_mem);
+        w->idle_bufs = NULL;
+        w->idle_ring = NULL;
+        return;
+    }
+    for (int i = 0; i < IDLE_BUFS; i++)
+        io_uring_buf_ring_add(w->idle_ring, w->idle_bufs + (size_t)i * IDLE_BUF_SIZE, IDLE_BUF_SIZE,
+                              (unsigned short)i, io_uring_buf_ring_mask(IDLE_BUFS), i);
+    io_uring_buf_ring_advance(w->idle_ring, IDLE_BUFS);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -599,6 +714,7 @@ static void *worker_main(void *arg)
         log_syscall("sem_post", "worker started", errno);
     if (w->enable_failed)
         return NULL;
+    setup_idle_ring(w);
     for (int i = 0; i < w->ew.srv->cfg->listen_count; i++)
         arm_accept(w, &w->listeners[i]);
     arm_wake(w);
@@ -624,6 +740,11 @@ static void destroy_worker(struct worker *w)
 {
     if (w->ring_ready)
         io_uring_queue_exit(&w->ring);
+    /* The kernel let go of the provided buffers with the ring. */
+    if (!w->abandoned) {
+        free(w->idle_ring);
+        free(w->idle_bufs);
+    }
     /* Operations the broken loop left in flight may still write into the
      * connections' buffers: leak them rather than free them (the process is
      * exiting). */

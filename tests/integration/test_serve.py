@@ -250,8 +250,9 @@ def startup_banner(srv, row):
         text = wait_until(lambda: url in srv.stderr() and srv.stderr(), 2.0)
         check(text, "stderr lacks a line with %s: %s" % (url, short(srv.stderr())))
         lines = [l for l in text.splitlines() if l.strip()]
-        check_eq(len(lines), 1, "stderr lines for one listener")
+        check_eq(len(lines), 2, "stderr lines for one listener (%s)" % short(text))
         check("listening on" in lines[0], "banner wording: %r" % lines[0])
+        check("sandbox: " in lines[1], "no sandbox line after the banner: %r" % lines[1])
 
 
 # ---------------------------------------------------------------------------
@@ -1108,6 +1109,70 @@ def access_log_to_stdout(srv):
     fields = find_log_line(srv.stdout, "stdout-probe")
     check_eq((fields[4], fields[5], fields[6]), ("GET /blob.xyzzy HTTP/1.1", "200", str(len(BLOB))),
              "request, status, bytes")
+
+
+# ---------------------------------------------------------------------------
+# The confined process (src/serve/sandbox.c).
+
+
+def no_new_privs(pid):
+    """The NoNewPrivs field of /proc/PID/status: "0" or "1"."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("NoNewPrivs:"):
+                return line.split()[1]
+    raise TestFailure("no NoNewPrivs line in /proc/%d/status" % pid)
+
+
+def sandbox_line(srv):
+    lines = wait_until(lambda: [l for l in srv.stderr().splitlines() if "sandbox: " in l], 2.0)
+    check(lines, "no sandbox line on stderr: %s" % short(srv.stderr()))
+    return lines[0]
+
+
+SANDBOX_ROWS = [
+    # (name, access log relative to the work directory, the grant the start-up line names)
+    ("log-beside-tree", "access.log", "writable %(log)s,"),
+    ("log-in-own-dir", "logs/access.log", "writable %(dir)s (the access log's directory)"),
+]
+
+
+@table(SANDBOX_ROWS, start=False)
+def sandbox_confines_and_serves(srv, row):
+    """Once started the server has no new privileges and, where the kernel has
+    Landlock, reads only the tree and writes only its log; files, listings
+    and the access log still work in every model."""
+    log = os.path.join(srv.workdir, row[1])
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    srv.start("--list-dirs", access_log=log)
+    check_eq(no_new_privs(srv.proc.pid), "1", "NoNewPrivs of the running server")
+    line = sandbox_line(srv)
+    if "not available" not in line:
+        check(re.search(r"sandbox: landlock ABI \d+", line), "sandbox line: %r" % line)
+        check("read-only %s," % srv.root in line, "tree not named read-only: %r" % line)
+        grant = row[2] % {"log": log, "dir": os.path.dirname(log)}
+        check(grant in line, "sandbox line lacks %r: %r" % (grant, line))
+        check("no new privileges" in line, "sandbox line: %r" % line)
+    check_file_response(srv.get("/sub/index.html"), srv, "sub/index.html", "text/html; charset=utf-8")
+    resp = srv.get("/empty/")
+    check_eq(resp.status, 200, "listing status")
+    check(b"Index of /empty/" in resp.body, "listing body: %s" % short(resp.body))
+    resp = srv.get("/", headers=[("User-Agent", "sandbox-probe")])
+    check_eq((resp.status, resp.body), (200, INDEX), "index")
+    fields = find_log_line(lambda: read_text(log), "sandbox-probe")
+    check_eq((fields[4], fields[5]), ("GET / HTTP/1.1", "200"), "access-log line")
+    check_eq(srv.get("/outside-link").status, 403, "symlink out of the tree")
+
+
+@case(start=False)
+def no_sandbox(srv):
+    """--no-sandbox leaves the process as it was started: NoNewPrivs 0."""
+    if no_new_privs(os.getpid()) == "1":
+        raise Skip("the test runner has no_new_privs already, and the server inherits it")
+    srv.start("--no-sandbox", "--list-dirs")
+    check_eq(no_new_privs(srv.proc.pid), "0", "NoNewPrivs with --no-sandbox")
+    check("sandbox: off (--no-sandbox)" in sandbox_line(srv), "sandbox line: %s" % short(srv.stderr()))
+    check_eq(srv.get("/empty/").status, 200, "listing status")
 
 
 # ---------------------------------------------------------------------------
