@@ -93,6 +93,8 @@ enum http_want http_conn_want(const struct http_conn *c)
         return HTTP_WANT_READ;
     case HTTP_CONN_SEND:
         return HTTP_WANT_WRITE;
+    case HTTP_CONN_WAIT:
+        return HTTP_WANT_WAIT;
     case HTTP_CONN_CLOSE:
         break;
     }
@@ -149,8 +151,10 @@ static void remember_request(struct http_conn *c, const struct http_request *req
     c->user_agent = h ? h->value : (struct http_span){NULL, 0};
 }
 
-/* Plans the answer to a parsed request head of head_len bytes. */
-static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
+/* Plans the answer to a parsed request head of head_len bytes. Returns 1
+ * when the answer waits for its resource: the head is then left in the
+ * buffer, to be parsed again when the connection resumes. */
+static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
 {
     struct http_request_info info;
     const struct http_request *req = &c->ctx->req;
@@ -169,7 +173,7 @@ static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
         r->keep_alive = 0;
         c->refused = 1;
         http_reply_error(r, rc, status, now);
-        return;
+        return 0;
     }
     c->body_left = info.content_length;
     c->body_chunked = info.chunked;
@@ -183,8 +187,13 @@ static void start_exchange(struct http_conn *c, size_t head_len, time_t now)
         http_reply_error(r, rc, 400, now);
     else
         http_reply_resource(r, rc, req, info.path, now);
+    if (http_reply_pending(r)) {
+        c->buf_start -= head_len;
+        return 1;
+    }
     if (info.expect_continue && !r->http10 && r->keep_alive && (c->body_left || c->body_chunked))
         http_reply_continue(r);
+    return 0;
 }
 
 /* A head the parser refused: answer its status and close, since where the
@@ -226,10 +235,12 @@ static int step_head(struct http_conn *c, time_t now)
         }
         return 0;
     }
-    if (r == HTTP_PARSE_ERROR)
+    if (r == HTTP_PARSE_ERROR) {
         reject_head(c, status, now);
-    else
-        start_exchange(c, (size_t)r, now);
+    } else if (start_exchange(c, (size_t)r, now)) {
+        c->state = HTTP_CONN_WAIT;
+        return 1;
+    }
     c->state = HTTP_CONN_SEND; /* every head, parsed or refused, gets an answer */
     return 1;
 }
@@ -292,11 +303,12 @@ static void advance(struct http_conn *c, time_t now)
         case HTTP_CONN_BODY:
             moved = step_body(c);
             break;
+        case HTTP_CONN_WAIT:
         case HTTP_CONN_SEND:
         case HTTP_CONN_CLOSE:
             break;
         }
-        if (!moved || c->state == HTTP_CONN_SEND || c->state == HTTP_CONN_CLOSE)
+        if (!moved || (c->state != HTTP_CONN_HEAD && c->state != HTTP_CONN_BODY))
             return;
     }
 }
@@ -348,6 +360,19 @@ void http_conn_sent(struct http_conn *c, size_t n, time_t now)
     assert(c->state == HTTP_CONN_SEND);
     if (http_reply_sent(&c->reply, &c->ctx->reply, n))
         finish_exchange(c, now);
+}
+
+int http_conn_wait_fd(const struct http_conn *c)
+{
+    return c->state == HTTP_CONN_WAIT ? http_reply_wait_fd(&c->reply) : -1;
+}
+
+void http_conn_resume(struct http_conn *c, time_t now)
+{
+    assert(c->state == HTTP_CONN_WAIT);
+    c->now = now;
+    c->state = HTTP_CONN_HEAD;
+    advance(c, now);
 }
 
 void http_conn_abort(struct http_conn *c)

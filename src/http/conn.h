@@ -12,6 +12,8 @@
  *                         http_conn_received(c, n > 0 ? n : 0, now); break;
  *   case HTTP_WANT_WRITE: send what http_conn_output(c) describes;
  *                         http_conn_sent(c, n); break;
+ *   case HTTP_WANT_WAIT:  wait until http_conn_wait_fd(c) is readable;
+ *                         http_conn_resume(c, now); break;
  *   case HTTP_WANT_CLOSE: close(fd); http_conn_release(c); return;
  *   }
  */
@@ -59,11 +61,15 @@ enum http_want {
     HTTP_WANT_READ,  /* waiting for request bytes */
     HTTP_WANT_WRITE, /* a response is ready to send */
     HTTP_WANT_CLOSE, /* done: the driver closes the socket and calls http_conn_release */
+    HTTP_WANT_WAIT,  /* the answer waits for its resource: http_conn_wait_fd turns readable */
 };
 
 /* States of a connection, in the order one exchange visits them. */
 enum http_conn_state {
     HTTP_CONN_HEAD,  /* reading a request head (possibly already buffered) */
+    HTTP_CONN_WAIT,  /* the head is parsed but its resource is not ready (a listing being
+                        built): nothing is read or sent; the head stays in the buffer and is
+                        parsed again on resuming */
     HTTP_CONN_SEND,  /* sending the response: head, then body */
     HTTP_CONN_BODY,  /* discarding the rest of a request body (Content-Length or chunked) */
     HTTP_CONN_CLOSE, /* finished; nothing more will be read or sent */
@@ -116,6 +122,15 @@ const struct http_output *http_conn_output(const struct http_conn *c);
 
 /* n bytes of the output were sent (head first, then body). */
 void http_conn_sent(struct http_conn *c, size_t n, time_t now);
+
+/* While http_conn_want says wait: the descriptor that becomes readable when
+ * the answer can go on. The connection owns it: a driver that watches it
+ * stops watching before the connection is released. */
+int http_conn_wait_fd(const struct http_conn *c);
+
+/* The wait descriptor is readable: the answer is planned, and the connection
+ * wants to write (or, rarely, to wait again). */
+void http_conn_resume(struct http_conn *c, time_t now);
 
 /* The file ended before file_len bytes were sent (it shrank): the response
  * cannot be completed, so the connection must end. */

@@ -448,7 +448,12 @@ void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const 
         http_reply_error(r, rc, (int)-len, now);
         return;
     }
-    rc->handler.resolve(rc->handler.ctx, path, (size_t)len, http_accept_encoding(req), &r->res);
+    if (r->res.flags & HTTP_RES_PENDING)
+        rc->handler.resume(rc->handler.ctx, &r->res);
+    else
+        rc->handler.resolve(rc->handler.ctx, path, (size_t)len, http_accept_encoding(req), &r->res);
+    if (r->res.flags & HTTP_RES_PENDING)
+        return; /* the caller waits, then asks again */
     if (r->res.status == 200) {
         respond_resource(r, rc, req, now);
         return;
@@ -462,6 +467,16 @@ void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const 
     } else {
         http_reply_error(r, rc, status, now);
     }
+}
+
+int http_reply_pending(const struct http_reply *r)
+{
+    return (r->res.flags & HTTP_RES_PENDING) != 0;
+}
+
+int http_reply_wait_fd(const struct http_reply *r)
+{
+    return http_reply_pending(r) ? r->res.fd : -1;
 }
 
 /* RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" waits for an

@@ -30,8 +30,10 @@
 
 /* What the static-file handler found for a normalised path. */
 struct http_resource {
-    int status;               /* 200; 301 = a directory asked for without its '/'; or 403, 404, ... */
-    int fd;                   /* body from this file when >= 0; given back through release */
+    int status;               /* 200; 301 = a directory asked for without its '/'; or 403, 404, ...;
+                                 0 while HTTP_RES_PENDING */
+    int fd;                   /* body from this file when >= 0 (while pending: the descriptor to wait
+                                 on); given back through release */
     const void *data;         /* else body from memory, which outlives the response */
     uint64_t size;            /* body length */
     time_t mtime;             /* Last-Modified */
@@ -44,7 +46,9 @@ struct http_resource {
 
 enum {
     HTTP_RES_VARY = 1,      /* the file has a precompressed sibling: every answer says Vary: Accept-Encoding */
-    HTTP_RES_GENERATED = 2, /* made for this request (a listing): no validators, no ranges */
+    HTTP_RES_GENERATED = 2, /* made by the handler (a listing): no validators, no ranges */
+    HTTP_RES_PENDING = 4,   /* not ready yet: fd becomes readable when it is, then the handler's
+                               resume fills the rest (a listing being built elsewhere) */
 };
 
 struct http_handler {
@@ -53,6 +57,11 @@ struct http_handler {
     void (*resolve)(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res);
     /* Gives back what resolve acquired (closes res->fd). */
     void (*release)(void *ctx, struct http_resource *res);
+    /* Completes a resource that resolve left HTTP_RES_PENDING, once its fd is
+     * readable: fills res as resolve would have, without blocking (or leaves
+     * it pending after a stale wake-up). NULL for a handler that never leaves
+     * one pending. */
+    void (*resume)(void *ctx, struct http_resource *res);
     void *ctx;
 };
 
@@ -125,9 +134,20 @@ void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t 
 /* Plans the answer to a GET or HEAD of target (origin-form, query included):
  * normalises its path, resolves it through rc->handler and answers with the
  * resource, a redirect or an error, after req's preconditions and Range.
- * req's spans must stay valid until the answer is sent. */
+ * req's spans must stay valid until the answer is sent.
+ *
+ * When the handler leaves the resource pending, nothing is planned and
+ * http_reply_pending says so: the caller waits until http_reply_wait_fd is
+ * readable, then calls http_reply_resource again with the same request, which
+ * completes the resource (rc->handler.resume) instead of resolving it anew. */
 void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req,
                          struct http_span target, time_t now);
+
+/* The resource is not ready yet (HTTP_RES_PENDING): nothing is planned. */
+int http_reply_pending(const struct http_reply *r);
+
+/* While pending: the descriptor that becomes readable when the resource is ready. */
+int http_reply_wait_fd(const struct http_reply *r);
 
 /* Puts an interim "100 Continue" in front of the planned answer, when the
  * head buffer has room for it. */

@@ -67,6 +67,7 @@ static void set_remove(struct blocking_set *set, int fd)
 void blocking_set_stop(struct blocking_set *set)
 {
     pthread_mutex_lock(&set->lock);
+    set->stop_ms = timer_clock_ms(); /* published by the atomic store below */
     set->stopping = 1;
     for (int i = 0; i < set->count; i++)
         shutdown(set->fds[i], SHUT_RD);
@@ -110,8 +111,21 @@ static int wait_ready(struct blocking_worker *bw, int fd, short events, int64_t 
  * all of it is set. */
 static void notice_stop(struct blocking_worker *bw, void *c, time_t now, int64_t now_ms)
 {
-    engine_begin_drain(&bw->ew, now_ms);
+    /* A thread waiting on a slow client sees the stop up to a slice late:
+     * its deadline still runs from the stop itself. */
+    engine_begin_drain(&bw->ew, bw->set && bw->set->stopping ? bw->set->stop_ms : now_ms);
     bw->ew.proto->drain(c, now);
+}
+
+/* The response waits for work done elsewhere (a listing being built by
+ * another thread): this thread waits for it like for its socket. */
+static enum io_result wait_for_work(struct blocking_worker *bw, void *c, time_t now, int64_t until_ms)
+{
+    const struct serve_proto *p = bw->ew.proto;
+    if (!wait_ready(bw, p->wait_fd(c), POLLIN, until_ms))
+        return IO_AGAIN;
+    p->resume(c, now); /* stays waiting when the wake-up was a stop asked for instead */
+    return p->want(c) == SERVE_WANT_WAIT ? IO_AGAIN : IO_PROGRESS;
 }
 
 /* The textbook loop: read a request, write its response, repeat. Each wait
@@ -150,6 +164,9 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c,
             r = io_send(fd, p, c, now);
             if (r == IO_AGAIN)
                 wait_ready(bw, fd, POLLOUT, until);
+            break;
+        case SERVE_WANT_WAIT:
+            r = wait_for_work(bw, c, now, until);
             break;
         case SERVE_WANT_CLOSE:
         default:

@@ -21,6 +21,7 @@
 struct blocking_set {
     pthread_mutex_t lock;
     atomic_int stopping;
+    int64_t stop_ms; /* when the stop was asked: every thread's drain deadline runs from it */
     int count;
     int cap;
     int *fds;

@@ -33,6 +33,8 @@ static void usage(FILE *out)
                  "                          then cuts them (default 30; a second signal stops at once)\n"
                  "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
+                 "      --list-max N        entries a listing shows at most; a note counts the rest\n"
+                 "                          (default 10000)\n"
                  "      --no-sandbox        do not confine the process (default: once started, read\n"
                  "                          only DIR, write only the access log, no new privileges)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
@@ -61,6 +63,7 @@ enum {
     OPT_DRAIN_TIMEOUT,
     OPT_MAX_AGE,
     OPT_LIST_DIRS,
+    OPT_LIST_MAX,
     OPT_NO_SANDBOX,
 };
 
@@ -81,6 +84,7 @@ static const struct option serve_options[] = {
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"max-age", required_argument, NULL, OPT_MAX_AGE},
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
+    {"list-max", required_argument, NULL, OPT_LIST_MAX},
     {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
     {NULL, 0, NULL, 0},
 };
@@ -100,6 +104,7 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->send_timeout = 60;
     cfg->drain_timeout = 30;
     cfg->max_age = -1;
+    cfg->list_max = 10000;
     cfg->sandbox = 1;
 }
 
@@ -153,6 +158,11 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
         if (parse_count("--max-age", arg, 0, 2147483648LL, &v) != 0)
             return 2;
         cfg->max_age = (long)v;
+        return 0;
+    case OPT_LIST_MAX:
+        if (parse_count("--list-max", arg, 1, 10000000, &v) != 0)
+            return 2;
+        cfg->list_max = (size_t)v;
         return 0;
     default:
         break;

@@ -55,8 +55,9 @@ enum engine_phase engine_phase_of(const struct serve_proto *p, const void *conn)
 {
     if (!conn)
         return ENGINE_PHASE_IDLE;
-    if (p->want(conn) == SERVE_WANT_WRITE)
-        return ENGINE_PHASE_SEND;
+    enum serve_want want = p->want(conn);
+    if (want == SERVE_WANT_WRITE || want == SERVE_WANT_WAIT)
+        return ENGINE_PHASE_SEND; /* a response under way, even while its body is being made */
     return p->idle(conn) ? ENGINE_PHASE_IDLE : ENGINE_PHASE_HEAD;
 }
 

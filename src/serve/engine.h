@@ -56,7 +56,8 @@ struct engine_stats {
 enum engine_phase {
     ENGINE_PHASE_IDLE,   /* between requests: the idle timeout, from the end of the last response */
     ENGINE_PHASE_HEAD,   /* a request is arriving: the header timeout, from its first byte */
-    ENGINE_PHASE_SEND,   /* a response is leaving: the send timeout, from the last progress */
+    ENGINE_PHASE_SEND,   /* a response is leaving (or waits for its body to be made): the send
+                            timeout, from the last progress */
     ENGINE_PHASE_LINGER, /* closing: what the peer still sends is read and dropped, briefly */
 };
 

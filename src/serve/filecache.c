@@ -116,6 +116,8 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
         cache->slots[slot] = NULL;
     }
     cache->base.resolve(cache->base.ctx, path, len, accept, res);
+    if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))
+        return; /* a listing: never cached here, and its handle is the handler's */
     res->handle = NULL;
     if (res->status == 200 && res->fd >= 0 && len <= KEY_MAX)
         remember(cache, slot, path, len, accept, now, res);
@@ -125,7 +127,7 @@ static void release(void *ctx, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
     struct cached_file *e = res->handle;
-    if (!e) {
+    if (!e || (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
         cache->base.release(cache->base.ctx, res);
         return;
     }
@@ -174,8 +176,14 @@ void file_cache_free(struct file_cache *cache)
     free(cache);
 }
 
+static void resume(void *ctx, struct http_resource *res)
+{
+    struct file_cache *cache = ctx;
+    cache->base.resume(cache->base.ctx, res);
+}
+
 struct http_handler file_cache_handler(struct file_cache *cache)
 {
-    struct http_handler h = {.resolve = resolve, .release = release, .ctx = cache};
+    struct http_handler h = {.resolve = resolve, .release = release, .resume = resume, .ctx = cache};
     return h;
 }

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "serve/demo.h"
-#include "serve/listing.h"
 
 /* openat2 with RESOLVE_BENEATH lets the kernel refuse any path, ".." or
  * symlink included, that would leave the root: the guarantee holds even if a
@@ -63,14 +62,16 @@ static void fill_from_stat(struct http_resource *res, int fd, const struct stat 
 }
 
 /* A directory URL ending in '/' is answered by its index.html; without an
- * index it is a listing with --list-dirs, else 403 as nginx does. */
-static void resolve_index(struct files *files, int dir_fd, const char *path, size_t path_len,
-                          struct http_resource *res)
+ * index it is a listing with --list-dirs, else 403 as nginx does. dir_st is
+ * the directory's fstat: its identity and modification time name the
+ * version of the listing. */
+static void resolve_index(struct files *files, int dir_fd, const struct stat *dir_st, const char *path,
+                          size_t path_len, struct http_resource *res)
 {
     struct stat st;
     int fd = open_beneath(dir_fd, "index.html");
-    if (fd < 0 && errno == ENOENT && files->list_dirs) {
-        listing_resolve(dir_fd, path, path_len, res);
+    if (fd < 0 && errno == ENOENT && files->listings) {
+        listing_cache_get(files->listings, dir_fd, dir_st, path, path_len, res);
         return;
     }
     close(dir_fd);
@@ -182,7 +183,7 @@ static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned 
     }
     if (S_ISDIR(st.st_mode)) {
         if (path[path_len - 1] == '/') {
-            resolve_index(files, fd, path, path_len, res);
+            resolve_index(files, fd, &st, path, path_len, res);
             choose_index_sibling(files, path, path_len, accept, res);
             return;
         }
@@ -228,13 +229,22 @@ static void resolve_demo(void *ctx, const char *path, size_t path_len, unsigned 
 
 static void release(void *ctx, struct http_resource *res)
 {
-    (void)ctx;
+    struct files *files = ctx;
+    if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING)) {
+        listing_cache_put(files->listings, res);
+        return;
+    }
     if (res->fd >= 0)
         close(res->fd);
     res->fd = -1;
-    if (res->flags & HTTP_RES_GENERATED)
-        free((void *)res->data);
     res->data = NULL;
+}
+
+/* Only a listing is ever left pending. */
+static void resume(void *ctx, struct http_resource *res)
+{
+    struct files *files = ctx;
+    listing_cache_finish(files->listings, res);
 }
 
 struct http_handler files_handler(struct files *files)
@@ -242,6 +252,7 @@ struct http_handler files_handler(struct files *files)
     struct http_handler h = {
         .resolve = files->root_fd >= 0 ? resolve_file : resolve_demo,
         .release = release,
+        .resume = resume,
         .ctx = files,
     };
     return h;
@@ -297,7 +308,7 @@ int files_open(struct files *files, const char *dir, char *err, size_t errlen)
 {
     files->root_fd = -1;
     files->started = time(NULL);
-    files->list_dirs = 0;
+    files->listings = NULL;
     if (build_mime_table(files, err, errlen) != 0)
         return -1;
     if (!dir)
@@ -327,4 +338,12 @@ void files_close(struct files *files)
     files->root_fd = -1;
     mime_table_free(files->mime);
     files->mime = NULL;
+    listing_cache_free(files->listings);
+    files->listings = NULL;
+}
+
+int files_list_dirs(struct files *files, size_t list_max)
+{
+    files->listings = listing_cache_new(list_max);
+    return files->listings ? 0 : -1;
 }

@@ -8,18 +8,24 @@
 
 #include "http/conn.h"
 #include "http/mime.h"
+#include "serve/listing_cache.h"
 
 struct files {
     int root_fd; /* the document root, or -1 when serving the demo site */
     struct mime_table *mime;
     time_t started; /* Last-Modified of the demo assets */
-    int list_dirs;  /* a directory without index.html gets a listing instead of 403 */
+    struct listing_cache *listings; /* --list-dirs: a directory without index.html gets a listing
+                                       instead of 403; NULL: no listings */
 };
 
 /* Opens dir (NULL: the demo site) and builds the MIME table, extended by
  * /etc/mime.types when it exists. Returns 0, or -1 with a one-line reason. */
 int files_open(struct files *files, const char *dir, char *err, size_t errlen);
 void files_close(struct files *files);
+
+/* Turns listings on (--list-dirs), each of at most list_max entries. 0, or -1
+ * when out of memory. */
+int files_list_dirs(struct files *files, size_t list_max);
 
 /* The handler that http_conn calls; shared by all workers (it holds no
  * per-request state). */

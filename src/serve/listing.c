@@ -12,31 +12,42 @@
 #include "http/head.h"
 #include "http/path.h"
 
-/* A growing page; after a failed allocation every append is a no-op. */
+/* The page on its way to a descriptor, through a buffer; after a failed
+ * write every append is a no-op. */
 struct page {
-    char *p;
-    size_t len, cap;
-    int oom;
+    int fd;
+    int err;        /* errno of the failed write, or 0 */
+    uint64_t total; /* bytes written and buffered */
+    size_t used;
+    char buf[1 << 16];
 };
+
+static void flush(struct page *pg)
+{
+    size_t done = 0;
+    while (!pg->err && done < pg->used) {
+        ssize_t n = write(pg->fd, pg->buf + done, pg->used - done);
+        if (n > 0)
+            done += (size_t)n;
+        else if (n == 0 || errno != EINTR)
+            pg->err = n == 0 ? EIO : errno;
+    }
+    pg->used = 0;
+}
 
 static void put(struct page *pg, const char *bytes, size_t len)
 {
-    if (pg->oom)
-        return;
-    if (len > pg->cap - pg->len) {
-        size_t cap = pg->cap ? pg->cap : 4096;
-        while (cap - pg->len < len)
-            cap *= 2;
-        char *p = realloc(pg->p, cap);
-        if (!p) {
-            pg->oom = 1;
-            return;
-        }
-        pg->p = p;
-        pg->cap = cap;
+    while (len > 0 && !pg->err) {
+        size_t room = sizeof pg->buf - pg->used;
+        size_t n = len < room ? len : room;
+        memcpy(pg->buf + pg->used, bytes, n);
+        pg->used += n;
+        pg->total += n;
+        bytes += n;
+        len -= n;
+        if (pg->used == sizeof pg->buf)
+            flush(pg);
     }
-    memcpy(pg->p + pg->len, bytes, len);
-    pg->len += len;
 }
 
 static void put_str(struct page *pg, const char *s)
@@ -116,26 +127,52 @@ static void put_row(struct page *pg, const struct listing_entry *e)
     put_str(pg, "</td></tr>\n");
 }
 
-char *listing_render(const char *path, size_t path_len, const struct listing_entry *entries, size_t n,
-                     size_t *len)
+/* The closing note of a page cut at --list-max: how many entries it leaves out. */
+static void put_omitted(struct page *pg, size_t shown, size_t omitted)
 {
-    struct page pg = {0};
-    put_str(&pg, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
-    put_escaped(&pg, path, path_len);
-    put_str(&pg, "</title></head>\n<body><h1>Index of ");
-    put_escaped(&pg, path, path_len);
-    put_str(&pg, "</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n");
-    if (path_len > 1)
-        put_str(&pg, "<tr><td><a href=\"../\">../</a></td><td>-</td><td></td></tr>\n");
-    for (size_t i = 0; i < n; i++)
-        put_row(&pg, &entries[i]);
-    put_str(&pg, "</table>\n</body></html>\n");
-    if (pg.oom) {
-        free(pg.p);
-        return NULL;
+    char num[24];
+    put_str(pg, "<p>");
+    put(pg, num, http_u64_to_dec(omitted, num));
+    put_str(pg, omitted == 1 ? " more entry is" : " more entries are");
+    put_str(pg, " not listed: this page shows the first ");
+    put(pg, num, http_u64_to_dec(shown, num));
+    put_str(pg, " (--list-max).</p>\n");
+}
+
+int64_t listing_render(int fd, const char *path, size_t path_len, const struct listing_entry *entries, size_t n,
+                       size_t omitted)
+{
+    struct page *pg = malloc(sizeof *pg);
+    if (!pg) {
+        errno = ENOMEM;
+        return -1;
     }
-    *len = pg.len;
-    return pg.p;
+    pg->fd = fd;
+    pg->err = 0;
+    pg->total = 0;
+    pg->used = 0;
+    put_str(pg, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+    put_escaped(pg, path, path_len);
+    put_str(pg, "</title></head>\n<body><h1>Index of ");
+    put_escaped(pg, path, path_len);
+    put_str(pg, "</h1>\n<table>\n<tr><th>Name</th><th>Size</th><th>Last modified</th></tr>\n");
+    if (path_len > 1)
+        put_str(pg, "<tr><td><a href=\"../\">../</a></td><td>-</td><td></td></tr>\n");
+    for (size_t i = 0; i < n; i++)
+        put_row(pg, &entries[i]);
+    put_str(pg, "</table>\n");
+    if (omitted > 0)
+        put_omitted(pg, n, omitted);
+    put_str(pg, "</body></html>\n");
+    flush(pg);
+    int err = pg->err;
+    int64_t total = (int64_t)pg->total;
+    free(pg);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return total;
 }
 
 struct collected {
@@ -160,15 +197,36 @@ static int grow(void **p, size_t *cap, size_t need, size_t unit)
     return 0;
 }
 
-/* Keeps one entry; symbolic links are described, not followed, so nothing
- * outside the root is looked at. Returns -1 when out of memory. */
-static int collect(struct collected *c, int dir_fd, const char *name)
+/* Whether a directory entry is listed at all, and whether it is a directory:
+ * 1 a directory, 0 a file or a symbolic link, -1 not listed (a dot file, a
+ * FIFO, device or socket, which are never served, or gone). d_type answers
+ * without a syscall on the usual file systems. */
+static int classify(int dir_fd, const struct dirent *de)
 {
     struct stat st;
-    if (name[0] == '.' || fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (de->d_name[0] == '.')
+        return -1;
+    switch (de->d_type) {
+    case DT_DIR:
+        return 1;
+    case DT_REG:
+    case DT_LNK:
         return 0;
-    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
-        return 0; /* FIFOs, devices and sockets are never served */
+    case DT_UNKNOWN:
+        break;
+    default:
+        return -1;
+    }
+    if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -1;
+    if (S_ISDIR(st.st_mode))
+        return 1;
+    return S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) ? 0 : -1;
+}
+
+/* Keeps one name. Returns -1 when out of memory. */
+static int collect(struct collected *c, const char *name, int is_dir)
+{
     size_t len = strlen(name);
     if (grow((void **)&c->entries, &c->cap, c->n + 1, sizeof *c->entries) != 0 ||
         grow((void **)&c->names, &c->names_cap, c->names_len + len + 1, 1) != 0)
@@ -177,59 +235,75 @@ static int collect(struct collected *c, int dir_fd, const char *name)
     c->entries[c->n++] = (struct listing_entry){
         .name = (const char *)(uintptr_t)c->names_len,
         .name_len = len,
-        .size = S_ISLNK(st.st_mode) ? LISTING_SIZE_UNKNOWN : (uint64_t)st.st_size,
-        .mtime = st.st_mtime,
-        .is_dir = S_ISDIR(st.st_mode),
+        .is_dir = is_dir,
     };
     c->names_len += len + 1;
     return 0;
 }
 
-/* Reads the whole directory. Returns 0, or the status to answer. */
-static int read_dir(int dir_fd, struct collected *c)
+/* Reads every name of the directory. Returns 0, or the status to answer. */
+static int read_names(DIR *d, struct collected *c)
 {
-    DIR *d = fdopendir(dir_fd);
-    if (!d) {
-        close(dir_fd);
-        return errno == ENOMEM ? 503 : 500;
-    }
-    int status = 0;
     for (;;) {
         errno = 0;
         const struct dirent *de = readdir(d);
-        if (!de) {
-            status = errno ? 500 : 0;
+        if (!de)
             break;
-        }
-        if (collect(c, dirfd(d), de->d_name) != 0) {
-            status = 503;
-            break;
-        }
+        int kind = classify(dirfd(d), de);
+        if (kind >= 0 && collect(c, de->d_name, kind) != 0)
+            return 503;
     }
-    closedir(d);
-    for (size_t i = 0; status == 0 && i < c->n; i++)
+    if (errno)
+        return 500;
+    for (size_t i = 0; i < c->n; i++)
         c->entries[i].name = c->names + (uintptr_t)c->entries[i].name;
-    return status;
+    return 0;
 }
 
-void listing_resolve(int dir_fd, const char *path, size_t path_len, struct http_resource *res)
+/* Fills in size and date for the first `max` sorted entries that can still
+ * be described, moving them to the front; symbolic links are described, not
+ * followed, so nothing outside the root is looked at. Returns how many; *next
+ * is the index of the first entry not looked at. */
+static size_t describe(int dir_fd, struct collected *c, size_t max, size_t *next)
+{
+    size_t shown = 0, i = 0;
+    for (; i < c->n && shown < max; i++) {
+        struct listing_entry e = c->entries[i];
+        struct stat st;
+        if (fstatat(dir_fd, e.name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* removed since it was read */
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+            continue;
+        e.size = S_ISLNK(st.st_mode) ? LISTING_SIZE_UNKNOWN : (uint64_t)st.st_size;
+        e.mtime = st.st_mtime;
+        e.is_dir = S_ISDIR(st.st_mode);
+        c->entries[shown++] = e;
+    }
+    *next = i;
+    return shown;
+}
+
+int listing_build(int dir_fd, const char *path, size_t path_len, size_t list_max, int out_fd, uint64_t *len)
 {
     struct collected c = {0};
-    size_t len = 0;
-    char *page = NULL;
-    int status = read_dir(dir_fd, &c);
-    if (status == 0) {
-        listing_sort(c.entries, c.n);
-        page = listing_render(path, path_len, c.entries, c.n, &len);
-        status = page ? 200 : 503;
+    int status;
+    DIR *d = fdopendir(dir_fd);
+    if (!d) {
+        status = errno == ENOMEM ? 503 : 500;
+        close(dir_fd);
+        return status;
     }
+    status = read_names(d, &c);
+    if (status == 0) {
+        size_t next = 0;
+        listing_sort(c.entries, c.n);
+        size_t shown = describe(dirfd(d), &c, list_max, &next);
+        int64_t n = listing_render(out_fd, path, path_len, c.entries, shown, c.n - next);
+        status = n < 0 ? 503 : 200;
+        *len = n < 0 ? 0 : (uint64_t)n;
+    }
+    closedir(d);
     free(c.entries);
     free(c.names);
-    res->status = status;
-    if (!page)
-        return;
-    res->data = page;
-    res->size = len;
-    res->content_type = "text/html; charset=utf-8";
-    res->flags |= HTTP_RES_GENERATED;
+    return status;
 }

@@ -4,8 +4,8 @@
  *
  * A driver gets a protocol object (conn_size bytes, aligned for any type)
  * only while the connection has something in flight, then drives it: want,
- * then read_space + received or output + sent, until want says close, then
- * release. An object whose `idle` says it holds nothing may be released and
+ * then read_space + received, output + sent, or (wait) wait_fd + resume,
+ * until want says close, then release. An object whose `idle` says it holds nothing may be released and
  * a fresh one initialised when the next byte arrives: that is how an idle
  * connection keeps no protocol memory. Each step is one indirect call; no
  * member allocates per call. */
@@ -22,6 +22,8 @@ enum serve_want {
     SERVE_WANT_READ,  /* waiting for bytes from the peer */
     SERVE_WANT_WRITE, /* something is ready to send */
     SERVE_WANT_CLOSE, /* done: the driver closes the socket and releases the object */
+    SERVE_WANT_WAIT,  /* work done elsewhere (a listing being built): wait until wait_fd is
+                         readable, neither reading nor writing the socket, then resume */
 };
 
 /* What to send now: head[0..head_len), then either data[0..data_len) or
@@ -61,6 +63,12 @@ struct serve_proto {
     enum serve_end (*end)(const void *conn);             /* after want said close: why */
     int (*unread)(const void *conn);                     /* input may be left unread (lingering close) */
     void (*release)(void *conn);                         /* give back what the connection holds */
+    /* While want says wait: the descriptor to watch for readability. The
+     * object owns it and closes it when it resumes or is released, so a
+     * driver stops watching it first (epoll would otherwise keep watching
+     * a descriptor closed under it). NULL for a protocol that never waits. */
+    int (*wait_fd)(const void *conn);
+    void (*resume)(void *conn, time_t now);              /* wait_fd is readable: go on */
     /* The object moves to another thread, which serves it from now on with
      * its own context (the pool model hands connections between threads). */
     void (*rebind)(void *conn, struct serve_ctx *ctx);

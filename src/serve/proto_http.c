@@ -17,6 +17,8 @@ static enum serve_want http_want(const void *conn)
         return SERVE_WANT_READ;
     case HTTP_WANT_WRITE:
         return SERVE_WANT_WRITE;
+    case HTTP_WANT_WAIT:
+        return SERVE_WANT_WAIT;
     case HTTP_WANT_CLOSE:
         break;
     }
@@ -82,6 +84,16 @@ static void http_release(void *conn)
     http_conn_release(conn);
 }
 
+static int http_wait_fd(const void *conn)
+{
+    return http_conn_wait_fd(conn);
+}
+
+static void http_resume(void *conn, time_t now)
+{
+    http_conn_resume(conn, now);
+}
+
 /* Buffers are plain heap blocks: one taken from another thread's pool is
  * given back to the new owner's. */
 static void http_rebind(void *conn, struct serve_ctx *ctx)
@@ -106,5 +118,7 @@ const struct serve_proto serve_proto_http = {
     .end = http_end,
     .unread = http_unread,
     .release = http_release,
+    .wait_fd = http_wait_fd,
+    .resume = http_resume,
     .rebind = http_rebind,
 };

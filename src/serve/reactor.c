@@ -23,8 +23,18 @@
 #define ACCEPT_BATCH 64
 #define STEPS_PER_EVENT 32
 #define EVENTS_PER_WAIT 512
+/* Waiting responses resumed per wake-up: when a listing is built, all that
+ * waited for it become ready at once, and each first send fills a socket
+ * buffer (megabytes on loopback). The rest stay readable for the next
+ * wake-up, after the other connections' events. */
+#define RESUMES_PER_WAKE 8
 /* Connections are carved from slabs of this many (serve/slab.h). */
 #define SLAB_CONNS 256
+
+/* engine_conn.flags: the connection's response waits for work done
+ * elsewhere, and its loop watches the protocol's wait descriptor, which
+ * by_fd maps to the connection too, instead of its socket. */
+#define CONN_WAITING 1
 
 struct worker {
     struct engine_worker ew;
@@ -35,6 +45,7 @@ struct worker {
     struct loop *loop;
     struct engine_conn **by_fd;
     struct slab_set conns;       /* the engine_conn records */
+    int resumes_left;            /* of RESUMES_PER_WAKE in this wake-up */
     int live;
     int highest_fd;              /* bounds the one scan a graceful stop makes */
     int listeners_paused;
@@ -65,9 +76,30 @@ static void forget_conn(struct worker *w, struct engine_conn *ec, int fd)
     w->live--;
 }
 
+/* Stops watching the wait descriptor, which the protocol object is about to
+ * close (on resuming, or released). */
+static void end_wait(struct worker *w, struct engine_conn *ec)
+{
+    int wait_fd = w->ew.proto->wait_fd(ec->proto);
+    if (wait_fd >= 0) {
+        loop_watch(w->loop, wait_fd, 0);
+        w->by_fd[wait_fd] = NULL;
+    }
+    ec->flags &= (uint8_t)~CONN_WAITING;
+}
+
+/* A connection's own entry in by_fd, not its wait descriptor's. */
+static struct engine_conn *conn_at(const struct worker *w, int fd)
+{
+    struct engine_conn *ec = w->by_fd[fd];
+    return ec && ec->fd == fd ? ec : NULL;
+}
+
 static void close_conn(struct worker *w, struct engine_conn *ec, enum engine_close why)
 {
     int fd = ec->fd;
+    if (ec->flags & CONN_WAITING)
+        end_wait(w, ec);
     /* Out of the loop first: select fails on a closed descriptor. */
     loop_watch(w->loop, fd, 0);
     engine_conn_close(&w->ew, ec, why);
@@ -91,6 +123,25 @@ static void settle(struct worker *w, struct engine_conn *ec, int64_t now_ms, int
     engine_conn_settle(&w->ew, ec, now_ms, progressed);
     if (loop_watch(w->loop, ec->fd, mask) != 0)
         log_syscall("loop_watch", w->backend, errno);
+}
+
+/* The response waits for work done elsewhere (a listing being built). The
+ * socket is not watched meanwhile, so that a pipelining client cannot wake
+ * the loop again and again; the wait descriptor is, mapped to the
+ * connection. */
+static void begin_wait(struct worker *w, struct engine_conn *ec, int64_t now_ms, int progressed)
+{
+    int wait_fd = w->ew.proto->wait_fd(ec->proto);
+    engine_conn_settle(&w->ew, ec, now_ms, progressed);
+    if (wait_fd < 0 || loop_watch(w->loop, wait_fd, LOOP_READ) != 0) {
+        log_syscall("loop_watch", "wait descriptor", wait_fd < 0 ? EBADF : errno);
+        close_conn(w, ec, ENGINE_CLOSE_IO_ERROR);
+        return;
+    }
+    if (loop_watch(w->loop, ec->fd, 0) != 0)
+        log_syscall("loop_watch", w->backend, errno);
+    w->by_fd[wait_fd] = ec;
+    ec->flags |= CONN_WAITING;
 }
 
 /* Runs one connection as far as it goes without blocking. The step bound
@@ -132,6 +183,9 @@ static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t 
                 return;
             }
             break;
+        case SERVE_WANT_WAIT:
+            begin_wait(w, ec, now_ms, progressed);
+            return;
         case SERVE_WANT_CLOSE:
         default:
             end_conn(w, ec, engine_end_reason(&w->ew, c), now_ms);
@@ -259,7 +313,7 @@ static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
         }
     }
     for (int fd = 0; fd <= w->highest_fd; fd++) {
-        struct engine_conn *ec = w->by_fd[fd];
+        struct engine_conn *ec = conn_at(w, fd);
         if (!ec || ec->phase == ENGINE_PHASE_LINGER)
             continue;
         if (ec->proto && w->hand_off)
@@ -277,7 +331,7 @@ static void cut_drain(struct worker *w)
 {
     int cut = 0;
     for (int fd = 0; fd <= w->highest_fd; fd++) {
-        if (w->by_fd[fd]) {
+        if (conn_at(w, fd)) {
             close_conn(w, w->by_fd[fd], ENGINE_CLOSE_DRAIN_CUT);
             cut++;
         }
@@ -385,6 +439,14 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
     struct engine_conn *ec = w->by_fd[ev->fd];
     if (!ec)
         return;
+    if (ec->fd != ev->fd) {
+        /* The wait descriptor: what the response waited for is done. */
+        if (w->resumes_left == 0)
+            return;
+        w->resumes_left--;
+        end_wait(w, ec);
+        w->ew.proto->resume(ec->proto, now);
+    }
     if (w->hand_off && ec->phase != ENGINE_PHASE_LINGER)
         lend(w, ec);
     else
@@ -409,6 +471,7 @@ static void *worker_main(void *arg)
         }
         time_t now = serve_clock();
         int64_t now_ms = timer_clock_ms();
+        w->resumes_left = RESUMES_PER_WAKE;
         for (int i = 0; i < n; i++)
             dispatch(w, &events[i], now, now_ms);
         expire_timers(w, now_ms);
@@ -423,7 +486,7 @@ static void *worker_main(void *arg)
 static void destroy_worker(struct worker *w)
 {
     for (int fd = 0; w->by_fd && fd <= w->highest_fd; fd++)
-        if (w->by_fd[fd])
+        if (conn_at(w, fd))
             close_conn(w, w->by_fd[fd], ENGINE_CLOSE_STOP);
     slab_destroy(&w->conns);
     engine_worker_destroy(&w->ew);

@@ -227,12 +227,20 @@ static int wait_for_stop(const sigset_t *set)
     return sig;
 }
 
+struct second_signal {
+    sigset_t signals;
+    const struct serve_model *model;
+};
+
 /* While the first stop signal drains, a second one ends the process at once:
  * the operator has chosen not to wait. */
 static void *stop_at_second_signal(void *arg)
 {
-    int sig = wait_for_stop(arg);
+    const struct second_signal *ss = arg;
+    int sig = wait_for_stop(&ss->signals);
     log_error("%s received again: stopping at once, connections in flight are cut", strsignal(sig));
+    if (ss->model->cut)
+        ss->model->cut();
     _exit(1);
 }
 
@@ -253,7 +261,10 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
         log_error("%s", err);
         return -1;
     }
-    srv->files.list_dirs = cfg->list_dirs;
+    if (srv->proto->uses_files && cfg->list_dirs && cfg->dir && files_list_dirs(&srv->files, cfg->list_max) != 0) {
+        log_error("out of memory for the listing cache");
+        return -1;
+    }
     srv->access_fd = access_log_open(cfg->access_log);
     if (srv->access_fd == -1) {
         log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));
@@ -284,8 +295,10 @@ int serve_run(const struct serve_config *cfg)
     if (!cfg->quiet)
         fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(&srv),
                 strsignal(sig), srv.proto == &serve_proto_http ? "responses" : "connections", cfg->drain_timeout);
+    static struct second_signal second_signal;
+    second_signal = (struct second_signal){stop_signals, srv.model};
     pthread_t second;
-    if (pthread_create(&second, NULL, stop_at_second_signal, &stop_signals) == 0)
+    if (pthread_create(&second, NULL, stop_at_second_signal, &second_signal) == 0)
         pthread_detach(second);
     srv.model->stop(&srv);
     log_limits_flush(timer_clock_ms(), 1);

@@ -33,6 +33,7 @@ struct serve_config {
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
     int list_dirs;       /* HTML listings of directories without index.html */
+    size_t list_max;     /* entries a listing shows at most; a note counts the others */
     int sandbox;         /* confine the process once set up (serve/sandbox.h); 0: --no-sandbox,
                           * and duct cat's echo server, which reads no files */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
@@ -51,6 +52,9 @@ struct serve_model {
     int (*start)(struct server *srv);
     /* Stops accepting, finishes responses in flight, and returns when all is done. */
     void (*stop)(struct server *srv);
+    /* Optional, from any thread while stop runs: the process is about to end
+     * at once; end what would outlive it (the fork model's children). */
+    void (*cut)(void);
 };
 
 struct server {

@@ -65,7 +65,7 @@ struct token {
     uint8_t kind;
 };
 
-enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_RECV_IDLE };
+enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_RECV_IDLE, OP_WAIT };
 
 /* An idle connection waits with a recv that takes a buffer from the worker's
  * provided-buffer ring only when bytes arrive, so it pins no memory while it
@@ -244,6 +244,21 @@ static void submit_poll(struct worker *w, struct uconn *c, unsigned mask)
     arm(sqe, c, OP_POLL);
 }
 
+/* The response waits for work done elsewhere (a listing being built): a
+ * POLLIN poll on the protocol's wait descriptor, which the protocol closes
+ * only after the poll has completed (on resuming, or when released). */
+static void submit_wait(struct worker *w, struct uconn *c)
+{
+    struct io_uring_sqe *sqe = get_sqe(w);
+    int fd = w->ew.proto->wait_fd(c->ec.proto);
+    if (!sqe || fd < 0) {
+        close_conn(w, c, ENGINE_CLOSE_IO_ERROR);
+        return;
+    }
+    io_uring_prep_poll_add(sqe, fd, POLLIN);
+    arm(sqe, c, OP_WAIT);
+}
+
 /* An idle connection waits for its next bytes: a buffer-selecting recv, or
  * a POLLIN poll where the kernel has no provided-buffer rings. */
 static void submit_idle_wait(struct worker *w, struct uconn *c)
@@ -310,6 +325,10 @@ static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms,
         }
         if (want == SERVE_WANT_READ) {
             submit_recv(w, c);
+            return;
+        }
+        if (want == SERVE_WANT_WAIT) {
+            submit_wait(w, c);
             return;
         }
         struct serve_output o;
@@ -429,7 +448,9 @@ static void conn_done(struct worker *w, struct uconn *c, int res, unsigned flags
     enum next_step next = NEXT_DRIVE;
     int progressed = 0;
     if (res < 0) {
-        next = failed(-res, op == OP_SEND ? NEXT_POLL_OUT : NEXT_POLL_IN);
+        next = failed(-res, op == OP_SEND ? NEXT_POLL_OUT : op == OP_WAIT ? NEXT_DRIVE : NEXT_POLL_IN);
+    } else if (op == OP_WAIT) {
+        p->resume(c->ec.proto, now);
     } else if (op == OP_RECV) {
         p->received(c->ec.proto, (size_t)res, now);
         progressed = res > 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Black-box tests of the response semantics of `duct serve`: byte ranges,
-conditional requests, precompressed siblings, --max-age, --list-dirs, and
-that no request byte reaches a response head unescaped (RFC 9110 §13, §14).
+conditional requests, precompressed siblings, --max-age, --list-dirs and
+--list-max, and that no request byte reaches a response head unescaped
+(RFC 9110 §13, §14).
 
 Run: python3 tests/integration/test_http_semantics.py
 Environment: DUCT_BIN, DUCT_MODELS, DUCT_TESTS as for test_serve.py; the
@@ -40,6 +41,7 @@ CSS_GZ = b"\x1f\x8b GZIP-BYTES-OF-ONLY.CSS"
 LIST_FILES = ['<a&"b>.txt', "a b.txt", "100%.txt", "x#y.txt", "q?.txt", "B.txt", "a.txt", "it's.txt"]
 LIST_DIRS = ["zdir", "adir"]
 MANY = 10000
+SAME = 3000  # files in same/, listed by two clients at once
 WEIRD_DIRS = ['nl\ndir', 'q"dir', "lt<dir>"]
 
 
@@ -67,6 +69,11 @@ def make_root(base):
     os.makedirs(many)
     for i in range(MANY):
         os.close(os.open(os.path.join(many, "f%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
+    same = os.path.join(root, "same")
+    os.makedirs(same)
+    for i in range(SAME):
+        write(os.path.join(same, "s%04d.txt" % i), b"s" * (i % 7))
+    os.makedirs(os.path.join(root, "grow"))
     for name in WEIRD_DIRS:
         os.makedirs(os.path.join(root, name))
     return root
@@ -114,6 +121,7 @@ class Client:
 
 GROUPS = {
     "main": ("--max-age", "60", "--list-dirs"),
+    "listmax": ("--list-dirs", "--list-max", "3"),
     "plain": (),
     "demo": None,  # the built-in site: bodies from memory, not files
 }
@@ -499,9 +507,77 @@ def listing_large_and_root(c):
     rows = ROW.findall(resp.body.decode())
     check_eq(len(rows), MANY + 1, "rows of a directory of %d files (parent included)" % MANY)
     check_eq([r[1] for r in rows[1:4]], ["f00000", "f00001", "f00002"], "first rows")
+    check("not listed" not in resp.body.decode(), "a note under a listing within --list-max (10000)")
     root = c.get("/").body.decode()
     check("../" not in root, "a parent link at the root")
     check('href="data.bin"' in root and 'href="list/"' in root, "root listing")
+
+
+GROW_COUNT = [0]
+
+
+@case()
+def listing_follows_changes(c):
+    """A listing is built once per version of its directory: a file added (or
+    removed) makes a new version, which the next request gets."""
+    grow = os.path.join(c.srv.root, "grow")
+    GROW_COUNT[0] += 1
+    name = "added-%d-%d.txt" % (os.getpid(), GROW_COUNT[0])
+    before = c.get("/grow/").body.decode()
+    check(name not in before, "%s listed before it exists" % name)
+    check_eq(c.get("/grow/").body.decode(), before, "the same version twice")
+    write(os.path.join(grow, name), b"new", time.time())
+    after = c.get("/grow/")
+    check_eq(after.status, 200, "status")
+    check('<a href="%s">%s</a>' % (name, name) in after.body.decode(), "the added file is not listed: %s"
+          % short(after.body))
+    os.unlink(os.path.join(grow, name))
+    check(name not in c.get("/grow/").body.decode(), "a removed file is still listed")
+
+
+@case()
+def listing_concurrent_identical(c):
+    """Two clients ask for a version nobody has asked for yet, at once: both
+    get the whole page, byte for byte the same."""
+    same = os.path.join(c.srv.root, "same")
+    GROW_COUNT[0] += 1
+    stamp = MTIME + 1000 + GROW_COUNT[0]
+    os.utime(same, (stamp, stamp))  # a version of same/ no server has built yet
+    c.close()  # the iterative model serves one connection at a time
+    request = http_request("GET", "/same/", [("Connection", "close")])
+    conns = [c.srv.conn(), c.srv.conn()]
+    try:
+        for conn in conns:
+            conn.send(request)
+        first, second = [conn.read_response() for conn in conns]
+    finally:
+        for conn in conns:
+            conn.close()
+    check_eq((first.status, second.status), (200, 200), "statuses")
+    check_eq(len(ROW.findall(first.body.decode())), SAME + 1, "rows (parent included)")
+    check(first.body == second.body, "two concurrent listings differ (%d and %d bytes)"
+          % (len(first.body), len(second.body)))
+    check_eq(c.get("/same/").body, first.body, "a later request for the same version")
+
+
+@case(group="listmax")
+def listing_max(c):
+    """--list-max 3: all names are read and sorted, the first three are
+    listed, and a note counts the rest."""
+    resp = c.get("/list/")
+    check_eq(resp.status, 200, "status")
+    page = resp.body.decode()
+    names = [html_unescape(text) for _, text, _, _ in ROW.findall(page)]
+    listable = len(LIST_DIRS) + len(LIST_FILES)
+    want = (["../"] + sorted(d + "/" for d in LIST_DIRS) + sorted(LIST_FILES, key=lambda n: n.encode()))[:4]
+    check_eq(names, want, "the first three entries in order, after the parent")
+    note = "<p>%d more entries are not listed: this page shows the first 3 (--list-max).</p>" % (listable - 3)
+    check(note in page, "no note %r in %s" % (note, short(page[-300:])))
+    check(page.index(note) > page.index("</table>"), "the note comes after the table")
+    many = c.get("/many/").body.decode()
+    check_eq([r[1] for r in ROW.findall(many)], ["../", "f00000", "f00001", "f00002"], "rows of many/")
+    check("<p>%d more entries are not listed" % (MANY - 3) in many, "note of many/")
+    check_eq(c.get("/list/").body, resp.body, "the same page again")
 
 
 @case(group="plain")

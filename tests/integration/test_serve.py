@@ -191,6 +191,14 @@ def _err_workers_abc(srv):
     return [srv.root, "--workers", "abc"], [], 2
 
 
+def _err_list_max_zero(srv):
+    return [srv.root, "--list-dirs", "--list-max", "0"], ["--list-max"], 2
+
+
+def _err_list_max_suffix(srv):
+    return [srv.root, "--list-dirs", "--list-max", "10k"], ["--list-max"], 2
+
+
 CLI_ERROR_ROWS = [
     ("missing-dir", _err_missing_dir),
     ("unreadable-dir", _err_unreadable_dir),
@@ -199,6 +207,8 @@ CLI_ERROR_ROWS = [
     ("listen-nonsense", _err_listen_nonsense),
     ("unknown-flag", _err_unknown_flag),
     ("workers-abc", _err_workers_abc),
+    ("list-max-zero", _err_list_max_zero),
+    ("list-max-suffix", _err_list_max_suffix),
 ]
 
 

@@ -13,6 +13,7 @@ enum {
     MAX_HEAD = 8192,
     MAX_BODY = 1000,
     FAKE_FD = 1000, /* never a real descriptor: the fake release must not close it */
+    FAKE_WAIT_FD = 1001, /* what a pending resource is waited on with; never polled here */
     FILE_SIZE = 12345,
     MAX_PATHS = 16,
     MAX_LOGS = 16,
@@ -31,6 +32,8 @@ static const char HELLO[] = "hello";
 
 struct fake {
     int resolves;
+    int resumes;
+    int ready;       /* the work that "/wait" waits for is done */
     int acquired;    /* resolves that handed out an fd or data */
     int releases;    /* release calls */
     int bad_release; /* release of something never handed out */
@@ -59,6 +62,9 @@ static void fake_resolve(void *ctx, const char *path, size_t path_len, unsigned 
         res->fd = FAKE_FD;
         res->size = FILE_SIZE;
         res->content_type = "application/octet-stream";
+    } else if (strcmp(path, "/wait") == 0) {
+        res->flags = HTTP_RES_PENDING; /* made elsewhere, like a listing being built */
+        res->fd = FAKE_WAIT_FD;
     } else if (path_len >= 3 && strcmp(path + path_len - 3, "dir") == 0) {
         res->status = 301; /* a directory asked for without its '/' */
     } else {
@@ -72,8 +78,24 @@ static void fake_release(void *ctx, struct http_resource *res)
 {
     struct fake *f = ctx;
     f->releases++;
-    if (!(res->fd == FAKE_FD || res->data == HELLO))
+    if (!(res->fd == FAKE_FD || res->data == HELLO || (res->fd == FAKE_WAIT_FD && (res->flags & HTTP_RES_PENDING))))
         f->bad_release++;
+}
+
+/* "/wait" is ready once the test says so; until then it stays pending. */
+static void fake_resume(void *ctx, struct http_resource *res)
+{
+    struct fake *f = ctx;
+    f->resumes++;
+    CHECK(res->flags & HTTP_RES_PENDING);
+    CHECK_EQ_INT(res->fd, FAKE_WAIT_FD);
+    if (!f->ready)
+        return;
+    res->flags &= ~(unsigned)HTTP_RES_PENDING;
+    res->fd = -1;
+    res->status = 200;
+    res->data = HELLO;
+    res->size = 5;
 }
 
 /* ---- the access log ---- */
@@ -119,7 +141,8 @@ static void record_log(void *log_ctx, const struct http_log_entry *e)
 static void env_init(struct env *env)
 {
     memset(env, 0, sizeof *env);
-    struct http_handler handler = { fake_resolve, fake_release, &env->fake };
+    struct http_handler handler = {
+        .resolve = fake_resolve, .release = fake_release, .resume = fake_resume, .ctx = &env->fake};
     http_ctx_init(&env->ctx, MAX_HEAD, MAX_BODY, handler);
     env->ctx.on_log = record_log;
     env->ctx.log_ctx = env;
@@ -1239,6 +1262,66 @@ static void test_expect_continue(void)
     CHECK_EQ_MEM(resp_ptr(&run_buf, 1), resp_len(&run_buf, 1), A_RESPONSE, sizeof A_RESPONSE - 1);
 }
 
+/* A resource made elsewhere (a listing being built): the connection waits,
+ * reading and sending nothing, until it is resumed; a stale wake-up leaves it
+ * waiting; the request pipelined behind waits its turn; and a connection
+ * released while waiting gives the pending resource back. */
+static void test_wait_for_resource(void)
+{
+    struct env env;
+    struct http_conn c;
+    struct run r;
+    char field[64];
+    env_init(&env);
+    http_conn_init(&c, &env.ctx, "192.0.2.1");
+    drive(&c, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n" GET_A, &r);
+    CHECK_EQ_INT(r.final, HTTP_WANT_WAIT);
+    CHECK_EQ_INT(r.responses, 0);
+    CHECK_EQ_INT(http_conn_wait_fd(&c), FAKE_WAIT_FD);
+    CHECK(!http_conn_idle(&c));
+    http_conn_resume(&c, NOW); /* not ready: a stale wake-up */
+    CHECK_EQ_INT(http_conn_want(&c), HTTP_WANT_WAIT);
+    env.fake.ready = 1;
+    http_conn_resume(&c, NOW);
+    CHECK_EQ_INT(http_conn_want(&c), HTTP_WANT_WRITE);
+    CHECK_EQ_INT(http_conn_wait_fd(&c), -1);
+    drive(&c, "", &r);
+    CHECK_EQ_INT(r.responses, 2);
+    CHECK_EQ_INT(resp_status(&r, 0), 200);
+    CHECK_EQ_MEM(resp_ptr(&r, 0) + resp_head_len(&r, 0), resp_len(&r, 0) - resp_head_len(&r, 0), "hello", 5);
+    CHECK_EQ_INT(resp_status(&r, 1), 200);
+    CHECK_EQ_INT(r.final, HTTP_WANT_READ);
+    CHECK_EQ_INT(env.fake.resolves, 2); /* "/wait" once, then resumed; "/a.txt" once */
+    CHECK_EQ_INT(env.fake.resumes, 2);
+    CHECK_EQ_INT(env.nlogs, 2);
+    CHECK_EQ_STR(env.logs[0].line, "GET /wait HTTP/1.1");
+    CHECK_EQ_INT(env.logs[0].status, 200);
+
+    /* A stop while waiting: the answer, when ready, closes the connection. */
+    env.fake.ready = 0;
+    drive(&c, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n" GET_A, &r);
+    CHECK_EQ_INT(r.final, HTTP_WANT_WAIT);
+    http_conn_drain(&c, NOW);
+    CHECK_EQ_INT(http_conn_want(&c), HTTP_WANT_WAIT);
+    env.fake.ready = 1;
+    http_conn_resume(&c, NOW);
+    drive(&c, "", &r);
+    CHECK_EQ_INT(r.responses, 1);
+    CHECK_EQ_STR(resp_field(&r, 0, "Connection", field, sizeof field), "close");
+    CHECK_EQ_INT(r.final, HTTP_WANT_CLOSE);
+    http_conn_release(&c);
+
+    /* Released while waiting: the pending resource goes back, unlogged. */
+    env.fake.ready = 0;
+    int logs = env.nlogs;
+    http_conn_init(&c, &env.ctx, "192.0.2.2");
+    drive(&c, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.final, HTTP_WANT_WAIT);
+    http_conn_release(&c);
+    CHECK_EQ_INT(env.nlogs, logs);
+    env_done(&env);
+}
+
 int main(void)
 {
     test_get_keep_alive();
@@ -1265,5 +1348,6 @@ int main(void)
     test_access_log_every_split();
     test_buffer_pool();
     test_long_stream();
+    test_wait_for_resource();
     return test_report();
 }

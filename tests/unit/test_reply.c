@@ -70,7 +70,7 @@ struct env {
 static void env_init(struct env *env)
 {
     memset(env, 0, sizeof *env);
-    struct http_handler handler = {fake_resolve, fake_release, &env->fake};
+    struct http_handler handler = {.resolve = fake_resolve, .release = fake_release, .ctx = &env->fake};
     http_reply_ctx_init(&env->rc, handler);
     http_reply_init(&env->r);
     env->r.keep_alive = 1;

@@ -27,6 +27,11 @@ struct fork_model {
     int reaping; /* the reaper thread was started */
 };
 
+/* The model while it runs, for a second stop signal (cut), which may come
+ * from another thread at any time. */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fork_model *running;
+
 /* In a child: the connection being served, and the drain request, for the
  * SIGUSR1 handler. */
 static volatile sig_atomic_t child_fd = -1;
@@ -140,6 +145,9 @@ static int start(struct server *srv)
         return -1;
     m->reaping = 1;
     m->acceptor = (struct acceptor){.srv = srv, .hand_over = spawn, .model = m};
+    pthread_mutex_lock(&running_lock);
+    running = m;
+    pthread_mutex_unlock(&running_lock);
     return acceptor_start(&m->acceptor);
 }
 
@@ -157,9 +165,26 @@ static void stop(struct server *srv)
     pthread_mutex_unlock(&m->lock);
     if (m->reaping)
         pthread_join(m->reaper, NULL);
+    pthread_mutex_lock(&running_lock);
+    running = NULL;
+    pthread_mutex_unlock(&running_lock);
     free(m->children);
     free(m);
     srv->model_state = NULL;
+}
+
+/* A second stop signal: the children would go on draining after the server
+ * is gone, so they end now too. */
+static void cut(void)
+{
+    pthread_mutex_lock(&running_lock);
+    if (running) {
+        pthread_mutex_lock(&running->lock);
+        for (int i = 0; i < running->count; i++)
+            kill(running->children[i], SIGKILL);
+        pthread_mutex_unlock(&running->lock);
+    }
+    pthread_mutex_unlock(&running_lock);
 }
 
 const struct serve_model serve_model_fork = {
@@ -167,4 +192,5 @@ const struct serve_model serve_model_fork = {
     .summary = "a process per connection, blocking I/O",
     .start = start,
     .stop = stop,
+    .cut = cut,
 };
