@@ -4,13 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-time_t serve_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return ts.tv_sec;
-}
-
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
     memset(ctx, 0, sizeof *ctx);

@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "serve/context.h"
+#include "serve/clock.h"
 
 #define SLOTS 512 /* direct-mapped by path hash; a collision replaces */
 #define KEY_MAX 240
