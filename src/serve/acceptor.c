@@ -14,7 +14,11 @@ static void *accept_loop(void *arg)
     for (;;) {
         struct sockaddr_storage peer;
         socklen_t peer_len;
-        int listen_fd = blocking_wait_listener(a->srv, a->stop_fd);
+        int listen_fd = blocking_wait_listener(a->srv, a->stop_fd, a->idle ? 1000 : -1);
+        if (listen_fd == -2) {
+            a->idle(a->model);
+            continue;
+        }
         if (listen_fd < 0)
             break;
         int fd = blocking_accept(a->srv, listen_fd, a->stop_fd, &peer, &peer_len);

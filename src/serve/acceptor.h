@@ -15,6 +15,10 @@ struct acceptor {
      * blocking_refuse gives it back). */
     void (*hand_over)(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len);
     void *model;
+    /* Optional: called at least once a second while no connection comes, for
+     * a model whose accept thread also serves (the iterative model's
+     * housekeeping). */
+    void (*idle)(void *model);
     int stop_fd; /* eventfd written by acceptor_stop */
     pthread_t thread;
     int running;

@@ -84,11 +84,13 @@ static int stop_asked(const struct blocking_worker *bw)
 
 /* Waits until fd is ready for `events` or until_ms passes: 1 ready, 0 timed
  * out. Waits are cut into slices so that a stop is seen while a client
- * stalls (the shutdown that wakes a reader does not wake a writer). */
+ * stalls (the shutdown that wakes a reader does not wake a writer), and so
+ * that the worker's housekeeping runs while a client idles. */
 static int wait_ready(struct blocking_worker *bw, int fd, short events, int64_t until_ms)
 {
     struct pollfd p = {.fd = fd, .events = events};
     for (;;) {
+        engine_tick(&bw->ew, serve_clock());
         int64_t now_ms = timer_clock_ms();
         if (stop_asked(bw) && !bw->ew.draining)
             return 1; /* let the loop see the stop */
@@ -138,6 +140,7 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c,
     for (;;) {
         time_t now = serve_clock();
         int64_t now_ms = timer_clock_ms();
+        engine_tick(&bw->ew, now);
         if (!bw->ew.draining && stop_asked(bw))
             notice_stop(bw, c, now, now_ms);
         int64_t until = engine_track(&bw->ew, phase, since_ms, c, now_ms, progressed);
@@ -247,7 +250,7 @@ close:
     return 0;
 }
 
-int blocking_wait_listener(struct server *srv, int stop_fd)
+int blocking_wait_listener(struct server *srv, int stop_fd, int timeout_ms)
 {
     struct pollfd fds[SERVE_MAX_LISTEN + 1];
     int n = srv->cfg->listen_count;
@@ -255,7 +258,10 @@ int blocking_wait_listener(struct server *srv, int stop_fd)
         fds[i] = (struct pollfd){.fd = srv->listen_fd[0][i], .events = POLLIN};
     fds[n] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
     for (;;) {
-        if (poll(fds, (nfds_t)n + 1, -1) < 0) {
+        int ready = poll(fds, (nfds_t)n + 1, timeout_ms);
+        if (ready == 0)
+            return -2;
+        if (ready < 0) {
             if (errno == EINTR)
                 continue;
             log_syscall("poll", "listeners", errno);

@@ -55,8 +55,9 @@ void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_st
 int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec);
 
 /* Waits until one of srv's listeners (this is worker 0's set) has a
- * connection, or stop_fd is readable. Returns the listener, or -1 on stop. */
-int blocking_wait_listener(struct server *srv, int stop_fd);
+ * connection, or stop_fd is readable, or timeout_ms passes (-1: no limit).
+ * Returns the listener, -1 on stop, or -2 when the time passed. */
+int blocking_wait_listener(struct server *srv, int stop_fd, int timeout_ms);
 
 /* Accepts one connection from listen_fd and admits it against --max-conns
  * (a connection over the limit is refused with the engine's 503). Returns

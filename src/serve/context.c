@@ -4,20 +4,13 @@
 #include <string.h>
 #include <time.h>
 
-time_t serve_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return ts.tv_sec;
-}
-
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
     memset(ctx, 0, sizeof *ctx);
     access_log_init(&ctx->log, srv->access_fd);
     if (!srv->proto->uses_files)
         return 0;
-    ctx->files = file_cache_new(files_handler(&srv->files));
+    ctx->files = file_cache_new(files_handler(&srv->files), NULL);
     if (!ctx->files) {
         log_syscall("calloc", "file cache", ENOMEM);
         return -1;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "http/conn.h"
+#include "serve/clock.h"
 #include "serve/filecache.h"
 #include "serve/log.h"
 #include "serve/server.h"
@@ -17,10 +18,6 @@ struct serve_ctx {
     struct http_ctx http;
     struct access_log log;
 };
-
-/* The wall-clock second every driver passes to the connection core (and the
- * file cache keys on): the coarse clock, read through the vDSO without a syscall. */
-time_t serve_clock(void);
 
 /* 0, or -1 after logging why. A protocol that serves no files (echo) gets
  * only the access log; files and http stay zero. */

@@ -133,6 +133,8 @@ void engine_refuse(const struct server *srv, int fd)
 
 /* ---- accepting --------------------------------------------------------- */
 
+static struct log_limit accept_failed = LOG_LIMIT_INIT("accept4(accepting paused for 100 ms)");
+
 enum engine_accept engine_accept_failed(int err)
 {
     switch (err) {
@@ -151,8 +153,9 @@ enum engine_accept engine_accept_failed(int err)
     case ENOMEM:
     default:
         /* Out of descriptors or memory, or unexpected and perhaps lasting:
-         * rest rather than spin on it. */
-        log_syscall("accept4", "accepting paused for 100 ms", err);
+         * rest rather than spin on it. Every worker fails again after each
+         * pause, so the log hears of it once a second. */
+        log_syscall_limited(&accept_failed, "accept4", "accepting paused for 100 ms", err);
         return ENGINE_ACCEPT_PAUSE;
     }
 }
@@ -255,6 +258,16 @@ void engine_begin_drain(struct engine_worker *ew, int64_t now_ms)
         return;
     ew->draining = 1;
     ew->drain_end = now_ms + (int64_t)ew->srv->cfg->drain_timeout * 1000;
+}
+
+void engine_tick(struct engine_worker *ew, time_t now)
+{
+    if (now == ew->ticked)
+        return;
+    ew->ticked = now;
+    if (ew->ctx.files)
+        file_cache_tick(ew->ctx.files, now);
+    log_limits_flush(timer_clock_ms(), 0);
 }
 
 /* ---- ending ------------------------------------------------------------ */

@@ -130,6 +130,7 @@ struct engine_worker {
     void *pool;        /* free protocol objects, linked through their first bytes */
     int draining;      /* a graceful stop began */
     int64_t drain_end; /* monotonic ms when the stop cuts what is left */
+    time_t ticked;     /* the second of the last engine_tick */
 };
 
 /* The peer's address in 18 bytes, formatted only when a request starts. */
@@ -206,6 +207,12 @@ void engine_detach(struct engine_worker *ew, void *conn);
 
 /* Begins a graceful stop: the deadline for what is still in flight. */
 void engine_begin_drain(struct engine_worker *ew, int64_t now_ms);
+
+/* The worker's housekeeping, which every driver calls at least once a second,
+ * busy or idle (now: serve_clock): the file cache lets go of the files a past
+ * second opened, and repeated errors held back from the log are counted out.
+ * A call within the same second as the last returns at once. */
+void engine_tick(struct engine_worker *ew, time_t now);
 
 /* ---- ending ------------------------------------------------------------ */
 

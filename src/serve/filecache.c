@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "serve/context.h"
+#include "serve/clock.h"
 
 #define SLOTS 512 /* direct-mapped by path hash; a collision replaces */
 #define KEY_MAX 240
@@ -24,6 +24,8 @@ struct cached_file {
 
 struct file_cache {
     struct http_handler base;
+    time_t (*clock)(void); /* the second resolve keys on */
+    time_t ticked;         /* the second of the last file_cache_tick */
     struct cached_file *slots[SLOTS];
 };
 
@@ -79,26 +81,39 @@ static void remember(struct file_cache *cache, size_t slot, const char *path, si
     hand_out(e, res);
 }
 
-/* A file rewritten in place must not be sent with its old length: one fstat
- * on the cached descriptor (no path walk) catches that. A file replaced by
- * rename keeps serving its previous, complete version until the second ends. */
+/* A file rewritten in place must not be sent with its old length, and a
+ * deleted one must not be served at all: one fstat on the cached descriptor
+ * (no path walk) catches both. A file replaced by rename has lost its last
+ * link too, unless it has another name; then it keeps serving its previous,
+ * complete version until the second ends. */
 static int unchanged(const struct cached_file *e)
 {
     struct stat st;
-    return fstat(e->res.fd, &st) == 0 && (uint64_t)st.st_size == e->res.size && st.st_mtim.tv_sec == e->res.mtime &&
-           st.st_mtim.tv_nsec == e->mtime_nsec;
+    return fstat(e->res.fd, &st) == 0 && st.st_nlink > 0 && (uint64_t)st.st_size == e->res.size &&
+           st.st_mtim.tv_sec == e->res.mtime && st.st_mtim.tv_nsec == e->mtime_nsec;
+}
+
+static int same_key(const struct cached_file *e, const char *path, size_t len, unsigned accept)
+{
+    return e->key_len == len && e->accept == accept && memcmp(e->key, path, len) == 0;
 }
 
 static void resolve(void *ctx, const char *path, size_t len, unsigned accept, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
-    time_t now = serve_clock();
+    time_t now = cache->clock();
     size_t slot = slot_of(path, len, accept);
     struct cached_file *e = cache->slots[slot];
-    if (e && e->second == now && e->key_len == len && e->accept == accept && memcmp(e->key, path, len) == 0 &&
-        unchanged(e)) {
+    int mine = e && same_key(e, path, len, accept);
+    if (mine && e->second == now && unchanged(e)) {
         hand_out(e, res);
         return;
+    }
+    /* An entry that can no longer be handed out lets its file go now, even
+     * when the file is gone and the answer is a 404. */
+    if (e && (e->second != now || mine)) {
+        drop(cache, e);
+        cache->slots[slot] = NULL;
     }
     cache->base.resolve(cache->base.ctx, path, len, accept, res);
     if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))
@@ -123,12 +138,32 @@ static void release(void *ctx, struct http_resource *res)
     res->handle = NULL;
 }
 
-struct file_cache *file_cache_new(struct http_handler base)
+struct file_cache *file_cache_new(struct http_handler base, time_t (*clock)(void))
 {
     struct file_cache *cache = calloc(1, sizeof *cache);
-    if (cache)
+    if (cache) {
         cache->base = base;
+        cache->clock = clock ? clock : serve_clock;
+    }
     return cache;
+}
+
+/* An entry is handed out only in the second it was opened, so once that
+ * second is over it only holds a descriptor (and, for a deleted file, its
+ * disk space): it goes, or, while a response still sends from it, goes when
+ * that response releases it. A walk of the slots costs no syscall. */
+void file_cache_tick(struct file_cache *cache, time_t now)
+{
+    if (now == cache->ticked)
+        return;
+    cache->ticked = now;
+    for (size_t i = 0; i < SLOTS; i++) {
+        struct cached_file *e = cache->slots[i];
+        if (e && e->second != now) {
+            drop(cache, e);
+            cache->slots[i] = NULL;
+        }
+    }
 }
 
 void file_cache_free(struct file_cache *cache)

@@ -202,6 +202,9 @@ static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t 
 
 /* ---- accepting ----------------------------------------------------------- */
 
+/* A crowd beyond select's reach is refused one by one: one line a second. */
+static struct log_limit beyond_backend = LOG_LIMIT_INIT("connection refused: descriptor beyond the backend");
+
 static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer, socklen_t peer_len, int64_t now_ms)
 {
     struct server *srv = w->ew.srv;
@@ -213,7 +216,8 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
     /* select cannot watch a descriptor >= FD_SETSIZE: loop_watch refuses it
      * with ERANGE, and the client is refused rather than memory corrupted. */
     if (fd >= srv->max_fds || loop_watch(w->loop, fd, LOOP_READ) != 0) {
-        log_error("connection refused: descriptor %d is beyond what %s can watch", fd, w->backend);
+        log_limited(&beyond_backend, "connection refused: descriptor %d is beyond what %s can watch", fd,
+                    w->backend);
         goto refuse;
     }
     if (!(ec = slab_take(&w->conns))) {
@@ -471,6 +475,7 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++)
             dispatch(w, &events[i], now, now_ms);
         expire_timers(w, now_ms);
+        engine_tick(&w->ew, now); /* the wait above lasts a second at most */
     }
     access_log_flush(&w->ew.ctx.log);
     return NULL;

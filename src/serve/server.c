@@ -301,6 +301,7 @@ int serve_run(const struct serve_config *cfg)
     if (pthread_create(&second, NULL, stop_at_second_signal, &second_signal) == 0)
         pthread_detach(second);
     srv.model->stop(&srv);
+    log_limits_flush(timer_clock_ms(), 1);
     engine_report(&srv);
     /* A stop that had to cut responses did not finish its work. */
     status = engine_drain_cut(&srv) ? 1 : 0;

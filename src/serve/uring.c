@@ -673,6 +673,7 @@ static int wait_and_reap(struct worker *w)
             complete(w, (struct token *)(uintptr_t)data, res, flags, now, now_ms);
     }
     expire_timers(w, now_ms);
+    engine_tick(&w->ew, now); /* the wait above lasts a second at most */
     return 0;
 }
 

@@ -2,7 +2,8 @@
 """Black-box tests of the limits of every concurrency model of `duct serve`:
 resources handed back after load, --max-conns, idle and slowloris timeouts,
 one-at-a-time service in the iterative model, fairness of the event loops,
-select's FD_SETSIZE limit, and recovery from descriptor exhaustion.
+select's FD_SETSIZE limit, recovery from descriptor exhaustion, deleted files
+let go by the file cache, and a log that stays readable when errors repeat.
 
 Run: python3 tests/integration/test_models.py
 Environment:
@@ -64,13 +65,13 @@ def start(srv, *extra, workers=1):
     return srv.start(*(model_args(srv.model) + list(extra)), workers=workers)
 
 
-def start_with_nofile(srv, nofile, *extra):
+def start_with_nofile(srv, nofile, *extra, workers=1):
     """Server.start, but the server runs with RLIMIT_NOFILE soft = hard = nofile
     (so that its own raise to the hard limit changes nothing)."""
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-    return srv.start(*(model_args(srv.model) + list(extra)), preexec_fn=limit)
+    return srv.start(*(model_args(srv.model) + list(extra)), workers=workers, preexec_fn=limit)
 
 
 # ---------------------------------------------------------------------------
@@ -759,6 +760,155 @@ def slow_reader_is_dropped_after_send_timeout(srv):
         check(len(data) < SLOW_READ_FILE, "the stalled reader got the whole file (%d bytes)" % len(data))
         check(data.startswith(b"HTTP/1.1 200 "), "the stalled reader got %s" % short(data[:60]))
     check_eq(get_status(srv.addr), (200, INDEX), "a request after the slow reader")
+
+
+# ---------------------------------------------------------------------------
+# 9. The file cache lets go of deleted and replaced files.
+
+CACHED_SIZE = 2 << 20
+LET_GO = 5.0  # a cached descriptor of a deleted or replaced file is closed within this
+
+
+def deleted_holds(pid, path):
+    """Descriptors of the server, and of its children (the fork model's), that
+    point at path, now deleted: what keeps its disk space allocated."""
+    held = 0
+    for p in [pid] + [child for child, _ in children(pid)]:
+        try:
+            fds = os.listdir("/proc/%d/fd" % p)
+        except OSError:
+            continue  # exited meanwhile
+        for fd in fds:
+            try:
+                held += os.readlink("/proc/%d/fd/%s" % (p, fd)) == path + " (deleted)"
+            except OSError:
+                pass  # closed meanwhile
+    return held
+
+
+def check_let_go(pid, path, what):
+    gone = wait_until(lambda: deleted_holds(pid, path) == 0, LET_GO, interval=0.1)
+    check(gone, "%d descriptor(s) of the server still point at the deleted %s %.0f s after %s"
+          % (deleted_holds(pid, path), os.path.basename(path), LET_GO, what))
+
+
+def write_file(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+@case(timeout=40)
+def deleted_file_is_let_go(srv):
+    """A 2 MB file is served, then deleted: within 5 s, with no further request,
+    no descriptor of the server points at it, both while the client keeps its
+    connection open and after a Connection: close; a request for it then is a
+    404. A file replaced by rename is served with its new content at once,
+    and the old one is let go too."""
+    start(srv, "--idle-timeout", "30")
+    pid = srv.proc.pid
+    path = os.path.join(srv.root, "cached.bin")
+    data = os.urandom(CACHED_SIZE)
+    write_file(path, data)
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/cached.bin"))
+        resp = conn.read_response()
+        check_eq((resp.status, len(resp.body), resp.body == data), (200, CACHED_SIZE, True), "the 2 MB file")
+        os.unlink(path)
+        check_let_go(pid, path, "its deletion, the client's connection kept open")
+    check_eq(get_status(srv.addr, "/cached.bin")[0], 404, "a request for the deleted file")
+    write_file(path, data)
+    check_eq(get_status(srv.addr, "/cached.bin"), (200, data), "the file made again, asked with Connection: close")
+    os.unlink(path)
+    check_let_go(pid, path, "its deletion, the connection closed")
+    # Replaced by rename, as a deploy does: the next request sees the new file.
+    page = os.path.join(srv.root, "page.txt")
+    old, new = b"version one\n" * 1000, b"version two, longer\n" * 1000
+    write_file(page, old)
+    check_eq(get_status(srv.addr, "/page.txt"), (200, old), "the page before it is replaced")
+    write_file(page + ".tmp", new)
+    os.rename(page + ".tmp", page)
+    check_eq(get_status(srv.addr, "/page.txt"), (200, new), "the page just after it was replaced by rename")
+    check_let_go(pid, page, "it was replaced by rename")
+
+
+# ---------------------------------------------------------------------------
+# 10. A log that stays readable when an error repeats.
+
+LOG_LOAD_SECONDS = 2.5
+REPEATED = re.compile(r"repeated (\d+) times? in the last")
+
+
+def error_lines(srv, marker):
+    return [line for line in srv.stderr().splitlines() if marker in line]
+
+
+def repeats_counted(lines):
+    """The repeats the lines report as held back."""
+    return sum(int(m.group(1)) for m in map(REPEATED.search, lines) if m)
+
+
+@case(models=("select", "poll", "epoll", "uring", "thread", "pool"), timeout=40)
+def accept_failures_logged_once_a_second(srv):
+    """Out of descriptors (RLIMIT_NOFILE 64, 120 connections waiting), every
+    worker fails accept again after each 100 ms pause; for 2.5 s the log gets
+    about one accept4 line a second, and the lines count what was held back."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < EXHAUST_CONNS + 100:
+        raise Skip("RLIMIT_NOFILE %d is too low for this test" % soft)
+    start_with_nofile(srv, NOFILE, workers=2)
+    pid = srv.proc.pid
+    socks = []
+    try:
+        for _ in range(EXHAUST_CONNS):
+            socks.append(connect(srv.addr))
+        check(wait_until(lambda: error_lines(srv, "accept4"), 3.0), "no accept4 line on stderr with %d "
+              "connections and %d descriptors: %s" % (EXHAUST_CONNS, NOFILE, short(srv.stderr()[-400:])))
+        began = time.monotonic()
+        time.sleep(LOG_LOAD_SECONDS)  # the window measured: the server out of descriptors
+        lines = error_lines(srv, "accept4")
+        elapsed = time.monotonic() - began
+        check(srv.alive(), "server died out of descriptors")
+        # One line a second from the first, plus one at each edge of the window.
+        check(len(lines) <= elapsed + 2, "%d accept4 lines in %.1f s out of descriptors (at most one a second): %s"
+              % (len(lines), elapsed, short(" | ".join(lines), 600)))
+        check(repeats_counted(lines) >= 5, "the accept4 lines count no held-back repeats: %s"
+              % short(" | ".join(lines), 600))
+    finally:
+        close_all(socks)
+    status, body = get_until_ok(srv.addr, 5.0)
+    check_eq((status, body), (200, INDEX), "a request after the %d connections closed" % EXHAUST_CONNS)
+    check(wait_until(lambda: fd_count(pid) < NOFILE - 8, 5.0), "server holds %d descriptors after the load"
+          % fd_count(pid))
+
+
+@case(timeout=40)
+def access_log_on_full_disk(srv):
+    """An access log on /dev/full (every write fails with ENOSPC): every request
+    is still answered, and stderr says so about once a second, counting the
+    failed writes it held back, instead of once per write."""
+    srv.start(*model_args(srv.model), "--idle-timeout", "30", access_log="/dev/full")
+    requests, answered = 0, 0
+    began = time.monotonic()
+    with srv.conn() as conn:
+        while time.monotonic() - began < LOG_LOAD_SECONDS:
+            conn.send(http_request("GET", "/style.css"))
+            resp = conn.read_response()
+            requests += 1
+            answered += (resp.status, resp.body) == (200, STYLE)
+            time.sleep(0.05)  # the pace of the load: about 20 failing writes a second
+    elapsed = time.monotonic() - began
+    check_eq(answered, requests, "requests answered 200 with an access log that cannot be written")
+    check(requests >= 20, "only %d requests in %.1f s" % (requests, elapsed))
+    check_eq(srv.stop(), 0, "exit status after SIGTERM")
+    lines = error_lines(srv, "access log")
+    check(lines and "No space left on device" in lines[0], "no line about the failing access log: %s"
+          % short(srv.stderr()[-400:]))
+    # One a second, one at the window's edge, and the count held back when the server stops.
+    check(len(lines) <= elapsed + 3, "%d lines about the access log for %d failing writes in %.1f s: %s"
+          % (len(lines), requests, elapsed, short(" | ".join(lines), 600)))
+    counted = repeats_counted(lines) + sum("No space left on device" in line for line in lines)
+    check(counted >= requests // 2, "the lines count %d failed writes for %d requests: %s"
+          % (counted, requests, short(" | ".join(lines), 600)))
 
 
 if __name__ == "__main__":

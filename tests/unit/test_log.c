@@ -1,9 +1,15 @@
 /* Unit tests for access-log lines (src/http/log.c): the Combined Log Format
- * shape, escaping of client-supplied fields, and cutting of long fields. */
+ * shape, escaping of client-supplied fields, and cutting of long fields. And
+ * the limiter of repeated errors (src/serve/log.c), with an injected clock:
+ * one line a second, the count of what was held back, shared by threads. */
 #include "http/log.h"
+#include "serve/log.h"
 #include "test.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define SENTINEL '\xA5'
 
@@ -259,6 +265,154 @@ static void test_worst_case_line(void)
     check_cut_field(out, n, agent_field, "\\x01");
 }
 
+/* ---- the limiter of repeated errors (src/serve/log.c) ---------------------- */
+
+static FILE *capture_file;
+static int saved_stderr = -1;
+
+/* What goes to stderr from here to captured() is kept instead. */
+static void capture(void)
+{
+    fflush(stderr);
+    capture_file = tmpfile();
+    saved_stderr = dup(STDERR_FILENO);
+    if (capture_file && saved_stderr >= 0)
+        dup2(fileno(capture_file), STDERR_FILENO);
+}
+
+/* The messages written since capture(), without their timestamps, one per
+ * line in out; returns the number of lines. */
+static int captured(char *out, size_t cap)
+{
+    char line[1024];
+    int lines = 0;
+    size_t n = 0;
+    fflush(stderr);
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    out[0] = '\0';
+    if (!capture_file)
+        return -1;
+    rewind(capture_file);
+    while (fgets(line, sizeof line, capture_file)) {
+        const char *message = strstr(line, " duct: ");
+        message = message ? message + 7 : line;
+        n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s", message);
+        lines++;
+    }
+    fclose(capture_file);
+    capture_file = NULL;
+    return lines;
+}
+
+/* Limiters are static: once they have held a line back they stay on the list
+ * that log_limits_flush walks. */
+static struct log_limit boom = LOG_LIMIT_INIT("boom");
+static struct log_limit other = LOG_LIMIT_INIT("other");
+static struct log_limit crowd = LOG_LIMIT_INIT("crowd");
+static struct log_limit real = LOG_LIMIT_INIT("real");
+
+static void test_limit_once_a_second(void)
+{
+    char out[4096];
+    capture();
+    CHECK_EQ_INT(log_limited_at(&boom, 10000, "boom %d", 1), 1);
+    for (int i = 2; i <= 10; i++)
+        CHECK_EQ_INT(log_limited_at(&boom, 10000 + 100 * (i - 1), "boom %d", i), 0); /* up to 10 900 ms */
+    CHECK_EQ_INT(log_limited_at(&boom, 10999, "boom %d", 11), 0);
+    CHECK_EQ_INT(log_limited_at(&boom, 11000, "boom %d", 12), 1);
+    CHECK_EQ_INT(log_limited_at(&other, 11000, "other %d", 1), 1); /* a limiter per kind */
+    CHECK_EQ_INT(log_limited_at(&boom, 11500, "boom %d", 13), 0);
+    CHECK_EQ_INT(log_limited_at(&boom, 13250, "boom %d", 14), 1);
+    CHECK_EQ_INT(captured(out, sizeof out), 4);
+    CHECK_EQ_STR(out, "boom 1\n"
+                      "boom 12 (repeated 10 times in the last 1.0 s)\n"
+                      "other 1\n"
+                      "boom 14 (repeated 1 time in the last 2.2 s)\n");
+}
+
+/* When the error has stopped for a second, the tick's flush reports what is
+ * held; a forced flush (a process ending) does not wait. */
+static void test_limit_flush(void)
+{
+    char out[4096];
+    capture();
+    CHECK_EQ_INT(log_limited_at(&boom, 20000, "boom"), 1);
+    CHECK_EQ_INT(log_limited_at(&boom, 20100, "boom"), 0);
+    CHECK_EQ_INT(log_limited_at(&boom, 20200, "boom"), 0);
+    log_limits_flush(20999, 0); /* the second is not over: nothing */
+    log_limits_flush(21000, 0); /* the error came 800 ms ago, it may go on: nothing */
+    log_limits_flush(21200, 0);
+    log_limits_flush(21300, 0); /* nothing held: nothing */
+    CHECK_EQ_INT(log_limited_at(&boom, 21500, "boom"), 0); /* the summary took this second */
+    CHECK_EQ_INT(log_limited_at(&other, 22600, "other"), 1);
+    CHECK_EQ_INT(log_limited_at(&other, 22700, "other"), 0);
+    log_limits_flush(22800, 1);
+    log_limits_flush(22900, 1); /* all counted out already */
+    CHECK_EQ_INT(captured(out, sizeof out), 5);
+    CHECK_EQ_STR(out, "boom\n"
+                      "boom: repeated 2 times in the last 1.2 s\n"
+                      "other\n"
+                      "other: repeated 1 time in the last 0.2 s\n"
+                      "boom: repeated 1 time in the last 1.6 s\n");
+}
+
+#define CROWD_THREADS 8
+#define CROWD_CALLS 5000
+
+static void *crowd_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < CROWD_CALLS; i++)
+        log_limited_at(&crowd, 30000 + i / 10, "crowd");
+    return NULL;
+}
+
+/* Threads hitting one limiter at once: one line goes out, and every call
+ * held back is counted, none lost and none twice. */
+static void test_limit_threads(void)
+{
+    char out[4096];
+    pthread_t threads[CROWD_THREADS];
+    capture();
+    for (int i = 0; i < CROWD_THREADS; i++)
+        CHECK_EQ_INT(pthread_create(&threads[i], NULL, crowd_thread, NULL), 0);
+    for (int i = 0; i < CROWD_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    log_limited_at(&crowd, 31000, "crowd again");
+    CHECK_EQ_INT(captured(out, sizeof out), 2);
+    char want[128];
+    snprintf(want, sizeof want, "crowd\ncrowd again (repeated %d times in the last 1.0 s)\n",
+             CROWD_THREADS * CROWD_CALLS - 1);
+    CHECK_EQ_STR(out, want);
+}
+
+/* A forked child does not report what its parent held back. */
+static void test_limit_forked(void)
+{
+    char out[4096];
+    capture();
+    CHECK_EQ_INT(log_limited_at(&boom, 40000, "boom"), 1);
+    CHECK_EQ_INT(log_limited_at(&boom, 40100, "boom"), 0);
+    log_limits_forked();
+    log_limits_flush(40200, 1);
+    CHECK_EQ_INT(captured(out, sizeof out), 1);
+    CHECK_EQ_STR(out, "boom\n");
+}
+
+/* log_limited reads the monotonic clock itself; log_syscall_limited names
+ * the syscall as log_syscall does. */
+static void test_limit_real_clock(void)
+{
+    char out[4096];
+    capture();
+    log_syscall_limited(&real, "write", "access log", ENOSPC);
+    for (int i = 0; i < 100; i++)
+        log_syscall_limited(&real, "write", "access log", ENOSPC);
+    CHECK_EQ_INT(captured(out, sizeof out), 1);
+    CHECK_EQ_STR(out, "write(access log): No space left on device\n");
+}
+
 int main(void)
 {
     test_known_lines();
@@ -267,5 +421,10 @@ int main(void)
     test_no_forged_fields();
     test_long_user_agent();
     test_worst_case_line();
+    test_limit_once_a_second();
+    test_limit_flush();
+    test_limit_threads();
+    test_limit_forked();
+    test_limit_real_clock();
     return test_report();
 }

@@ -58,6 +58,7 @@ static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_s
     struct sigaction sa = {.sa_handler = on_drain_signal};
     close_listeners(srv);
     close(m->acceptor.stop_fd);
+    log_limits_forked();
     sigset_t drain;
     child_fd = fd;
     sigaction(SIGUSR1, &sa, NULL);
@@ -73,6 +74,7 @@ static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_s
         blocking_refuse(srv, fd);
     }
     blocking_worker_destroy(&worker);
+    log_limits_flush(timer_clock_ms(), 1); /* what this process held back */
     _exit(0);
 }
 

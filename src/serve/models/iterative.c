@@ -25,6 +25,14 @@ static void serve_now(void *model, int fd, const struct sockaddr_storage *peer, 
     blocking_serve(&it->worker, fd, peer, peer_len);
 }
 
+/* Between clients the thread waits in accept: the worker's housekeeping
+ * (the file cache lets go of its files) runs from there. */
+static void tick(void *model)
+{
+    struct iterative *it = model;
+    engine_tick(&it->worker.ew, serve_clock());
+}
+
 static int start(struct server *srv)
 {
     struct iterative *it = calloc(1, sizeof *it);
@@ -34,7 +42,7 @@ static int start(struct server *srv)
     int64_t *idle_ms = &it->worker.ew.timeouts.ms[ENGINE_PHASE_IDLE];
     if (*idle_ms > ITERATIVE_IDLE_TIMEOUT * 1000)
         *idle_ms = ITERATIVE_IDLE_TIMEOUT * 1000;
-    it->acceptor = (struct acceptor){.srv = srv, .hand_over = serve_now, .model = it};
+    it->acceptor = (struct acceptor){.srv = srv, .hand_over = serve_now, .model = it, .idle = tick};
     return acceptor_start(&it->acceptor);
 }
 

@@ -13,7 +13,9 @@
  * and slow clients cannot starve the pool. This is Apache's event MPM,
  * its answer to the worker MPM, whose threads each held a connection for
  * its whole life. */
+#include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "serve/blocking.h"
 #include "serve/reactor.h"
@@ -31,13 +33,19 @@ struct pool_model {
     int started;
 };
 
+/* 1: a connection to serve; 0: the pool stops; -1: none came for a second
+ * (an idle thread still does its worker's housekeeping once a second). */
 static int take(struct pool_model *p, struct engine_conn **out)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 1;
     pthread_mutex_lock(&p->lock);
     while (p->count == 0 && !p->stopping)
-        pthread_cond_wait(&p->not_empty, &p->lock);
-    int got = p->count > 0;
-    if (got) {
+        if (pthread_cond_timedwait(&p->not_empty, &p->lock, &until) == ETIMEDOUT)
+            break;
+    int got = p->count > 0 ? 1 : p->stopping ? 0 : -1;
+    if (got > 0) {
         *out = p->queue[p->head];
         p->head = (p->head + 1) % p->cap;
         p->count--;
@@ -64,7 +72,13 @@ static void *pool_thread(void *arg)
     struct blocking_worker worker;
     struct engine_conn *ec;
     int ready = blocking_worker_init(&worker, p->srv, &p->serving) == 0;
-    while (take(p, &ec)) {
+    int got;
+    while ((got = take(p, &ec)) != 0) {
+        if (got < 0) {
+            if (ready)
+                engine_tick(&worker.ew, serve_clock());
+            continue;
+        }
         if (ready) {
             blocking_turn(&worker, ec);
         } else {
@@ -76,6 +90,23 @@ static void *pool_thread(void *arg)
     }
     blocking_worker_destroy(&worker);
     return NULL;
+}
+
+/* The queue's condition times its waits on the monotonic clock, so that a
+ * step of the wall clock neither stretches nor shortens them. */
+static int init_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int err = pthread_condattr_init(&attr);
+    if (err == 0) {
+        err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (err == 0)
+            err = pthread_cond_init(cond, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    if (err != 0)
+        log_syscall("pthread_cond_init", "pool queue", err);
+    return err ? -1 : 0;
 }
 
 static int start(struct server *srv)
@@ -90,7 +121,8 @@ static int start(struct server *srv)
     p->queue = calloc((size_t)p->cap, sizeof *p->queue);
     p->threads = calloc((size_t)n, sizeof *p->threads);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->not_empty, NULL);
+    if (init_cond(&p->not_empty) != 0)
+        return -1;
     if (!p->queue || !p->threads)
         return -1;
     /* The poll set first: the threads give connections back to it. What it
