@@ -175,6 +175,24 @@ static int check_buffered_chunks(const struct http_conn *c)
     return 0;
 }
 
+/* The answer to a request the connection can go on after: by its method
+ * (405 for a known one not served, 501 for one not known), then its target. */
+static void plan_answer(struct http_conn *c, const struct http_request_info *info, time_t now)
+{
+    struct http_reply *r = &c->reply;
+    struct http_reply_ctx *rc = &c->ctx->reply;
+    if (info->method == HTTP_METHOD_OPTIONS)
+        http_reply_options(r, rc, now);
+    else if (info->method == HTTP_METHOD_OTHER)
+        http_reply_error(r, rc, 405, now);
+    else if (info->method == HTTP_METHOD_UNKNOWN)
+        http_reply_error(r, rc, 501, now);
+    else if (info->asterisk)
+        http_reply_error(r, rc, 400, now);
+    else
+        http_reply_resource(r, rc, &c->ctx->req, info->path, now);
+}
+
 /* Plans the answer to a parsed request head of head_len bytes. Returns 1
  * when the answer waits for its resource: the head is then left in the
  * buffer, to be parsed again when the connection resumes. */
@@ -205,16 +223,7 @@ static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
     c->body_chunked = info.chunked;
     if (info.chunked)
         http_chunked_init(&c->chunked, MAX_CHUNK_LINE, c->ctx->max_head);
-    if (info.method == HTTP_METHOD_OPTIONS)
-        http_reply_options(r, rc, now);
-    else if (info.method == HTTP_METHOD_OTHER)
-        http_reply_error(r, rc, 405, now);
-    else if (info.method == HTTP_METHOD_UNKNOWN)
-        http_reply_error(r, rc, 501, now);
-    else if (info.asterisk)
-        http_reply_error(r, rc, 400, now);
-    else
-        http_reply_resource(r, rc, req, info.path, now);
+    plan_answer(c, &info, now);
     if (http_reply_pending(r)) {
         c->buf_start -= head_len;
         return 1;
