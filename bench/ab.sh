@@ -3,12 +3,12 @@
 # decides: requests per busy second of the server's core.
 #
 # usage: bench/ab.sh BINARY_A BINARY_B [ROUNDS]
-#   environment: MODEL [epoll]  CONNS [100]  SECONDS [5]  CLOSE [0] (1: Connection: close)
+#   environment: MODEL [epoll]  CONNS [100]  DURATION [5]  CLOSE [0] (1: Connection: close)
 #                SERVER_CPU [0]  CLIENT_CPU [1]  PORT [18480]
 #
 # Each round starts A, then B (the order alternates between rounds), each
 # with one worker pinned to SERVER_CPU, and loads it with wrk -t1 pinned to
-# CLIENT_CPU for SECONDS on a 1 KiB file. The server core's busy time is
+# CLIENT_CPU for DURATION seconds on a 1 KiB file. The server core's busy time is
 # user + nice + system + irq + softirq of that CPU in /proc/stat, which also
 # counts the kernel work a process's own times can miss; the server's own
 # user + system time (/proc/PID/stat) is given too, as it stays true when
@@ -21,7 +21,7 @@ B=${2:?usage: bench/ab.sh BINARY_A BINARY_B [ROUNDS]}
 ROUNDS=${3:-5}
 MODEL=${MODEL:-epoll}
 CONNS=${CONNS:-100}
-SECONDS_PER_RUN=${SECONDS:-5}
+SECONDS_PER_RUN=${DURATION:-5}
 CLOSE=${CLOSE:-0}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
