@@ -1,12 +1,13 @@
 #include "serve/context.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
-    memset(ctx, 0, sizeof *ctx);
+    memset(ctx, 0, offsetof(struct serve_ctx, log));
     access_log_init(&ctx->log, srv->access_fd);
     if (!srv->proto->uses_files)
         return 0;

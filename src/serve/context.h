@@ -16,7 +16,7 @@
 struct serve_ctx {
     struct file_cache *files;
     struct http_ctx http;
-    struct access_log log;
+    struct access_log log; /* last: its 64 KiB buffer is touched only by lines written */
 };
 
 /* 0, or -1 after logging why. A protocol that serves no files (echo) gets

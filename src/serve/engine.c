@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -164,7 +165,7 @@ enum engine_accept engine_accept_failed(int err)
 
 int engine_worker_init(struct engine_worker *ew, struct server *srv)
 {
-    memset(ew, 0, sizeof *ew);
+    memset(ew, 0, offsetof(struct engine_worker, ctx)); /* serve_ctx_init does the rest */
     ew->srv = srv;
     ew->proto = srv->proto;
     engine_timeouts_init(&ew->timeouts, srv->cfg);
