@@ -23,6 +23,11 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     return 0;
 }
 
+void serve_ctx_trim(struct serve_ctx *ctx)
+{
+    http_ctx_trim(&ctx->http);
+}
+
 void serve_ctx_destroy(struct serve_ctx *ctx)
 {
     if (ctx->log.len)

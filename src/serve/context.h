@@ -23,6 +23,9 @@ struct serve_ctx {
  * only the access log; files and http stay zero. */
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv);
 
+/* Gives the pooled read buffers back to the allocator; the context stays usable. */
+void serve_ctx_trim(struct serve_ctx *ctx);
+
 /* Flushes the access log and frees the rest. Call once no connection of this
  * context is open. Safe after a failed serve_ctx_init. */
 void serve_ctx_destroy(struct serve_ctx *ctx);

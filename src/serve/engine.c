@@ -172,6 +172,21 @@ int engine_worker_init(struct engine_worker *ew, struct server *srv)
     return serve_ctx_init(&ew->ctx, srv);
 }
 
+static void free_pool(struct engine_worker *ew)
+{
+    while (ew->pool) {
+        void **obj = ew->pool;
+        ew->pool = *obj;
+        free(obj);
+    }
+}
+
+void engine_trim(struct engine_worker *ew)
+{
+    free_pool(ew);
+    serve_ctx_trim(&ew->ctx);
+}
+
 void engine_worker_destroy(struct engine_worker *ew)
 {
     if (!ew->srv)
@@ -183,11 +198,7 @@ void engine_worker_destroy(struct engine_worker *ew)
             atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
     }
     memset(&ew->stats, 0, sizeof ew->stats);
-    while (ew->pool) {
-        void **obj = ew->pool;
-        ew->pool = *obj;
-        free(obj);
-    }
+    free_pool(ew);
     serve_ctx_destroy(&ew->ctx);
 }
 

@@ -208,6 +208,11 @@ void *engine_attach(struct engine_worker *ew, const struct engine_peer *peer, ti
 /* Releases a protocol object and gives it back to the pool. */
 void engine_detach(struct engine_worker *ew, void *conn);
 
+/* Gives what the worker's pools hold back to the allocator: for a thread
+ * that closes connections other threads served (the pool model's poll set),
+ * whose pools would otherwise only grow. */
+void engine_trim(struct engine_worker *ew);
+
 /* Begins a graceful stop: the deadline for what is still in flight. */
 void engine_begin_drain(struct engine_worker *ew, int64_t now_ms);
 
