@@ -40,6 +40,11 @@ void http_ctx_init(struct http_ctx *ctx, size_t max_head, uint64_t max_body, str
 
 void http_ctx_destroy(struct http_ctx *ctx)
 {
+    http_ctx_trim(ctx);
+}
+
+void http_ctx_trim(struct http_ctx *ctx)
+{
     while (ctx->pool.free_list) {
         void **head = ctx->pool.free_list;
         ctx->pool.free_list = *head;

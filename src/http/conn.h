@@ -104,6 +104,9 @@ void http_ctx_init(struct http_ctx *ctx, size_t max_head, uint64_t max_body, str
 /* Frees the pooled buffers. Call when every connection is released. */
 void http_ctx_destroy(struct http_ctx *ctx);
 
+/* Frees the pooled buffers now; the context stays usable. */
+void http_ctx_trim(struct http_ctx *ctx);
+
 void http_conn_init(struct http_conn *c, struct http_ctx *ctx, const char *peer);
 /* Gives back the buffer and any open resource. */
 void http_conn_release(struct http_conn *c);

@@ -1,12 +1,13 @@
 #include "serve/context.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
-    memset(ctx, 0, sizeof *ctx);
+    memset(ctx, 0, offsetof(struct serve_ctx, log));
     access_log_init(&ctx->log, srv->access_fd);
     if (!srv->proto->uses_files)
         return 0;
@@ -20,6 +21,11 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     ctx->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
     ctx->http.log_ctx = &ctx->log;
     return 0;
+}
+
+void serve_ctx_trim(struct serve_ctx *ctx)
+{
+    http_ctx_trim(&ctx->http);
 }
 
 void serve_ctx_destroy(struct serve_ctx *ctx)

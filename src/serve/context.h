@@ -16,12 +16,15 @@
 struct serve_ctx {
     struct file_cache *files;
     struct http_ctx http;
-    struct access_log log;
+    struct access_log log; /* last: its 64 KiB buffer is touched only by lines written */
 };
 
 /* 0, or -1 after logging why. A protocol that serves no files (echo) gets
  * only the access log; files and http stay zero. */
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv);
+
+/* Gives the pooled read buffers back to the allocator; the context stays usable. */
+void serve_ctx_trim(struct serve_ctx *ctx);
 
 /* Flushes the access log and frees the rest. Call once no connection of this
  * context is open. Safe after a failed serve_ctx_init. */

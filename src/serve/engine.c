@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -164,11 +165,26 @@ enum engine_accept engine_accept_failed(int err)
 
 int engine_worker_init(struct engine_worker *ew, struct server *srv)
 {
-    memset(ew, 0, sizeof *ew);
+    memset(ew, 0, offsetof(struct engine_worker, ctx)); /* serve_ctx_init does the rest */
     ew->srv = srv;
     ew->proto = srv->proto;
     engine_timeouts_init(&ew->timeouts, srv->cfg);
     return serve_ctx_init(&ew->ctx, srv);
+}
+
+static void free_pool(struct engine_worker *ew)
+{
+    while (ew->pool) {
+        void **obj = ew->pool;
+        ew->pool = *obj;
+        free(obj);
+    }
+}
+
+void engine_trim(struct engine_worker *ew)
+{
+    free_pool(ew);
+    serve_ctx_trim(&ew->ctx);
 }
 
 void engine_worker_destroy(struct engine_worker *ew)
@@ -182,11 +198,7 @@ void engine_worker_destroy(struct engine_worker *ew)
             atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
     }
     memset(&ew->stats, 0, sizeof ew->stats);
-    while (ew->pool) {
-        void **obj = ew->pool;
-        ew->pool = *obj;
-        free(obj);
-    }
+    free_pool(ew);
     serve_ctx_destroy(&ew->ctx);
 }
 

@@ -120,7 +120,6 @@ enum engine_accept engine_accept_failed(int err);
 struct engine_worker {
     struct server *srv;
     const struct serve_proto *proto;
-    struct serve_ctx ctx;
     struct engine_timeouts timeouts;
     struct engine_stats stats;
     /* The event drivers' deadlines. NULL in a thread that hands its
@@ -131,6 +130,10 @@ struct engine_worker {
     int draining;      /* a graceful stop began */
     int64_t drain_end; /* monotonic ms when the stop cuts what is left */
     time_t ticked;     /* the second of the last engine_tick */
+    /* Last: its access-log buffer is touched only when lines are written, so
+     * a thread that holds its worker on its stack (the thread model) pays
+     * for the buffer only when it logs. */
+    struct serve_ctx ctx;
 };
 
 /* The peer's address in 18 bytes, formatted only when a request starts. */
@@ -204,6 +207,11 @@ void *engine_attach(struct engine_worker *ew, const struct engine_peer *peer, ti
 
 /* Releases a protocol object and gives it back to the pool. */
 void engine_detach(struct engine_worker *ew, void *conn);
+
+/* Gives what the worker's pools hold back to the allocator: for a thread
+ * that closes connections other threads served (the pool model's poll set),
+ * whose pools would otherwise only grow. */
+void engine_trim(struct engine_worker *ew);
 
 /* Begins a graceful stop: the deadline for what is still in flight. */
 void engine_begin_drain(struct engine_worker *ew, int64_t now_ms);

@@ -103,6 +103,8 @@ static void close_conn(struct worker *w, struct engine_conn *ec, enum engine_clo
     /* Out of the loop first: select fails on a closed descriptor. */
     loop_watch(w->loop, fd, 0);
     engine_conn_close(&w->ew, ec, why);
+    if (w->hand_off)
+        engine_trim(&w->ew); /* its object came from a pool thread: do not hoard it */
     forget_conn(w, ec, fd);
 }
 
