@@ -345,11 +345,13 @@ def run_load(addr, total, clients, seconds):
 
 @case(timeout=220)
 def resources_return_after_load(srv):
-    """fds, threads and child processes before = after 10,000 connections."""
+    """fds, threads and child processes after 10,000 connections: no more than before."""
     start(srv, workers=2)
     pid = srv.proc.pid
-    # Warm up: every worker's file cache holds one descriptor per file served
-    # (until replaced), so the baseline is taken with those already open.
+    # Warm up, so that what a first request sets up for good is in the
+    # baseline. A file cache's descriptors are let go a second or two after
+    # their last use, so the baseline may still hold some that are gone later:
+    # the load must leave no more than the baseline, not exactly as many.
     count, errors = run_load(srv.addr, WARM_UP.get(srv.model, 60), LOAD_CLIENTS, 10.0)
     check(not errors, "warm-up: %d errors, e.g. %s" % (len(errors), errors[:3]))
     wait_until(lambda: resources(pid)["children"] == 0, SETTLE)
@@ -363,8 +365,11 @@ def resources_return_after_load(srv):
     check(not errors, "%d connections failed, e.g. %s" % (len(errors), errors[:3]))
     check(count >= min(LOAD_MINIMUM, LOAD_CONNECTIONS), "only %d connections served in %.0f s" % (count, took))
     check(srv.alive(), "server died under load")
-    expected = dict(before, children=0, zombies=0)
-    if not wait_until(lambda: resources(pid) == expected, SETTLE):
+    def returned(r):
+        return (r["fds"] <= before["fds"] and r["threads"] <= before["threads"] and r["children"] == 0
+                and r["zombies"] == 0)
+
+    if not wait_until(lambda: returned(resources(pid)), SETTLE):
         after = resources(pid)
         kids = children(pid)
         raise TestFailure("%.0f s after %d connections: %s, before: %s%s" % (
