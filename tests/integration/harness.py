@@ -1030,3 +1030,35 @@ def main(name, body):
         shutil.rmtree(suite.dir, ignore_errors=True)
     print("# %s: %.1f s" % (name, time.monotonic() - began), flush=True)
     return suite.report()
+
+
+def listed_models():
+    """The models `duct serve --help` lists, in its order."""
+    status, out, _ = run_text([DUCT_BIN, "serve", "--help"])
+    found, inside = [], False
+    for line in out.splitlines() if status == 0 else []:
+        if "--model" in line:
+            inside = True
+            continue
+        if inside:
+            m = re.match(r"^\s{6,}([a-z][a-z0-9_]*)\s+\S", line)
+            if not m:
+                break
+            found.append(m.group(1))
+    return found
+
+
+def run_models(suite, tests):
+    """Runs every test of the registry `tests` once per model (DUCT_MODELS, or
+    every model `duct serve --help` lists), each with a fresh Server; a test
+    whose models do not include a model is not run for it."""
+    listed = listed_models()
+    if not listed:
+        suite.record("setup", "fail", "`%s serve --help` lists no models" % DUCT_BIN)
+        return
+    for model in os.environ.get("DUCT_MODELS", "").split() or listed:
+        started = time.monotonic()
+        for index, test in enumerate(tests):
+            if test.models is None or model in test.models:
+                run_server_case(suite, model, test, index)
+        print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)

@@ -32,28 +32,14 @@ import threading
 import time
 
 from harness import (
+    run_models,
     BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, STYLE, HttpConn, PeerClosed, Registry, Skip, TestFailure, check, check_eq,
-    children, connect, fd_count, http_request, main, proc_stat, run_server_case, run_text, short,
+    children, connect, fd_count, http_request, main, proc_stat, short,
     wait_until)
 
 EVENT_MODELS = ("select", "poll", "epoll", "uring")
 SETTLE = 5.0  # how long resources may take to come back after the load
 
-
-def listed_models():
-    """The models `duct serve --help` lists, in its order."""
-    status, out, _ = run_text([DUCT_BIN, "serve", "--help"])
-    models, inside = [], False
-    for line in out.splitlines() if status == 0 else []:
-        if "--model" in line:
-            inside = True
-            continue
-        if inside:
-            m = re.match(r"^\s{6,}([a-z][a-z0-9_]*)\s+\S", line)
-            if not m:
-                break
-            models.append(m.group(1))
-    return models
 
 
 def model_args(model):
@@ -231,16 +217,7 @@ def case(models=None, timeout=30):
 
 
 def run_all(suite):
-    listed = listed_models()
-    if not listed:
-        suite.record("setup", "fail", "`%s serve --help` lists no models" % DUCT_BIN)
-        return
-    for model in os.environ.get("DUCT_MODELS", "").split() or listed:
-        started = time.monotonic()
-        for index, test in enumerate(TESTS):
-            if test.models is None or model in test.models:
-                run_server_case(suite, model, test, index)
-        print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
+    run_models(suite, TESTS)
 
 
 # ---------------------------------------------------------------------------

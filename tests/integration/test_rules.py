@@ -30,28 +30,14 @@ import threading
 import time
 
 from harness import (
+    run_models,
     BLOB, DUCT_BIN, STYLE, HttpConn, Registry, TestFailure, check, check_eq, children, connect,
-    http_request, main, proc_stat, run_server_case, run_text, short, wait_until)
+    http_request, main, proc_stat, short, wait_until)
 
 # The names of engine.c's close_names, in its order.
 CLOSE_NAMES = ("done", "peer-closed", "peer-reset", "io-error", "refused-request", "header-timeout",
                "idle-timeout", "send-timeout", "over-limit", "no-memory", "file-changed", "stop", "drain-cut")
 
-
-def listed_models():
-    """The models `duct serve --help` lists, in its order."""
-    status, out, _ = run_text([DUCT_BIN, "serve", "--help"])
-    found, inside = [], False
-    for line in out.splitlines() if status == 0 else []:
-        if "--model" in line:
-            inside = True
-            continue
-        if inside:
-            m = re.match(r"^\s{6,}([a-z][a-z0-9_]*)\s+\S", line)
-            if not m:
-                break
-            found.append(m.group(1))
-    return found
 
 
 def start(srv, *extra, threads=8):
@@ -254,16 +240,7 @@ def case(models=None, timeout=30):
 
 
 def run_all(suite):
-    listed = listed_models()
-    if not listed:
-        suite.record("setup", "fail", "`%s serve --help` lists no models" % DUCT_BIN)
-        return
-    for model in os.environ.get("DUCT_MODELS", "").split() or listed:
-        started = time.monotonic()
-        for index, test in enumerate(TESTS):
-            if test.models is None or model in test.models:
-                run_server_case(suite, model, test, index)
-        print("# model %s: %.1f s" % (model, time.monotonic() - started), flush=True)
+    run_models(suite, TESTS)
 
 
 # ---------------------------------------------------------------------------
