@@ -40,7 +40,9 @@ static void usage(FILE *out)
                  "  -q, --quiet             no start-up or stop messages\n"
                  "  -h, --help              this help\n"
                  "\n"
-                 "SIGINT or SIGTERM stops accepting, finishes responses in flight and exits 0.\n");
+                 "SIGINT or SIGTERM stops accepting, closes idle connections, finishes responses\n"
+                 "in flight and exits 0; what still runs after --drain-timeout is cut (exit 1), and a\n"
+                 "second signal stops at once (exit 1).\n");
 }
 
 /* A whole decimal number in [min, max]; anything else is a usage error. */
