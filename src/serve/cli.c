@@ -35,6 +35,8 @@ static void usage(FILE *out)
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "      --list-max N        entries a listing shows at most; a note counts the rest\n"
                  "                          (default 10000)\n"
+                 "      --status-listen ADDR  serve /healthz (200, or 503 while stopping) and /metrics\n"
+                 "                          (Prometheus text) on ADDR, its own listener (default: off)\n"
                  "      --no-sandbox        do not confine the process (default: once started, read\n"
                  "                          only DIR, write only the access log, no new privileges)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
@@ -42,7 +44,8 @@ static void usage(FILE *out)
                  "\n"
                  "SIGINT or SIGTERM stops accepting, closes idle connections, finishes responses\n"
                  "in flight and exits 0; what still runs after --drain-timeout is cut (exit 1), and a\n"
-                 "second signal stops at once (exit 1).\n");
+                 "second signal stops at once (exit 1). SIGUSR1 reopens the access log (after\n"
+                 "logrotate renamed it).\n");
 }
 
 /* A whole decimal number in [min, max]; anything else is a usage error. */
@@ -67,6 +70,7 @@ enum {
     OPT_LIST_DIRS,
     OPT_LIST_MAX,
     OPT_NO_SANDBOX,
+    OPT_STATUS_LISTEN,
 };
 
 static const struct option serve_options[] = {
@@ -88,6 +92,7 @@ static const struct option serve_options[] = {
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {"list-max", required_argument, NULL, OPT_LIST_MAX},
     {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+    {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
     {NULL, 0, NULL, 0},
 };
 
@@ -124,6 +129,17 @@ static int add_listen(struct serve_config *cfg, const char *text)
         return 1;
     }
     cfg->listen_count++;
+    return 0;
+}
+
+static int set_status_listen(struct serve_config *cfg, const char *text)
+{
+    char err[256];
+    if (net_addr_parse(text, &cfg->status_listen, err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: bad --status-listen \"%s\": %s\n", text, err);
+        return 2;
+    }
+    cfg->status_listen_set = 1;
     return 0;
 }
 
@@ -214,6 +230,9 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
             break;
         case OPT_NO_SANDBOX:
             cfg->sandbox = 0;
+            break;
+        case OPT_STATUS_LISTEN:
+            status = set_status_listen(cfg, optarg);
             break;
         case '?':
             fprintf(stderr, "duct serve: see duct serve --help\n");

@@ -14,13 +14,6 @@
 #include "net/addr.h"
 #include "serve/log.h"
 
-/* The server's totals live in shared memory so that forked children can add
- * theirs; every worker adds once, when it ends. */
-struct engine_totals {
-    _Atomic uint64_t accepted;
-    _Atomic uint64_t closes[ENGINE_CLOSE_COUNT];
-};
-
 static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_DONE] = "done",
     [ENGINE_CLOSE_PEER_CLOSED] = "peer-closed",
@@ -187,17 +180,28 @@ void engine_trim(struct engine_worker *ew)
     serve_ctx_trim(&ew->ctx);
 }
 
+void engine_fold(struct engine_worker *ew)
+{
+    struct engine_totals *t = ew->srv->totals;
+    struct metrics_local *m = &ew->ctx.metrics;
+    if (ew->ctx.files)
+        file_cache_take_counts(ew->ctx.files, &m->v[METRICS_CACHE_HITS], &m->v[METRICS_CACHE_MISSES]);
+    if (t) {
+        if (ew->stats.accepted)
+            atomic_fetch_add(&t->accepted, ew->stats.accepted);
+        for (int i = 0; i < ENGINE_CLOSE_COUNT; i++)
+            if (ew->stats.closes[i])
+                atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
+        metrics_fold(&t->metrics, m);
+    }
+    memset(&ew->stats, 0, sizeof ew->stats);
+}
+
 void engine_worker_destroy(struct engine_worker *ew)
 {
     if (!ew->srv)
         return;
-    struct engine_totals *t = ew->srv->totals;
-    if (t) {
-        atomic_fetch_add(&t->accepted, ew->stats.accepted);
-        for (int i = 0; i < ENGINE_CLOSE_COUNT; i++)
-            atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
-    }
-    memset(&ew->stats, 0, sizeof ew->stats);
+    engine_fold(ew);
     free_pool(ew);
     serve_ctx_destroy(&ew->ctx);
 }
@@ -279,6 +283,7 @@ void engine_tick(struct engine_worker *ew, time_t now)
     ew->ticked = now;
     if (ew->ctx.files)
         file_cache_tick(ew->ctx.files, now);
+    engine_fold(ew);
     log_limits_flush(timer_clock_ms(), 0);
 }
 

@@ -19,6 +19,7 @@
 
 #include "loop/timer.h"
 #include "serve/context.h"
+#include "serve/metrics.h"
 #include "serve/proto.h"
 #include "serve/server.h"
 
@@ -248,6 +249,18 @@ int engine_linger_read(int fd, uint32_t *dropped);
 void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why);
 
 /* ---- the server's totals ----------------------------------------------- */
+
+/* The server's totals live in shared memory so that forked children can add
+ * theirs; every worker adds what it counted once a second (engine_tick) and
+ * when it ends. */
+struct engine_totals {
+    _Atomic uint64_t accepted;
+    _Atomic uint64_t closes[ENGINE_CLOSE_COUNT];
+    struct metrics_shared metrics;
+};
+
+/* Adds the worker's counters to the server's totals, and starts them again. */
+void engine_fold(struct engine_worker *ew);
 
 /* Shared memory, so that forked children add theirs too. 0 or -1. */
 int engine_totals_open(struct server *srv);

@@ -38,6 +38,8 @@ struct serve_config {
                           * and duct cat's echo server, which reads no files */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
     const char *command;  /* names the program in messages: "duct serve" when NULL */
+    int status_listen_set; /* --status-listen was given: /healthz and /metrics there */
+    struct net_addr status_listen;
 };
 
 struct server;
@@ -55,6 +57,9 @@ struct serve_model {
     /* Optional, from any thread while stop runs: the process is about to end
      * at once; end what would outlive it (the fork model's children). */
     void (*cut)(void);
+    /* Optional: the access log was just reopened (SIGUSR1); processes of the
+     * model that hold their own copy of its descriptor reopen theirs. */
+    void (*reopened)(void);
 };
 
 struct server {
@@ -70,6 +75,9 @@ struct server {
     atomic_int live;      /* connections being served, for --max-conns */
     struct engine_totals *totals; /* closes by reason, summed over workers (serve/engine.h) */
     void *model_state;
+    atomic_int draining;  /* a stop began: /healthz says 503 */
+    int status_fd;        /* the --status-listen socket, or -1 */
+    struct status_server *status; /* its thread (serve/status.h) */
     char sandbox_note[512]; /* what the sandbox allows, for the start-up message */
 };
 
