@@ -81,7 +81,12 @@ static void durations(struct text *t, const struct metrics_shared *m)
            "Time from the first byte of a request to the last byte of its response.");
     for (int i = 0; i < METRICS_BUCKETS; i++) {
         sum += load(m, METRICS_DURATION + i);
-        put(t, "duct_response_seconds_bucket{le=\"%g\"} %llu\n", metrics_bucket_us[i] / 1e6, (unsigned long long)sum);
+        /* As Prometheus's own clients write bounds: "0.001", "1.0", "10.0". */
+        uint32_t us = metrics_bucket_us[i];
+        if (us % 1000000 == 0)
+            put(t, "duct_response_seconds_bucket{le=\"%u.0\"} %llu\n", us / 1000000, (unsigned long long)sum);
+        else
+            put(t, "duct_response_seconds_bucket{le=\"%g\"} %llu\n", us / 1e6, (unsigned long long)sum);
     }
     sum += load(m, METRICS_DURATION + METRICS_BUCKETS);
     put(t, "duct_response_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)sum);
