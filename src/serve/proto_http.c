@@ -5,8 +5,9 @@
 #include "serve/context.h"
 #include "serve/proto.h"
 
-static void http_init(void *conn, struct serve_ctx *ctx, const char *peer)
+static void http_init(void *conn, const struct serve_proto *self, struct serve_ctx *ctx, const char *peer)
 {
+    (void)self;
     http_conn_init(conn, &ctx->http, peer);
 }
 
