@@ -51,7 +51,9 @@ struct serve_proto {
     size_t conn_size;        /* bytes of one connection object */
     int uses_files;          /* needs the per-worker file cache and HTTP context */
     const char *refusal;     /* sent to a client no one can serve (an HTTP 503), or NULL: just close */
-    void (*init)(void *conn, struct serve_ctx *ctx, const char *peer); /* a new connection */
+    /* A new connection; self is the protocol being run (a layer finds its
+     * inner protocol and shared state there). */
+    void (*init)(void *conn, const struct serve_proto *self, struct serve_ctx *ctx, const char *peer);
     enum serve_want (*want)(const void *conn);                         /* read, write or close next */
     char *(*read_space)(void *conn, size_t *room);       /* where to read; NULL: no memory, close */
     void (*received)(void *conn, size_t n, time_t now);  /* n bytes read; 0 is end of input */
@@ -72,6 +74,12 @@ struct serve_proto {
     /* The object moves to another thread, which serves it from now on with
      * its own context (the pool model hands connections between threads). */
     void (*rebind)(void *conn, struct serve_ctx *ctx);
+    /* A layer (TLS in front of HTTP) is a protocol built at start-up for the
+     * listeners that ask for it: the protocol it carries, and its own state
+     * shared by all its connections (certificates). NULL in a protocol that
+     * is not a layer. */
+    const struct serve_proto *inner;
+    void *layer;
 };
 
 /* The static-file HTTP/1.1 server: a thin adapter around http_conn. */

@@ -27,8 +27,9 @@ static struct http_conn *timed(void *conn)
     return &t->c;
 }
 
-static void http_init(void *conn, struct serve_ctx *ctx, const char *peer)
+static void http_init(void *conn, const struct serve_proto *self, struct serve_ctx *ctx, const char *peer)
 {
+    (void)self;
     struct timed_conn *t = conn;
     http_conn_init(&t->c, &ctx->http, peer);
     t->started_us = 0;

@@ -14,6 +14,7 @@
 #include "serve/engine.h"
 #include "serve/log.h"
 #include "serve/sandbox.h"
+#include "serve/stack.h"
 #include "serve/status.h"
 
 #define LISTEN_BACKLOG 4096
@@ -311,7 +312,7 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     if (engine_totals_open(srv) != 0)
         return -1;
     srv->listen_sets = srv->model->event_loops ? cfg->workers : 1;
-    if (status_open(srv) != 0)
+    if (serve_stacks_build(srv) != 0 || status_open(srv) != 0)
         return -1;
     return open_listeners(srv);
 }
@@ -351,5 +352,6 @@ out:
     if (srv.access_fd > STDERR_FILENO)
         close(srv.access_fd);
     files_close(&srv.files);
+    serve_stacks_free(&srv);
     return status;
 }

@@ -15,9 +15,16 @@
 #define SERVE_MAX_LISTEN 16
 #define SERVE_MAX_WORKERS 256
 
+/* What one listener adds in front of the server's protocol: each flag is a
+ * layer stacked over it (serve/stack.c builds the stack). */
+struct serve_listen_opts {
+    unsigned tls : 1; /* TLS: the server's certificates (serve/proto_tls.c) */
+};
+
 struct serve_config {
     const char *dir; /* NULL: the built-in demo site */
     struct net_addr listen[SERVE_MAX_LISTEN];
+    struct serve_listen_opts listen_opts[SERVE_MAX_LISTEN]; /* of listen[i] */
     int listen_count;
     int workers;         /* event loops, for the event-driven models */
     int threads;         /* threads of the pool model */
@@ -65,7 +72,10 @@ struct serve_model {
 struct server {
     const struct serve_config *cfg;
     const struct serve_model *model;
-    const struct serve_proto *proto; /* never NULL */
+    const struct serve_proto *proto; /* the innermost protocol (HTTP, echo); never NULL */
+    /* What listener i's connections speak: proto, or layers in front of it. */
+    const struct serve_proto *stack[SERVE_MAX_LISTEN];
+    void *layers; /* what serve/stack.c built for the stacks, freed with them */
     struct files files;
     int access_fd;        /* -1: no access log */
     int max_fds;          /* the descriptor limit after raising it */

@@ -66,7 +66,8 @@ static void close_listeners(struct server *srv)
         close(srv->listen_fd[0][i]);
 }
 
-static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+static void serve_in_child(struct fork_model *m, int fd, int listener, const struct sockaddr_storage *peer,
+                           socklen_t peer_len)
 {
     struct server *srv = m->acceptor.srv;
     struct blocking_worker worker;
@@ -91,22 +92,22 @@ static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_s
     pthread_sigmask(SIG_UNBLOCK, &drain, NULL);
     if (blocking_worker_init(&worker, srv, NULL) == 0) {
         worker.stop_flag = &child_stop;
-        blocking_serve(&worker, fd, peer, peer_len);
+        blocking_serve(&worker, fd, listener, peer, peer_len);
     } else {
-        blocking_refuse(srv, fd);
+        blocking_refuse(srv, fd, listener);
     }
     blocking_worker_destroy(&worker);
     log_limits_flush(timer_clock_ms(), 1); /* what this process held back */
     _exit(0);
 }
 
-static void spawn(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+static void spawn(void *model, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     struct fork_model *m = model;
     pthread_mutex_lock(&m->lock);
     pid_t pid = m->count < m->cap ? fork() : (errno = EAGAIN, -1);
     if (pid == 0)
-        serve_in_child(m, fd, peer, peer_len);
+        serve_in_child(m, fd, listener, peer, peer_len);
     if (pid > 0) {
         m->children[m->count++] = pid;
         pthread_cond_broadcast(&m->changed);
@@ -114,7 +115,7 @@ static void spawn(void *model, int fd, const struct sockaddr_storage *peer, sock
     pthread_mutex_unlock(&m->lock);
     if (pid < 0) {
         log_syscall("fork", "connection", errno);
-        blocking_refuse(m->acceptor.srv, fd);
+        blocking_refuse(m->acceptor.srv, fd, listener);
         return;
     }
     close(fd);
