@@ -16,7 +16,10 @@ static void usage(FILE *out)
                  "\n"
                  "options:\n"
                  "  -l, --listen ADDR       listen on ADDR; may be repeated (default 127.0.0.1:8080)\n"
-                 "                          ADDR: 127.0.0.1:8080, [::1]:8080, :8080, unix:/path\n"
+                 "                          ADDR: 127.0.0.1:8080, [::1]:8080, :8080, unix:/path;\n"
+                 "                          proxy:ADDR wants a PROXY protocol header (v1 or v2, as\n"
+                 "                          HAProxy's send-proxy sends) first on each connection and\n"
+                 "                          logs the client it names; no valid header: closed\n"
                  "  -m, --model M           concurrency model (default epoll), one of:\n");
     for (int i = 0; serve_models[i]; i++)
         fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
@@ -120,15 +123,21 @@ static void serve_defaults(struct serve_config *cfg)
 static int add_listen(struct serve_config *cfg, const char *text)
 {
     char err[256];
+    const char *arg = text;
+    struct serve_listen_opts opts = {0};
+    if (strncmp(text, "proxy:", 6) == 0) {
+        opts.proxy = 1;
+        text += 6;
+    }
     if (cfg->listen_count == SERVE_MAX_LISTEN) {
         fprintf(stderr, "duct serve: at most %d --listen addresses\n", SERVE_MAX_LISTEN);
         return 2;
     }
     if (net_addr_parse(text, &cfg->listen[cfg->listen_count], err, sizeof err) != 0) {
-        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", text, err);
+        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", arg, err);
         return 1;
     }
-    cfg->listen_count++;
+    cfg->listen_opts[cfg->listen_count++] = opts;
     return 0;
 }
 

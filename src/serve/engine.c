@@ -29,6 +29,7 @@ static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_FILE_CHANGED] = "file-changed",
     [ENGINE_CLOSE_STOP] = "stop",
     [ENGINE_CLOSE_DRAIN_CUT] = "drain-cut",
+    [ENGINE_CLOSE_PROXY_HEADER] = "proxy-header",
 };
 
 const char *engine_close_name(enum engine_close why)
@@ -324,6 +325,8 @@ enum engine_close engine_end_reason(const struct engine_worker *ew, const void *
         return ENGINE_CLOSE_PEER_CLOSED;
     case SERVE_END_REFUSED:
         return ENGINE_CLOSE_REFUSED;
+    case SERVE_END_PROXY_HEADER:
+        return ENGINE_CLOSE_PROXY_HEADER;
     case SERVE_END_DONE:
         break;
     }
@@ -425,7 +428,7 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
     if (ec->phase == ENGINE_PHASE_LINGER)
         return;
     const struct serve_proto *p = engine_proto(ew, ec);
-    if (ec->proto && p->want(ec->proto) == SERVE_WANT_READ && p->idle(ec->proto)) {
+    if (ec->proto && serve_proto_releasable(p, ec->proto)) {
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
     }

@@ -42,6 +42,7 @@ enum engine_close {
     ENGINE_CLOSE_FILE_CHANGED,   /* a file shrank under its response */
     ENGINE_CLOSE_STOP,           /* idle when a graceful stop began */
     ENGINE_CLOSE_DRAIN_CUT,      /* still busy when the stop's --drain-timeout passed */
+    ENGINE_CLOSE_PROXY_HEADER,   /* no valid PROXY header on a listener that wants one */
     ENGINE_CLOSE_COUNT
 };
 

@@ -44,6 +44,7 @@ enum serve_end {
     SERVE_END_DONE,   /* the exchange is over and the protocol chose to close */
     SERVE_END_PEER,   /* the peer closed its side first */
     SERVE_END_REFUSED, /* the peer's input was refused (a 4xx), framing no longer trusted */
+    SERVE_END_PROXY_HEADER, /* a listener that wants a PROXY header did not get a valid one */
 };
 
 struct serve_proto {
@@ -80,7 +81,19 @@ struct serve_proto {
      * is not a layer. */
     const struct serve_proto *inner;
     void *layer;
+    /* Its objects hold what a connection cannot lose between requests (the
+     * client address of a PROXY header, a TLS session): a driver never
+     * releases one while the connection lives, even when idle says so. */
+    int keeps_state;
 };
+
+/* Whether a driver may release a connection's object now and attach a fresh
+ * one when its next bytes come: an idle connection of a protocol that can
+ * start again from nothing. */
+static inline int serve_proto_releasable(const struct serve_proto *p, const void *conn)
+{
+    return !p->keeps_state && p->want(conn) == SERVE_WANT_READ && p->idle(conn);
+}
 
 /* The static-file HTTP/1.1 server: a thin adapter around http_conn. */
 extern const struct serve_proto serve_proto_http;

@@ -18,7 +18,8 @@
 /* What one listener adds in front of the server's protocol: each flag is a
  * layer stacked over it (serve/stack.c builds the stack). */
 struct serve_listen_opts {
-    unsigned tls : 1; /* TLS: the server's certificates (serve/proto_tls.c) */
+    unsigned tls : 1;   /* TLS: the server's certificates (serve/proto_tls.c) */
+    unsigned proxy : 1; /* a PROXY protocol header first, outermost (serve/proto_proxy.c) */
 };
 
 struct serve_config {
