@@ -71,17 +71,15 @@ static int parse_v1_line(const char *line, size_t end, struct proxy_header *out)
 
 static int parse_v1(const uint8_t *buf, size_t len, struct proxy_header *out)
 {
-    size_t limit = len < PROXY_V1_MAX ? len : PROXY_V1_MAX;
-    for (size_t i = 0; i < limit; i++) {
-        if (buf[i] == '\r' && i + 1 < limit) {
-            if (buf[i + 1] != '\n')
-                return PROXY_BAD;
-            return parse_v1_line((const char *)buf, i, out) == 0 ? (int)(i + 2) : PROXY_BAD;
-        }
-        if (buf[i] == '\n' || buf[i] == '\0')
-            return PROXY_BAD;
-    }
-    return len >= PROXY_V1_MAX ? PROXY_BAD : PROXY_INCOMPLETE;
+    const uint8_t *cr = memchr(buf, '\r', len < PROXY_V1_MAX ? len : PROXY_V1_MAX);
+    size_t end = cr ? (size_t)(cr - buf) : (len < PROXY_V1_MAX ? len : PROXY_V1_MAX);
+    if (memchr(buf, '\n', end) || memchr(buf, '\0', end))
+        return PROXY_BAD;
+    if (!cr || end + 1 >= len)
+        return end + 1 >= PROXY_V1_MAX ? PROXY_BAD : PROXY_INCOMPLETE; /* no room left for the CRLF */
+    if (buf[end + 1] != '\n')
+        return PROXY_BAD;
+    return parse_v1_line((const char *)buf, end, out) == 0 ? (int)(end + 2) : PROXY_BAD;
 }
 
 /* ---- version 2: a signature, then binary fields ------------------------ */

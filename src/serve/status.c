@@ -280,12 +280,12 @@ int status_open(struct server *srv)
 {
     const struct serve_config *cfg = srv->cfg;
     const char *failed = NULL;
-    char text[NET_ADDR_TEXT_MAX];
     srv->status_fd = -1;
     if (!cfg->status_listen_set)
         return 0;
     srv->status_fd = net_listen(&cfg->status_listen, 64, NET_NONBLOCK, &failed);
     if (srv->status_fd < 0) {
+        char text[NET_ADDR_TEXT_MAX];
         net_addr_format(&cfg->status_listen, text, sizeof text);
         log_error("cannot listen on %s (--status-listen): %s: %s", text, failed ? failed : "listen", strerror(errno));
         return -1;

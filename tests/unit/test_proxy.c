@@ -108,12 +108,17 @@ static void test_v1_bad(void)
         if (r != PROXY_BAD)
             fprintf(stderr, "     input %zu: %s\n", i, bad[i]);
     }
-    /* No CRLF within 107 bytes: bad, not incomplete for ever. */
+    /* No CRLF within 107 bytes: bad, not incomplete for ever; bad as soon as
+     * the CRLF could no longer fit. */
     char long_line[200];
     memset(long_line, 'x', sizeof long_line);
     memcpy(long_line, "PROXY UNKNOWN ", 14);
-    CHECK_EQ_INT(parse(long_line, 106, &h), PROXY_INCOMPLETE);
+    CHECK_EQ_INT(parse(long_line, 105, &h), PROXY_INCOMPLETE);
+    CHECK_EQ_INT(parse(long_line, 106, &h), PROXY_BAD);
     CHECK_EQ_INT(parse(long_line, 107, &h), PROXY_BAD);
+    long_line[106] = '\r';
+    CHECK_EQ_INT(parse(long_line, 107, &h), PROXY_BAD); /* a CR as the 107th byte leaves no room for LF */
+    long_line[106] = 'x';
     CHECK_EQ_INT(parse(long_line, sizeof long_line, &h), PROXY_BAD);
     /* 107 bytes with CRLF at the end: the longest valid line. */
     long_line[105] = '\r';
