@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -329,7 +330,12 @@ void status_stop(struct server *srv)
         free(s);
         srv->status = NULL;
     }
-    if (srv->status_fd >= 0)
+    if (srv->status_fd >= 0) {
+        const struct net_addr *addr = &srv->cfg->status_listen;
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&addr->sa;
         close(srv->status_fd);
+        if (addr->family == AF_UNIX && un->sun_path[0] != '\0')
+            unlink(un->sun_path);
+    }
     srv->status_fd = -1;
 }

@@ -203,9 +203,8 @@ def healthz_says_503_while_draining(srv):
     with open(srv.path("huge.bin"), "wb") as f:
         f.truncate(64 << 20)
     start_with_status(srv, "--drain-timeout", "3")
-    sock = connect(srv.addr)
+    sock = connect(srv.addr, rcvbuf=4096)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(http_request("GET", "/huge.bin"))
         check(sock.recv(1024).startswith(b"HTTP/1.1 200"), "the huge response began")
         srv.proc.send_signal(signal.SIGTERM)
