@@ -281,6 +281,9 @@ void *engine_attach(struct engine_worker *ew, unsigned listener, const struct en
             return NULL;
         *head = (struct obj_head){p, listener};
         obj = (void **)((char *)head + OBJ_HEAD);
+        /* The object is the allocation OBJ_HEAD bytes in: free_pool and the
+         * caller's detach give back head_of(obj). */
+        // cppcheck-suppress memleak
     }
     peer_text(peer, text, sizeof text);
     p->init(obj, p, &ew->ctx, text);
