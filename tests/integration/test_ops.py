@@ -233,81 +233,110 @@ def _accepts(addr):
 LINE = re.compile(r'^(\S+) - - \[[^\]]+\] "([^"\\]*(?:\\.[^"\\]*)*)" (\d{3}) (\d+|-) "([^"\\]*(?:\\.[^"\\]*)*)" '
                   r'"([^"\\]*(?:\\.[^"\\]*)*)"$')
 CLIENTS = 3
-PER_CLIENT = 150
+MIN_PER_CLIENT = 100   # requests each client makes at least
+LATE_PER_CLIENT = 20   # and at least this many after the reopen is done
+MAX_PER_CLIENT = 2000  # the bound, whatever happens
+ROTATE_AT = 100        # requests done over all clients when the log is renamed
 
 
-def log_load(srv, done, failures, rotate_at, rotated):
-    """CLIENTS threads, each PER_CLIENT requests of /style.css?c=I&n=J on a
-    keep-alive connection (a new one every 25 requests); rotated is set once
-    rotate_at requests are done, for the main thread to rotate."""
-    count = [0]
-    lock = threading.Lock()
+class LogLoad:
+    """CLIENTS threads making requests of /style.css?c=I&n=J, 2 ms apart, each
+    on one keep-alive connection (in the fork model: a child forked before the
+    reopen, holding its own copy of the descriptor): at least MIN_PER_CLIENT
+    each, and LATE_PER_CLIENT begun after `late` is set."""
 
-    def client(c):
+    def __init__(self, srv):
+        self.srv = srv
+        self.made = []            # (c, n) of every request answered
+        self.late_keys = set()    # those begun after `late` was set
+        self.failures = []
+        self.done = []
+        self.lock = threading.Lock()
+        self.rotate = threading.Event()
+        self.late = threading.Event()
+        self.threads = [threading.Thread(target=self.client, args=(c,), daemon=True) for c in range(CLIENTS)]
+        for t in self.threads:
+            t.start()
+
+    def client(self, c):
+        conn, late = None, 0
         try:
-            conn = None
-            for n in range(PER_CLIENT):
-                if n % 25 == 0:
-                    if conn:
-                        conn.close()
-                    conn = srv.conn()
+            for n in range(MAX_PER_CLIENT):
+                if n >= MIN_PER_CLIENT and late >= LATE_PER_CLIENT:
+                    break
+                if conn is None:
+                    conn = self.srv.conn()
+                is_late = self.late.is_set()
                 conn.send(http_request("GET", "/style.css?c=%d&n=%d" % (c, n)))
                 resp = conn.read_response()
                 if resp.status != 200 or resp.body != STYLE:
-                    failures.append("client %d request %d: %s" % (c, n, resp.status))
+                    self.failures.append("client %d request %d: %s" % (c, n, resp.status))
                     return
-                with lock:
-                    count[0] += 1
-                    if count[0] == rotate_at:
-                        rotated.set()
-            conn.close()
+                with self.lock:
+                    self.made.append((c, n))
+                    if is_late:
+                        self.late_keys.add((c, n))
+                        late += 1
+                    if len(self.made) == ROTATE_AT:
+                        self.rotate.set()
+                time.sleep(0.002)
         except Exception as e:  # noqa: BLE001 - reported by the test
-            failures.append("client %d: %s: %s" % (c, type(e).__name__, e))
+            self.failures.append("client %d: %s: %s" % (c, type(e).__name__, e))
         finally:
-            done.append(c)
-
-    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    return threads
+            if conn:
+                conn.close()
+            self.done.append(c)
 
 
-@case(timeout=60)
-def sigusr1_reopens_the_log_under_load(srv):
-    """Three clients make 450 requests; a third of the way in the log is
-    renamed and SIGUSR1 sent. After a graceful stop, the two files hold every
-    request exactly once, every line whole, and both files have lines."""
-    logs = os.path.join(srv.workdir, "logs")  # beside the root, not above it: the sandbox lets duct create it
-    os.mkdir(logs)
-    log = os.path.join(logs, "access.log")
-    srv.start(access_log=log)
-    done, failures = [], []
-    rotated = threading.Event()
-    threads = log_load(srv, done, failures, CLIENTS * PER_CLIENT // 3, rotated)
-    check(rotated.wait(20), "the load did not reach a third in 20 s: %s" % failures)
-    os.rename(log, log + ".1")
-    srv.proc.send_signal(signal.SIGUSR1)
-    for t in threads:
-        t.join(30)
-    check(len(done) == CLIENTS, "the clients did not finish in 30 s")
-    check(not failures, "client failures: %s" % failures[:3])
-    check_eq(srv.stop(), 0, "exit status after the load")
-    srv.stopped = True
-    old, new = read_lines(log + ".1"), read_lines(log)
-    check(old and new, "lines in the renamed file: %d, in the new one: %d (both should have some)"
-          % (len(old), len(new)))
+def logged_requests(lines):
+    """{(c, n): times logged} of access-log lines, each checked whole."""
     seen = {}
-    for line in old + new:
+    for line in lines:
         m = LINE.match(line)
         check(m, "a line that is not whole Combined Log Format: %s" % short(line))
         q = re.search(r"\?c=(\d+)&n=(\d+) ", m.group(2))
         check(q, "a line for a request the test did not make: %s" % short(line))
         key = (int(q.group(1)), int(q.group(2)))
         seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+@case(timeout=60)
+def sigusr1_reopens_the_log_under_load(srv):
+    """Three clients make requests on keep-alive connections (in the fork
+    model, each is a child holding its own copy of the log's descriptor);
+    after 100 the log is renamed and SIGUSR1 sent; once the server says it
+    reopened the log (and a moment for the children), each client makes 20
+    more. After a graceful stop: every request is logged exactly once across
+    the two files, every line whole, and every request begun after the
+    reopen is in the new file."""
+    logs = os.path.join(srv.workdir, "logs")  # beside the root, not above it: the sandbox lets duct create it
+    os.mkdir(logs)
+    log = os.path.join(logs, "access.log")
+    srv.start(access_log=log)
+    load = LogLoad(srv)
+    check(load.rotate.wait(20), "the load did not reach %d requests in 20 s: %s" % (ROTATE_AT, load.failures))
+    os.rename(log, log + ".1")
+    srv.proc.send_signal(signal.SIGUSR1)
+    check(wait_until(lambda: "reopened" in srv.stderr(), 5.0), "no 'reopened' line on stderr within 5 s: %s"
+          % short(srv.stderr()))
+    time.sleep(0.1)  # the fork model's children get their SIGUSR1 from the server just after
+    load.late.set()
+    for t in load.threads:
+        t.join(30)
+    check(len(load.done) == CLIENTS, "the clients did not finish in 30 s")
+    check(not load.failures, "client failures: %s" % load.failures[:3])
+    check_eq(srv.stop(), 0, "exit status after the load")
+    srv.stopped = True
+    old, new = read_lines(log + ".1"), read_lines(log)
+    check(old and new, "lines in the renamed file: %d, in the new one: %d (both should have some)"
+          % (len(old), len(new)))
+    seen = logged_requests(old + new)
     twice = [k for k, v in seen.items() if v != 1]
     check(not twice, "requests logged more than once: %s" % twice[:5])
-    check_eq(len(seen), CLIENTS * PER_CLIENT, "requests logged across the two files")
-    check("reopened" in srv.stderr(), "no 'reopened' line on stderr: %s" % short(srv.stderr()))
+    check_eq(sorted(seen), sorted(load.made), "the requests logged across the two files")
+    in_old = load.late_keys & set(logged_requests(old))
+    check(not in_old, "%d requests made after the reopen went to the old file: %s" % (len(in_old), sorted(in_old)[:5]))
 
 
 def read_lines(path):
