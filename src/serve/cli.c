@@ -38,8 +38,10 @@ static void usage(FILE *out)
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "      --list-max N        entries a listing shows at most; a note counts the rest\n"
                  "                          (default 10000)\n"
-                 "      --status-listen ADDR  serve /healthz (200, or 503 while stopping) and /metrics\n"
-                 "                          (Prometheus text) on ADDR, its own listener (default: off)\n"
+                 "      --status-listen ADDR\n"
+                 "                          serve /healthz (200, or 503 once a stop began) and\n"
+                 "                          /metrics (Prometheus text) on ADDR, a listener of its\n"
+                 "                          own (default: off)\n"
                  "      --no-sandbox        do not confine the process (default: once started, read\n"
                  "                          only DIR, write only the access log, no new privileges)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
@@ -146,7 +148,7 @@ static int set_status_listen(struct serve_config *cfg, const char *text)
     char err[256];
     if (net_addr_parse(text, &cfg->status_listen, err, sizeof err) != 0) {
         fprintf(stderr, "duct serve: bad --status-listen \"%s\": %s\n", text, err);
-        return 2;
+        return 1; /* as a bad --listen address */
     }
     cfg->status_listen_set = 1;
     return 0;
