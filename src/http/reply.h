@@ -39,7 +39,8 @@ struct http_resource {
     time_t mtime;             /* Last-Modified */
     uint64_t etag_id;         /* the file's identity (inode); the ETag itself is mtime-size, so replicas agree */
     const char *content_type; /* lives as long as the handler */
-    const char *encoding;     /* Content-Encoding of a precompressed sibling ("br", "gzip"), else NULL */
+    const char *encoding;     /* Content-Encoding of a precompressed sibling or a variant compressed on
+                                 the fly ("zstd", "br", "gzip"), else NULL */
     unsigned flags;           /* HTTP_RES_* */
     void *handle;             /* the handler's own, for release */
 };
@@ -49,6 +50,8 @@ enum {
     HTTP_RES_GENERATED = 2, /* made by the handler (a listing): no validators, no ranges */
     HTTP_RES_PENDING = 4,   /* not ready yet: fd becomes readable when it is, then the handler's
                                resume fills the rest (a listing being built elsewhere) */
+    HTTP_RES_SHARED = 8,    /* fd is a body the handler shares between responses (a variant
+                               compressed on the fly), held through handle: never closed by one */
 };
 
 struct http_handler {

@@ -116,8 +116,8 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
         cache->slots[slot] = NULL;
     }
     cache->base.resolve(cache->base.ctx, path, len, accept, res);
-    if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))
-        return; /* a listing: never cached here, and its handle is the handler's */
+    if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING | HTTP_RES_SHARED))
+        return; /* a listing or a compressed variant: its handle is the handler's */
     res->handle = NULL;
     if (res->status == 200 && res->fd >= 0 && len <= KEY_MAX)
         remember(cache, slot, path, len, accept, now, res);
@@ -127,7 +127,7 @@ static void release(void *ctx, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
     struct cached_file *e = res->handle;
-    if (!e || (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
+    if (!e || (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING | HTTP_RES_SHARED))) {
         cache->base.release(cache->base.ctx, res);
         return;
     }

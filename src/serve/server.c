@@ -265,6 +265,14 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
         log_error("out of memory for the listing cache");
         return -1;
     }
+    if (srv->proto->uses_files && cfg->compress && cfg->dir) {
+        struct compress_settings cs = {cfg->compress_types ? cfg->compress_types : COMPRESS_DEFAULT_TYPES,
+                                       cfg->compress_min, cfg->compress_max, cfg->compress_cache};
+        if (files_compress(&srv->files, &cs) != 0) {
+            log_error("out of memory for the compression cache");
+            return -1;
+        }
+    }
     srv->access_fd = access_log_open(cfg->access_log);
     if (srv->access_fd == -1) {
         log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));
