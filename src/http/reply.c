@@ -121,6 +121,12 @@ void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int statu
     respond_error_with(r, rc, status, NULL, 0, now);
 }
 
+void http_reply_error_fields(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *fields,
+                             size_t len, time_t now)
+{
+    respond_error_with(r, rc, status, fields, len, now);
+}
+
 void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now)
 {
     struct http_head h;

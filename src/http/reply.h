@@ -131,6 +131,11 @@ void http_reply_init(struct http_reply *r);
  * for 405. */
 void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int status, time_t now);
 
+/* The same with extra field lines (each ending in CRLF), such as a 401's
+ * WWW-Authenticate. */
+void http_reply_error_fields(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *fields,
+                             size_t len, time_t now);
+
 /* Plans the answer to OPTIONS: 204 with Allow. */
 void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now);
 

@@ -69,6 +69,7 @@ struct server {
     const struct serve_model *model;
     const struct serve_proto *proto; /* never NULL */
     struct files files;
+    struct auth *auth;    /* --auth, or NULL */
     int access_fd;        /* -1: no access log */
     int max_fds;          /* the descriptor limit after raising it */
     int listen_fd[SERVE_MAX_WORKERS][SERVE_MAX_LISTEN]; /* worker w's listener for address i */
