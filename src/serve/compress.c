@@ -1,13 +1,12 @@
 #include "serve/compress.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,14 +26,21 @@ struct variant {
     struct timespec mtime;
     unsigned coding;
     enum variant_state state;
-    int file_fd;  /* the file, until the compressor is done with it */
-    int body_fd;  /* READY: the sealed memfd */
-    uint64_t len; /* READY: its length */
-    int refs;     /* one per response, one while in the table, one while queued or compressing */
+    void *body;   /* READY: the compressed bytes */
+    uint64_t len; /* READY: their length */
+    int refs;     /* one per response, one while in the table, one while compressing */
     int kept;
     struct variant *next_in_bucket;
     struct variant *newer, *older; /* the table's recency list */
-    struct variant *next_job;
+};
+
+/* What a request sends the compressor, with the file's descriptor. */
+struct job {
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+    struct timespec mtime;
+    unsigned coding;
 };
 
 struct media_range {
@@ -45,7 +51,6 @@ struct media_range {
 
 struct compress_cache {
     pthread_mutex_t lock;
-    pthread_cond_t work;
     struct compress_settings settings;
     struct media_range types[COMPRESS_TYPES_MAX];
     int type_count;
@@ -53,10 +58,8 @@ struct compress_cache {
     struct variant *newest, *oldest;
     int kept_count;
     size_t kept_bytes;
-    struct variant *queue, **queue_tail;
-    int queued;
+    int jobs[2]; /* a SOCK_SEQPACKET pair: requests send on [1], the compressor receives on [0] */
     uint64_t compressed;
-    int stopping;
     int started;
     pthread_t thread;
 };
@@ -143,10 +146,7 @@ static size_t bucket_of(dev_t dev, ino_t ino, unsigned coding)
 
 static void variant_free(struct variant *v)
 {
-    if (v->file_fd >= 0)
-        close(v->file_fd);
-    if (v->body_fd >= 0)
-        close(v->body_fd);
+    free(v->body);
     free(v);
 }
 
@@ -196,7 +196,7 @@ static void unkeep(struct compress_cache *cache, struct variant *v)
 }
 
 /* Drops the least recently used variants while over the bounds; one being
- * compressed is skipped (its job holds it; it is weighed once done). */
+ * compressed is skipped (it is weighed once done). */
 static void trim(struct compress_cache *cache)
 {
     struct variant *v = cache->oldest;
@@ -208,21 +208,15 @@ static void trim(struct compress_cache *cache)
     }
 }
 
-static int same_version(const struct variant *v, const struct stat *st, unsigned coding)
+/* The variant of the job's version, after dropping the file's older versions. */
+static struct variant *find(struct compress_cache *cache, const struct job *job)
 {
-    return v->ino == st->st_ino && v->dev == st->st_dev && v->coding == coding;
-}
-
-/* The variant for st's version, after dropping the file's older versions. */
-static struct variant *find(struct compress_cache *cache, const struct stat *st, unsigned coding)
-{
-    struct variant *v = cache->buckets[bucket_of(st->st_dev, st->st_ino, coding)], *next, *found = NULL;
+    struct variant *v = cache->buckets[bucket_of(job->dev, job->ino, job->coding)], *next, *found = NULL;
     for (; v; v = next) {
         next = v->next_in_bucket;
-        if (!same_version(v, st, coding))
+        if (v->ino != job->ino || v->dev != job->dev || v->coding != job->coding)
             continue;
-        if (v->size == (uint64_t)st->st_size && v->mtime.tv_sec == st->st_mtim.tv_sec &&
-            v->mtime.tv_nsec == st->st_mtim.tv_nsec)
+        if (v->size == job->size && v->mtime.tv_sec == job->mtime.tv_sec && v->mtime.tv_nsec == job->mtime.tv_nsec)
             found = v;
         else if (v->state != BUILDING)
             unkeep(cache, v); /* the file changed since */
@@ -237,22 +231,22 @@ static int racy(const struct variant *v, const struct timespec *began)
     return v->mtime.tv_sec + 1 >= began->tv_sec;
 }
 
-/* The whole file, read with pread from the variant's own descriptor; NULL
- * when it cannot be read or is no longer the version asked for. */
-static void *read_version(const struct variant *v)
+/* The whole file, read with pread; NULL when it cannot be read or is no
+ * longer the version asked for. */
+static void *read_version(const struct variant *v, int fd)
 {
     struct stat st;
     char *buf = malloc(v->size ? v->size : 1);
     uint64_t got = 0;
     while (buf && got < v->size) {
-        ssize_t n = pread(v->file_fd, buf + got, v->size - got, (off_t)got);
+        ssize_t n = pread(fd, buf + got, v->size - got, (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         got += (uint64_t)n;
     }
-    if (buf && (got != v->size || fstat(v->file_fd, &st) != 0 || (uint64_t)st.st_size != v->size ||
+    if (buf && (got != v->size || fstat(fd, &st) != 0 || (uint64_t)st.st_size != v->size ||
                 st.st_mtim.tv_sec != v->mtime.tv_sec || st.st_mtim.tv_nsec != v->mtime.tv_nsec)) {
         free(buf);
         return NULL;
@@ -260,58 +254,29 @@ static void *read_version(const struct variant *v)
     return buf;
 }
 
-/* The compressed body into a sealed memfd; -1 when none could be made. */
-static int to_memfd(const void *data, size_t len)
+/* Compresses one variant from the file fd into v->body and v->len (NULL
+ * when not worth keeping: no smaller than the file, or a library error).
+ * Returns -1 when the file is no longer that version. */
+static int compress_one(struct variant *v, int fd)
 {
-    int fd = memfd_create("duct-compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) {
-        log_syscall("memfd_create", "compressed variant", errno);
-        return -1;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, (const char *)data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            log_syscall("write", "compressed variant", errno);
-            close(fd);
-            return -1;
-        }
-        done += (size_t)n;
-    }
-    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-        log_syscall("fcntl", "F_ADD_SEALS", errno); /* the body stays as it is all the same */
-    return fd;
-}
-
-/* Compresses one variant: its memfd and length, or -1 when it is not worth
- * keeping (no smaller than the file) or could not be made; *changed when the
- * file is no longer that version. */
-static int compress_one(struct variant *v, uint64_t *len, int *changed)
-{
-    void *in = read_version(v), *out = NULL;
+    void *in = read_version(v, fd), *out = NULL;
     size_t out_len = 0;
-    int fd = -1;
-    *changed = in == NULL;
-    if (in && codec_compress(v->coding, in, v->size, &out, &out_len) == 0 && out_len < v->size) {
-        fd = to_memfd(out, out_len);
-        *len = out_len;
+    if (!in)
+        return -1;
+    if (codec_compress(v->coding, in, v->size, &out, &out_len) == 0 && out_len < v->size) {
+        v->body = out;
+        v->len = out_len;
+    } else {
+        free(out);
     }
     free(in);
-    free(out);
-    return fd;
+    return 0;
 }
 
-static void done(struct compress_cache *cache, struct variant *v, int fd, uint64_t len, int changed,
-                 const struct timespec *began)
+static void done(struct compress_cache *cache, struct variant *v, int changed, const struct timespec *began)
 {
     pthread_mutex_lock(&cache->lock);
-    close(v->file_fd);
-    v->file_fd = -1;
-    v->body_fd = fd;
-    v->len = fd >= 0 ? len : 0;
-    v->state = fd >= 0 ? READY : NO_GAIN;
+    v->state = v->body ? READY : NO_GAIN;
     cache->compressed++;
     if (v->kept && (changed || racy(v, began))) {
         unkeep(cache, v);
@@ -323,22 +288,50 @@ static void done(struct compress_cache *cache, struct variant *v, int fd, uint64
     pthread_mutex_unlock(&cache->lock);
 }
 
-static struct variant *next_job(struct compress_cache *cache)
+/* The next job and its file's descriptor; 0 when the channel is shut. */
+static int next_job(struct compress_cache *cache, struct job *job, int *fd)
+{
+    for (;;) {
+        char control[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {job, sizeof *job};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                             .msg_controllen = sizeof control};
+        ssize_t n = recvmsg(cache->jobs[0], &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 0;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            memcpy(fd, CMSG_DATA(c), sizeof *fd);
+            if (n == (ssize_t)sizeof *job)
+                return 1;
+            close(*fd);
+        }
+    }
+}
+
+/* A new variant in the table for job, or NULL when it is there already
+ * (asked again before it was done, or by another process of the fork model). */
+static struct variant *claim(struct compress_cache *cache, const struct job *job)
 {
     struct variant *v = NULL;
     pthread_mutex_lock(&cache->lock);
-    while (!cache->stopping) {
-        v = cache->queue;
-        if (!v) {
-            pthread_cond_wait(&cache->work, &cache->lock);
-            continue;
-        }
-        cache->queue = v->next_job;
-        if (!cache->queue)
-            cache->queue_tail = &cache->queue;
-        v->next_job = NULL;
-        cache->queued--;
-        break;
+    if (!find(cache, job) && (v = calloc(1, sizeof *v)) != NULL) {
+        v->dev = job->dev;
+        v->ino = job->ino;
+        v->size = job->size;
+        v->mtime = job->mtime;
+        v->coding = job->coding;
+        v->state = BUILDING;
+        v->refs = 2; /* the table's and the compressor's */
+        v->kept = 1;
+        size_t b = bucket_of(v->dev, v->ino, v->coding);
+        v->next_in_bucket = cache->buckets[b];
+        cache->buckets[b] = v;
+        push_newest(cache, v);
+        cache->kept_count++;
+        trim(cache);
     }
     pthread_mutex_unlock(&cache->lock);
     return v;
@@ -347,61 +340,40 @@ static struct variant *next_job(struct compress_cache *cache)
 static void *compressor_main(void *arg)
 {
     struct compress_cache *cache = arg;
-    struct variant *v;
-    while ((v = next_job(cache))) {
-        struct timespec began;
-        uint64_t len = 0;
-        int changed = 0;
-        clock_gettime(CLOCK_REALTIME, &began);
-        int fd = compress_one(v, &len, &changed);
-        done(cache, v, fd, len, changed, &began);
+    struct job job;
+    int fd;
+    while (next_job(cache, &job, &fd)) {
+        struct variant *v = claim(cache, &job);
+        if (v) {
+            struct timespec began;
+            clock_gettime(CLOCK_REALTIME, &began);
+            int changed = compress_one(v, fd) != 0;
+            done(cache, v, changed, &began);
+        }
+        close(fd);
     }
     return NULL;
 }
 
 /* ---- the API ----------------------------------------------------------------- */
 
-/* Keeps a new variant and queues its compression. 0, or -1 with nothing kept. */
-static int start_job(struct compress_cache *cache, const struct stat *st, unsigned coding, int file_fd)
+/* Asks the compressor for a variant. Never waits: when the channel is
+ * full, the request goes on with the identity body and a later one asks
+ * again. */
+static void send_job(struct compress_cache *cache, const struct stat *st, unsigned coding, int file_fd)
 {
-    if (cache->queued >= COMPRESS_QUEUE)
-        return -1;
-    if (!cache->started) {
-        int err = pthread_create(&cache->thread, NULL, compressor_main, cache);
-        if (err != 0) {
-            log_syscall("pthread_create", "compressor", err);
-            return -1;
-        }
-        cache->started = 1;
-    }
-    struct variant *v = calloc(1, sizeof *v);
-    if (!v)
-        return -1;
-    v->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 0);
-    if (v->file_fd < 0) {
-        free(v);
-        return -1;
-    }
-    v->dev = st->st_dev;
-    v->ino = st->st_ino;
-    v->size = (uint64_t)st->st_size;
-    v->mtime = st->st_mtim;
-    v->coding = coding;
-    v->state = BUILDING;
-    v->body_fd = -1;
-    v->refs = 2; /* the table's and the job's */
-    v->kept = 1;
-    size_t b = bucket_of(v->dev, v->ino, coding);
-    v->next_in_bucket = cache->buckets[b];
-    cache->buckets[b] = v;
-    push_newest(cache, v);
-    cache->kept_count++;
-    *cache->queue_tail = v;
-    cache->queue_tail = &v->next_job;
-    cache->queued++;
-    pthread_cond_signal(&cache->work);
-    trim(cache);
-    return 0;
+    struct job job = {st->st_dev, st->st_ino, (uint64_t)st->st_size, st->st_mtim, coding};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct iovec iov = {&job, sizeof job};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &file_fd, sizeof file_fd);
+    while (sendmsg(cache->jobs[1], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
 }
 
 /* A ready variant stands in for the file. */
@@ -411,7 +383,8 @@ static void hand_out(struct compress_cache *cache, struct variant *v, struct htt
     unlink_recency(cache, v);
     push_newest(cache, v);
     close(res->fd);
-    res->fd = v->body_fd; /* shared: sendfile takes an explicit offset */
+    res->fd = -1;
+    res->data = v->body;
     res->size = v->len;
     res->encoding = http_accept_name(v->coding);
     res->flags |= HTTP_RES_SHARED;
@@ -429,19 +402,21 @@ void compress_offer(struct compress_cache *cache, struct http_resource *res, uns
     unsigned coding = http_accept_pick(accept, HTTP_ACCEPT_CODINGS);
     if (coding == 0 || (accept & HTTP_ACCEPT_RANGE) || fstat(res->fd, &st) != 0 || (uint64_t)st.st_size != res->size)
         return;
+    struct job job = {st.st_dev, st.st_ino, (uint64_t)st.st_size, st.st_mtim, coding};
     pthread_mutex_lock(&cache->lock);
-    struct variant *v = find(cache, &st, coding);
+    struct variant *v = find(cache, &job);
     if (v && v->state == READY)
         hand_out(cache, v, res);
-    else if (!v)
-        start_job(cache, &st, coding, res->fd);
     pthread_mutex_unlock(&cache->lock);
+    if (!v && cache->started)
+        send_job(cache, &st, coding, res->fd);
 }
 
 void compress_put(struct compress_cache *cache, struct http_resource *res)
 {
     struct variant *v = res->handle;
     res->fd = -1;
+    res->data = NULL;
     res->handle = NULL;
     res->flags &= ~(unsigned)HTTP_RES_SHARED;
     if (!v)
@@ -460,45 +435,77 @@ void compress_stats(struct compress_cache *cache, struct compress_stats *out)
     pthread_mutex_unlock(&cache->lock);
 }
 
+static void register_fork_handlers(void);
+
+/* The fork model forks while the compressor may hold the lock: a child
+ * would inherit it held, by a thread it does not have. */
+static struct compress_cache *forking;
+
+static void before_fork(void)
+{
+    if (forking)
+        pthread_mutex_lock(&forking->lock);
+}
+
+static void after_fork(void)
+{
+    if (forking)
+        pthread_mutex_unlock(&forking->lock);
+}
+
 struct compress_cache *compress_cache_new(const struct compress_settings *settings)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct compress_cache *cache = calloc(1, sizeof *cache);
     if (!cache)
         return NULL;
     cache->settings = *settings;
     cache->type_count = parse_types(settings->types, cache->types, COMPRESS_TYPES_MAX);
-    if (cache->type_count < 0 || pthread_mutex_init(&cache->lock, NULL) != 0) {
-        free(cache);
-        return NULL;
-    }
-    if (pthread_cond_init(&cache->work, NULL) != 0) {
-        pthread_mutex_destroy(&cache->lock);
-        free(cache);
-        return NULL;
-    }
     cache->settings.types = NULL; /* parsed: the caller's string is not kept */
-    cache->queue_tail = &cache->queue;
+    if (cache->type_count < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cache->jobs) != 0) {
+        free(cache);
+        return NULL;
+    }
+    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+        close(cache->jobs[0]);
+        close(cache->jobs[1]);
+        free(cache);
+        return NULL;
+    }
+    pthread_once(&once, register_fork_handlers);
+    forking = cache;
     return cache;
+}
+
+int compress_cache_start(struct compress_cache *cache)
+{
+    int err = pthread_create(&cache->thread, NULL, compressor_main, cache);
+    if (err != 0) {
+        log_syscall("pthread_create", "compressor", err);
+        return -1;
+    }
+    cache->started = 1;
+    return 0;
 }
 
 void compress_cache_free(struct compress_cache *cache)
 {
     if (!cache)
         return;
-    pthread_mutex_lock(&cache->lock);
-    cache->stopping = 1;
-    pthread_cond_signal(&cache->work);
-    pthread_mutex_unlock(&cache->lock);
+    shutdown(cache->jobs[1], SHUT_RDWR); /* the compressor's recvmsg returns 0 */
     if (cache->started)
         pthread_join(cache->thread, NULL);
-    while (cache->queue) {
-        struct variant *v = cache->queue;
-        cache->queue = v->next_job;
-        unref(v);
-    }
+    close(cache->jobs[0]);
+    close(cache->jobs[1]);
     while (cache->newest)
         unkeep(cache, cache->newest);
-    pthread_cond_destroy(&cache->work);
+    if (forking == cache)
+        forking = NULL;
     pthread_mutex_destroy(&cache->lock);
     free(cache);
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(before_fork, after_fork, after_fork);
 }

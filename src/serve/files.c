@@ -379,3 +379,8 @@ int files_compress(struct files *files, const struct compress_settings *settings
     files->compress = compress_cache_new(settings);
     return files->compress ? 0 : -1;
 }
+
+int files_start(struct files *files)
+{
+    return files->compress ? compress_cache_start(files->compress) : 0;
+}

@@ -33,6 +33,10 @@ int files_list_dirs(struct files *files, size_t list_max);
  * memory. */
 int files_compress(struct files *files, const struct compress_settings *settings);
 
+/* Starts what runs beside the workers (the compressor), once the process is
+ * confined and the stop signals blocked. 0, or -1. */
+int files_start(struct files *files);
+
 /* The handler that http_conn calls; shared by all workers (it holds no
  * per-request state). */
 struct http_handler files_handler(struct files *files);

@@ -328,7 +328,8 @@ int serve_run(const struct serve_config *cfg)
     static struct server srv;
     sigset_t stop_signals;
     int status = 1;
-    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0)
+    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0 ||
+        files_start(&srv.files) != 0)
         goto out;
     if (srv.model->start(&srv) != 0) {
         srv.model->stop(&srv);
