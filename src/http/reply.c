@@ -235,7 +235,7 @@ static void content_range_field(struct http_head *h, const struct http_range *ra
 
 static void body_from(struct http_reply *r, uint64_t offset, uint64_t len)
 {
-    if (r->res.fd >= 0) {
+    if (r->res.fd >= 0 && !(r->res.flags & HTTP_RES_SHARED)) {
         r->out.file_fd = r->res.fd;
         r->out.file_offset = offset;
         r->out.file_len = len;

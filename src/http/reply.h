@@ -50,8 +50,10 @@ enum {
     HTTP_RES_GENERATED = 2, /* made by the handler (a listing): no validators, no ranges */
     HTTP_RES_PENDING = 4,   /* not ready yet: fd becomes readable when it is, then the handler's
                                resume fills the rest (a listing being built elsewhere) */
-    HTTP_RES_SHARED = 8,    /* fd is a body the handler shares between responses (a variant
-                               compressed on the fly), held through handle: never closed by one */
+    HTTP_RES_SHARED = 8,    /* the body is data, which the handler shares between responses (a
+                               variant compressed on the fly) and holds through handle; fd, when
+                               >= 0, is the file it was made from, kept for a cache to check that
+                               it did not change, never sent */
 };
 
 struct http_handler {

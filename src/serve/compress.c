@@ -382,9 +382,7 @@ static void hand_out(struct compress_cache *cache, struct variant *v, struct htt
     v->refs++;
     unlink_recency(cache, v);
     push_newest(cache, v);
-    close(res->fd);
-    res->fd = -1;
-    res->data = v->body;
+    res->data = v->body; /* res->fd stays the file's, for the file cache to check */
     res->size = v->len;
     res->encoding = http_accept_name(v->coding);
     res->flags |= HTTP_RES_SHARED;
@@ -415,6 +413,8 @@ void compress_offer(struct compress_cache *cache, struct http_resource *res, uns
 void compress_put(struct compress_cache *cache, struct http_resource *res)
 {
     struct variant *v = res->handle;
+    if (res->fd >= 0)
+        close(res->fd);
     res->fd = -1;
     res->data = NULL;
     res->handle = NULL;

@@ -68,8 +68,8 @@ void compress_cache_free(struct compress_cache *cache);
  * its type and size make it compressible, it says Vary: Accept-Encoding;
  * then, unless accept asks for a range, res becomes the cached variant in
  * the coding the client prefers (HTTP_RES_SHARED: res->data is the
- * variant's bytes, res->handle holds a reference for compress_put; the
- * file's descriptor is closed), or the variant's compression is asked for
+ * variant's bytes, res->handle holds a reference and res->fd stays the
+ * file's, both given back by compress_put), or the variant's compression is asked for
  * and res stays the identity answer. */
 void compress_offer(struct compress_cache *cache, struct http_resource *res, unsigned accept);
 
