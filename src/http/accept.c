@@ -105,7 +105,7 @@ unsigned http_accept_encoding(const struct http_request *req)
             take_line(req->headers[i].value, &c);
     /* In the server's order, so that a stable sort leaves ties to it. */
     const unsigned bit[3] = {HTTP_ACCEPT_ZSTD, HTTP_ACCEPT_BR, HTTP_ACCEPT_GZIP};
-    int q[3] = {effective(c.zstd, c.any), effective(c.br, c.any), effective(c.gzip, c.any)};
+    const int q[3] = {effective(c.zstd, c.any), effective(c.br, c.any), effective(c.gzip, c.any)};
     int floor = effective(c.identity, c.any);
     int rank[3] = {0, 1, 2};
     for (int i = 1; i < 3; i++)
