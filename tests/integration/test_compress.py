@@ -117,7 +117,8 @@ def each_coding_is_made_once_and_decodes(srv):
         etag = resp.header("etag")
         check(etag.endswith('-%s"' % coding), "the ETag %s names the coding %s" % (etag, coding))
         tags.add(etag)
-        again = get(srv, "/app.js", coding)
+        # Another worker may still hold the identity answer it cached for this second.
+        again = coded(srv, "/app.js", coding, coding)
         check_eq((again.header("content-encoding"), again.body, again.header("etag")),
                  (coding, resp.body, etag), "the same variant asked again")
     check_eq(len(tags), 4, "one distinct ETag per representation")
