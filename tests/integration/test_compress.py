@@ -125,6 +125,19 @@ def each_coding_is_made_once_and_decodes(srv):
 
 
 @case()
+def the_first_answer_does_not_wait(srv):
+    start(srv)
+    # Nothing is compressed in the worker: the request that asks first for a
+    # version and coding gets the identity body at once, a later one the variant.
+    for coding in CODINGS:
+        first = get(srv, "/app.js", coding)
+        check_eq((first.status, first.header("content-encoding"), first.body), (200, None, APP),
+                 "the first answer for %s" % coding)
+        later = coded(srv, "/app.js", coding, coding)
+        check_eq(later.header("content-encoding"), coding, "a later answer for %s" % coding)
+
+
+@case()
 def q_values_choose(srv):
     start(srv)
     for accept, expected in (("gzip;q=1, br;q=0.5, zstd;q=0.1", "gzip"),
