@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "serve/auth.h"
+
 /* Every exchange is counted for /metrics, and logged when there is a log. */
 static void exchange_done(void *opaque, const struct http_log_entry *entry)
 {
@@ -32,6 +34,8 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     ctx->http.reply.max_age = srv->cfg->max_age;
     ctx->http.on_log = exchange_done;
     ctx->http.log_ctx = ctx;
+    if (srv->auth)
+        ctx->http.auth = (struct http_auth){auth_check, srv->auth, auth_challenge(srv->auth)};
     return 0;
 }
 
