@@ -30,6 +30,14 @@ CSTD    += -DDUCT_HAVE_URING=1
 LDLIBS  += $(URING_LIBS)
 endif
 
+# systemd socket activation needs libsystemd (sd_listen_fds_with_names); without
+# it, a duct given sockets by systemd says so and exits.
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null)
+ifneq ($(SYSTEMD_LIBS),)
+CSTD    += -DDUCT_HAVE_SYSTEMD=1
+LDLIBS  += $(SYSTEMD_LIBS)
+endif
+
 ALL_CFLAGS := $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Isrc -I$(BUILD)/gen $(CFLAGS)
 
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))

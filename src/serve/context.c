@@ -20,6 +20,7 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     ctx->http.reply.max_age = srv->cfg->max_age;
     ctx->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
     ctx->http.log_ctx = &ctx->log;
+    ctx->http.close_all = srv->retiring;
     return 0;
 }
 
