@@ -2,7 +2,7 @@
  * from the running server to its successor over a Unix socket, so the
  * listen queue is never closed and no connection is refused or reset.
  *
- * A server started with --handover PATH listens on PATH (mode 0600) for a
+ * A server started with --handover PATH listens on PATH (made under umask 077: only its owner may connect) for a
  * successor. A new `duct serve --handover PATH` connects there before it
  * opens its listeners, sends "duct-handover 1", and receives every listener
  * of the running server (SCM_RIGHTS); it serves on those whose address
