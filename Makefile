@@ -48,7 +48,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 DEMO     := $(sort $(wildcard src/serve/demo/site/*))
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all run test unit integration fuzz clean bench
+.PHONY: all run test unit integration fuzz clean bench install uninstall
 all: $(BIN)
 
 $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
@@ -105,6 +105,31 @@ fuzz-run-%: build/fuzz/%
 	@$< -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$* tests/fuzz/corpus/$* \
 	  >build/fuzz/$*.log 2>&1 || { tail -40 build/fuzz/$*.log; exit 1; }
 	@echo "fuzz: $* done, $$(grep -h 'stat::number_of_executed_units' build/fuzz/$*.log | awk '{print $$2}') runs, no crash"
+
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage: the binary, the man page, and
+# the deploy/ examples with README.md and docs/DEPLOY.md under share/doc/duct.
+# make uninstall (same PREFIX and DESTDIR) removes exactly those files.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MAN1DIR ?= $(PREFIX)/share/man/man1
+DOCDIR  ?= $(PREFIX)/share/doc/duct
+DOC_FILES := README.md docs/DEPLOY.md $(shell find deploy -type f 2>/dev/null | sort)
+
+install: $(BIN)
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MAN1DIR)"
+	install -m 0755 $(BIN) "$(DESTDIR)$(BINDIR)/duct"
+	install -m 0644 man/duct.1 "$(DESTDIR)$(MAN1DIR)/duct.1"
+	@for f in $(DOC_FILES); do \
+	    d="$(DESTDIR)$(DOCDIR)/$$(dirname "$${f#docs/}")"; \
+	    install -d "$$d" && install -m 0644 "$$f" "$$d/" || exit 1; \
+	    echo "install -m 0644 $$f $$d/"; \
+	    case "$$f" in *.service) sed -i 's|/usr/local/bin/duct|$(BINDIR)/duct|' "$$d/$$(basename "$$f")";; esac; \
+	done
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/duct" "$(DESTDIR)$(MAN1DIR)/duct.1"
+	@for f in $(DOC_FILES); do rm -f "$(DESTDIR)$(DOCDIR)/$${f#docs/}"; done
+	@if [ -d "$(DESTDIR)$(DOCDIR)" ]; then find "$(DESTDIR)$(DOCDIR)" -depth -type d -empty -delete; fi
 
 clean:
 	rm -rf build duct
