@@ -18,7 +18,7 @@ import sys
 import time
 
 from harness import (
-    run_models,
+    run_models, SANITIZER_MARKERS,
     DUCT_BIN, Registry, Server, TestFailure, check, check_eq, main, read_text, short, spawn, stop, wait_until)
 
 tests = Registry(models=None, start=False, args=(), timeout=60)
@@ -100,6 +100,8 @@ def handover_under_load(srv):
     finally:
         check_eq(stop(successor), 0, "the successor's exit status after SIGTERM")
         new_err.close()
+    err = read_text(os.path.join(srv.workdir, "new.stderr"))
+    check(not any(m in err for m in SANITIZER_MARKERS), "the successor's stderr: %s" % short(err, 600))
 
 
 @case(models=("epoll",))

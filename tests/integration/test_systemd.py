@@ -17,7 +17,7 @@ import sys
 import time
 
 from harness import (
-    REPO, DUCT_BIN, NOBODY, Missing, Registry, Server, Skip, TestFailure, check, check_eq, exchange, free_port,
+    SANITIZER_MARKERS, REPO, DUCT_BIN, NOBODY, Missing, Registry, Server, Skip, TestFailure, check, check_eq, exchange, free_port,
     http_request, main, need_model, need_program, read_text, run_text, short, spawn, stop, wait_until)
 
 tests = Registry(models=None, timeout=60)
@@ -54,6 +54,12 @@ def receive(s, want):
     raise TestFailure("no %s on NOTIFY_SOCKET; got %r" % (want, got))
 
 
+def check_clean(path):
+    """No sanitizer report in a server's stderr."""
+    err = read_text(path)
+    check(not any(m in err for m in SANITIZER_MARKERS), "stderr: %s" % short(err, 600))
+
+
 def get(addr, target="/index.html"):
     return exchange(addr, http_request("GET", target), ("GET",))[0]
 
@@ -81,6 +87,7 @@ def readiness(ctx, abstract):
         proc.send_signal(15)
         receive(s, "STOPPING=1")
         check_eq(proc.wait(10), 0, "exit status")
+        check_clean(os.path.join(ctx.workdir, "err"))
         check("sandbox: landlock" in read_text(os.path.join(ctx.workdir, "err")) or
               "sandbox: not available" in read_text(os.path.join(ctx.workdir, "err")), "no sandbox line")
     finally:
@@ -146,6 +153,7 @@ def activated(ctx, model, workers):
         check("DUCT_BIN" not in err and os.path.basename(DUCT_BIN) in read_text("/proc/%d/cmdline" % proc.pid)
               .replace("\0", " "), "systemd-socket-activate did not exec duct")
         check_eq(stop(proc), 0, "exit status after SIGTERM")
+        check_clean(err_path)
     finally:
         stop(proc)
         s.close()
@@ -257,6 +265,7 @@ def user_nobody(ctx):
             check_eq(fields["Gid"].split()[0], str(NOBODY), "Gid of thread %s" % task)
             check_eq(fields["Groups"].split(), [str(NOBODY)], "supplementary groups of thread %s" % task)
         check_eq(stop(proc), 0, "exit status after SIGTERM")
+        check_clean(os.path.join(ctx.workdir, "err"))
     finally:
         stop(proc)
 
