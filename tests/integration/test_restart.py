@@ -31,7 +31,8 @@ RETIRE_TIMEOUT = 2.0   # from the successor's start until the predecessor has ex
 
 def server_args(srv, control, log):
     """The flags of both generations: same address, same control socket."""
-    return [DUCT_BIN, "serve", srv.root, "--listen", srv.addr, "--model", srv.model, "--workers", "2",
+    listen = [arg for addr in srv.listen for arg in ("--listen", addr)]
+    return [DUCT_BIN, "serve", srv.root] + listen + ["--model", srv.model, "--workers", "2",
             "--handover", control, "--access-log", log] + (["--threads", "8"] if srv.model == "pool" else [])
 
 
@@ -50,14 +51,14 @@ def lines(path):
 @case()
 def handover_under_load(srv):
     """Keep-alive and Connection: close load through the switch: zero errors,
-    zero non-2xx; the old server exits 0 while the load still runs (its
+    zero non-2xx, on a TCP and a Unix listener; the old server exits 0 while the load still runs (its
     keep-alive clients were let go, not waited for), both generations answered requests,
     and the control socket is the successor's, its owner's only."""
     control = os.path.join(srv.workdir, "control.sock")
     old_log, new_log = os.path.join(srv.workdir, "old.log"), os.path.join(srv.workdir, "new.log")
-    srv.listen = ["127.0.0.1:0"]
+    unix = "unix:" + os.path.join(srv.workdir, "web.sock")
     srv.start("--handover", control, *(["--threads", "8"] if srv.model == "pool" else []),
-              access_log=old_log, workers=2)
+              listen=["127.0.0.1:0", unix], access_log=old_log, workers=2)
     check(stat.S_IMODE(os.stat(control).st_mode) & 0o077 == 0, "control socket mode %o: others may connect"
           % stat.S_IMODE(os.stat(control).st_mode))
     # The iterative model serves one connection at a time: one keep-alive client.
@@ -92,7 +93,8 @@ def handover_under_load(srv):
               % short(read_text(os.path.join(srv.workdir, "new.stderr"))))
         check(lines(old_log) > 0 and lines(new_log) > 0, "requests logged: %d by the old server, %d by the new"
               % (lines(old_log), lines(new_log)))
-        # The successor serves on, and can hand over again.
+        # The Unix listener was handed over too; the successor serves on, and can hand over again.
+        check_eq(srv.get("/index.html", addr=unix).status, 200, "status over the handed-over Unix socket")
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(2)
         s.connect(control)
