@@ -81,7 +81,7 @@ struct server {
     /* Another process holds address i's socket too (systemd, or a duct
      * taking over or handing over): it is never shut down, since shutdown
      * acts on the socket every holder shares, and its file never removed. */
-    int listen_kept[SERVE_MAX_LISTEN];
+    atomic_int listen_kept[SERVE_MAX_LISTEN]; /* set by the handover thread, read by a stop */
     /* Set once the listeners were handed to a successor: accept no more and
      * leave the shared queue to it (read by every accepting thread). */
     atomic_int accept_off;
