@@ -172,18 +172,29 @@ def ranking(data, kind, field, c, high_is_good=True):
 
 
 def ranking_sentence(data, kind, field, c, what, high_is_good=True):
+    """Segments: plain strings, and (text, key) pairs for the figures (the page marks them with
+    their JSON path; plain() joins them for the Markdown)."""
     vals = ranking(data, kind, field, c, high_is_good)
     if not vals:
-        return "No model served %s connections cleanly in this run." % fmt.count(c)
-    listed = ", ".join("%s %s" % (m, show(field, v)) for v, m in vals)
-    s = "At %s connections (%s), %s: %s." % (fmt.count(c), fmt.KIND_NAMES[kind], what, listed)
+        return ["No model served %s connections cleanly in this run." % fmt.count(c)]
+    segs = ["At %s connections (%s), %s: " % (fmt.count(c), fmt.KIND_NAMES[kind], what)]
+    for i, (v, m) in enumerate(vals):
+        segs += [("" if i == 0 else ", ") + m + " ", (show(field, v), run_key(m, kind, c, field))]
+    segs.append(".")
     failed = [m for m in models(data) if run(data, m, kind, c) and not run(data, m, kind, c).get("ok")]
     missing = [m for m in models(data) if not run(data, m, kind, c)]
     if failed:
-        s += " Failed at this count: %s." % ", ".join(failed)
+        segs.append(" Failed at this count: %s." % ", ".join(failed))
     if missing:
-        s += " Not run this far (stopped earlier): %s." % ", ".join(missing)
-    return s
+        segs.append(" Not run this far (stopped earlier): %s." % ", ".join(missing))
+    return segs
+
+
+def plain(segs):
+    """Segments as plain text."""
+    if isinstance(segs, str):
+        return segs
+    return "".join(s if isinstance(s, str) else s[0] for s in segs)
 
 
 def stops_sentence(data, kind):

@@ -19,6 +19,7 @@ BENCH_DIR = os.path.dirname(HERE)
 IDLE_CONNS = os.path.join(BENCH_DIR, "idle_conns.py")
 
 KINDS = ("keepalive", "close", "rate")
+NOISY = 0.5  # CPU others used on the two CPUs during a run, in CPUs: a failure then is run again
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 20.0
 
@@ -265,6 +266,14 @@ def sweep(cfg, model, kind):
     try:
         for c in cfg.counts:
             rec = one_run(cfg, srv, kind, c)
+            if not rec["ok"] and (rec.get("others_cpu") or 0) > NOISY and srv.alive():
+                # Other work took the machine: that run says little about the model. Once more.
+                log("%-9s %-9s c=%-5d failed while others used %s of a CPU: once more" % (
+                    model, kind, c, rec["others_cpu"]))
+                time.sleep(1)
+                first = rec
+                rec = one_run(cfg, srv, kind, c)
+                rec["retried"] = {"others_cpu": first["others_cpu"], "why": first["why"]}
             out["runs"][str(c)] = rec
             log("%-9s %-9s c=%-5d %s" % (model, kind, c, describe(rec)))
             if not rec["ok"]:

@@ -50,9 +50,17 @@ def swatch(model, models):
     return '<span class="swatch" style="background:%s"></span>%s' % (colour, escape(model))
 
 
+def segments(segs):
+    """Text whose figures carry their JSON path: a string, or a list of strings and (text, key)."""
+    if isinstance(segs, str):
+        return escape(segs)
+    return "".join(escape(s) if isinstance(s, str) else '<span data-key="%s">%s</span>' % (escape(s[1]), escape(s[0]))
+                   for s in segs)
+
+
 def figure(svg_text, caption_paragraphs):
     return "<figure>\n%s\n<figcaption>%s</figcaption>\n</figure>" % (
-        svg_text, "".join("<p>%s</p>" % escape(p) for p in caption_paragraphs))
+        svg_text, "".join("<p>%s</p>" % segments(p) for p in caption_paragraphs))
 
 
 def header(data):
@@ -222,13 +230,15 @@ def tasks(data):
     for m in ms:
         r = facts.run(data, m, "keepalive", top)
         if r:
-            many.append("%s %s threads in %s processes" % (m, fmt.count(r["threads"]), fmt.count(r["procs"])))
+            many += ["; " if many else "", "%s " % m, (fmt.count(r["threads"]), facts.run_key(m, "keepalive", top, "threads")),
+                     " threads in ", (fmt.count(r["procs"]), facts.run_key(m, "keepalive", top, "procs")),
+                     " process" if r["procs"] == 1 else " processes"]
+    at_top = (["At %s connections: " % fmt.count(top)] + many + ["."]) if many else \
+        "No model was run at %s connections." % fmt.count(top)
     return "\n".join(["<h2>Threads and processes</h2>", figure(plot, [
         "Threads the server ran (summed over its processes; the main thread included), read from /proc half-way "
         "through each keep-alive run. thread and fork grow with the connections (a thread or a process each); "
-        "pool keeps its fixed pool; the event-driven models run one worker whatever the count.",
-        ("At %s connections: %s." % (fmt.count(top), "; ".join(many))) if many else
-        "No model was run at %s connections." % fmt.count(top)])])
+        "pool keeps its fixed pool; the event-driven models run one worker whatever the count.", at_top])])
 
 
 def held(data):
@@ -261,9 +271,12 @@ def memory(data):
     bars = []
     for m in ms:
         v, k, what = facts.memory(data, m)
-        bars.append((m, v, k, "%s (%s)" % (fmt.nbytes(v), what) if v is not None else "", "not measured"))
-    plot = svg.bar_chart("Memory per idle connection", bars, ms, "bytes per idle connection (log scale)",
-                         v_fmt=lambda v: fmt.nbytes(v).replace(".0 ", " "))
+        held_n = facts.hold(data, m).get("held")
+        missing = ("none held" if not held_n else
+                   "%s (%s): too little to tell from %s connections" % (fmt.nbytes(v), what, fmt.count(held_n)))
+        bars.append((m, v, k, "%s (%s)" % (fmt.nbytes(v), what) if v is not None else "", missing))
+    plot = svg.bar_chart("Memory per idle connection", bars, ms,
+                         "bytes per idle connection (log scale; 1k = 1,000 bytes)")
     return "\n".join(["<h2>Memory per connection</h2>", figure(plot, [
         "(Resident memory with the held connections - resident memory before them) / connections held, summed "
         "over the server's processes. For fork this is PSS, which divides each shared page among the processes "
@@ -322,7 +335,11 @@ def every_run(data):
                     escape(m), escape(fmt.KIND_NAMES[kind]), fmt.count(c))]
                 for f, _ in RUN_FIELDS:
                     row.append(num(data, facts.run_key(m, kind, c, f)))
-                row.append("<td>ok</td>" if r.get("ok") else '<td class="fail">%s</td>' % escape("; ".join(r.get("why", []))))
+                result = "ok" if r.get("ok") else "; ".join(r.get("why", []))
+                if r.get("retried"):
+                    result += " (run twice: the first try failed while others used %s of a CPU)" % fmt.pct(
+                        r["retried"].get("others_cpu"))
+                row.append('<td%s>%s</td>' % ("" if r.get("ok") else ' class="fail"', escape(result)))
                 out.append("".join(row) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
