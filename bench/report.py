@@ -24,12 +24,12 @@ Environment (defaults; QUICK=1 defaults in brackets):
   MODELS               models to run (default: every model duct serve lists)
   COUNTS               connection counts ("1 10 100 1000 10000"  ["1 100 1000"])
   KINDS                kinds of load ("keepalive close rate")
-  DURATION, WARMUP     seconds measured and warmed up per run (2, 0.5  [0.6, 0.3])
-  RATE                 offered rate of the rate kind, req/s (5000)
+  DURATION, WARMUP     seconds measured and warmed up per run (2, 0.5  [0.5, 0.25])
+  RATE                 offered rate of the rate kind, req/s (2000)
   TIMEOUT              a request not answered within this many seconds is an error (2)
   HOLD_N               idle connections the hold test asks for (10000  [1000]; 0: no hold test)
   HOLD_BATCH, HOLD_TIMEOUT, HOLD_DEADLINE   its batches (1000 [250]), seconds a batch may take
-                       (5 [3]) and seconds in all (40 [15])
+                       (5 [2]) and seconds in all (40 [12])
   OUT                  output directory (docs/report): models.html, summary.md, report.json
   DUCT                 the duct binary (./duct); SERVER_CPU (0), CLIENT_CPU (1)
 """
@@ -83,15 +83,15 @@ class Config:
         for k in self.kinds:
             if k not in measure.KINDS:
                 raise SystemExit("report: unknown kind %r (%s)" % (k, ", ".join(measure.KINDS)))
-        self.duration = num("DURATION", 2.0, 0.6)
-        self.warmup = num("WARMUP", 0.5, 0.3)
-        self.rate = num("RATE", 5000, kind=int)
+        self.duration = num("DURATION", 2.0, 0.5)
+        self.warmup = num("WARMUP", 0.5, 0.25)
+        self.rate = num("RATE", 2000, kind=int)
         self.timeout = num("TIMEOUT", 2.0)
-        self.settle = num("SETTLE", 0.3, 0.2)
+        self.settle = num("SETTLE", 0.3, 0.15)
         self.hold_n = num("HOLD_N", 10000, 1000, kind=int)
         self.hold_batch = num("HOLD_BATCH", 1000, 250, kind=int)
-        self.hold_timeout = num("HOLD_TIMEOUT", 5.0, 3.0)
-        self.hold_deadline = num("HOLD_DEADLINE", 40.0, 15.0)
+        self.hold_timeout = num("HOLD_TIMEOUT", 5.0, 2.0)
+        self.hold_deadline = num("HOLD_DEADLINE", 40.0, 12.0)
         self.server_cpu = num("SERVER_CPU", 0, kind=int)
         self.client_cpu = num("CLIENT_CPU", 1, kind=int)
         if self.duration < 0.2 or self.rate < 1 or self.timeout <= 0 or self.hold_batch < 1:

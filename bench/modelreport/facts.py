@@ -41,7 +41,9 @@ def counts(data):
 
 
 def models(data):
-    return list(data["results"].keys())
+    """The models in the order duct serve lists them (the JSON's keys are sorted)."""
+    order = [m for m in data["meta"]["params"]["models"] if m in data["results"]]
+    return order + sorted(m for m in data["results"] if m not in order)
 
 
 def ref_count(data):

@@ -92,23 +92,23 @@ def lookup(data, path):
     return cur
 
 
-def nice_ceil(v):
-    """A round number at or above v, for an axis end."""
+def nice_step(v):
+    """A round axis step at or above v: 1, 2, 2.5 or 5 times a power of ten."""
     if v <= 0:
         return 1
     p = 10 ** math.floor(math.log10(v))
-    for s in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+    for s in (1, 2, 2.5, 5, 10):
         if v <= s * p * 1.0000001:
             return s * p
     return 10 * p
 
 
 def short_count(v):
-    """Axis labels: 1, 10, 100, 1k, 10k, 1M."""
-    if v >= 1e6 and v % 1e6 == 0:
-        return "%dM" % (v // 1e6)
-    if v >= 1000 and v % 1000 == 0:
-        return "%dk" % (v // 1000)
+    """Axis labels: 1, 10, 100, 1k, 12.5k, 10k, 1M."""
+    if v >= 1e6:
+        return "%gM" % (v / 1e6)
+    if v >= 1000:
+        return "%gk" % (v / 1000)
     if v >= 1:
         return "{:,}".format(int(v)) if v == int(v) else "%g" % v
     return "%g" % v

@@ -257,6 +257,7 @@ def one_run(cfg, srv, kind, conns):
 
 def sweep(cfg, model, kind):
     """One fresh server, the connection counts in order until one fails."""
+    t = time.monotonic()
     srv = Server(cfg, model, kind)
     out = {"runs": {}, "stopped_at": None}
     if not srv.start():
@@ -286,6 +287,8 @@ def sweep(cfg, model, kind):
         srv.stop()
     out["server_closing"] = srv.closing_line()
     out["server_stop_s"] = srv.stop_s
+    out["elapsed_s"] = round(time.monotonic() - t, 1)
+    log("%-9s %-9s %.1f s (the server took %s s to stop)" % (model, kind, out["elapsed_s"], srv.stop_s))
     return out
 
 

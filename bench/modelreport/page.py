@@ -101,10 +101,10 @@ def glance(data):
            "each kind of load, and its figures at %s connections. Memory is per idle connection (PSS for fork, "
            "RSS for the others).</p>" % fmt.count(ref),
            "<table><tr><th>model</th><th>idle connections held</th><th>largest clean count: keep-alive / one "
-           "request per connection / fixed rate</th><th>req/s keep-alive @%s</th><th>req per CPU-second "
-           "keep-alive @%s</th><th>req/s one per connection @%s</th><th>p99 at %s req/s @%s</th>"
-           "<th>memory per idle connection</th><th>threads @%s keep-alive</th></tr>" % (
-               (fmt.count(ref),) * 3 + (fmt.count(p["rate"]), fmt.count(ref), fmt.count(ref)))]
+           "request per connection / fixed rate</th><th>req/s keep-alive @%s</th><th>req per busy second of CPU 0, "
+           "keep-alive @%s</th><th>req per server CPU-second, keep-alive @%s</th><th>req/s one per connection "
+           "@%s</th><th>p99 at %s req/s @%s</th><th>memory per idle connection</th><th>threads @%s keep-alive</th>"
+           "</tr>" % ((fmt.count(ref),) * 4 + (fmt.count(p["rate"]), fmt.count(ref), fmt.count(ref)))]
     for m in ms:
         h = facts.hold(data, m)
         row = ["<tr><td>%s</td>" % swatch(m, ms)]
@@ -116,6 +116,7 @@ def glance(data):
         row.append("<td>%s</td>" % escape(" / ".join(lasts)))
         row.append(num(data, facts.run_key(m, "keepalive", ref, "rps")))
         row.append(num(data, facts.run_key(m, "keepalive", ref, "req_per_cpu0_s")))
+        row.append(num(data, facts.run_key(m, "keepalive", ref, "req_per_server_cpu_s")))
         row.append(num(data, facts.run_key(m, "close", ref, "rps")))
         row.append(num(data, facts.run_key(m, "rate", ref, "p99_ms")))
         v, k, what = facts.memory(data, m)
@@ -157,28 +158,36 @@ def throughput(data):
 def efficiency(data):
     ms = facts.models(data)
     ref = facts.ref_count(data)
+    med, _ = facts.noise(data)
     out = ["<h2>Requests per CPU-second</h2>",
-           "<p>Requests served per busy second of CPU 0, the server's core: user, nice, system, irq and softirq "
-           "time from /proc/stat, so the kernel's work for the server's sockets counts too (a process's own "
-           "times miss the softirq work). It shows what each request costs rather than how fast the client "
-           "could drive it. Other work on the same core inflates the busy time; the server's own CPU time "
-           "(its processes' user + system) is in the full table, as req per server CPU-second.</p>"]
-    for kind in ("keepalive", "close"):
-        if kind not in data["meta"]["params"]["kinds"]:
-            continue
-        plot = svg.line_plot("Requests per CPU-second, %s" % fmt.KIND_NAMES[kind],
-                             series(data, kind, "req_per_cpu0_s"), ms, "concurrent connections (log scale)",
-                             "requests per busy CPU-second of CPU 0")
-        out.append("<h3>%s</h3>" % escape("Requests per CPU-second, " + fmt.KIND_NAMES[kind]))
-        extra = ("At one connection no model keeps its core busy (server and client wait for each other), so the "
-                 "figure there is about cost, not speed. The event-driven models serve many connections in one "
-                 "loop, paying one wake-up for several ready sockets when many are busy; thread, fork and pool "
-                 "pay a switch between threads or processes for most requests."
-                 if kind == "keepalive" else
-                 "With a connection per request the kernel's work (handshake, accept, teardown) dominates every "
-                 "model; fork adds a fork and an exit per request, thread a thread start and exit.")
-        out.append(figure(plot, [extra, facts.ranking_sentence(data, kind, "req_per_cpu0_s", ref,
-                                                                "requests per CPU-second")]))
+           "<p>What a request costs, rather than how fast the client could drive it, measured two ways. "
+           "<b>Per busy second of CPU 0</b>, the server's core: user, nice, system, irq and softirq time of that "
+           "CPU from /proc/stat, so the kernel's work for the server's sockets counts too (a process's own times "
+           "miss softirq work), but so does any other work that ran on that core. <b>Per CPU-second of the "
+           "server's processes</b>: their user + system time (children included, for fork), which other work "
+           "does not inflate but which leaves out interrupt work done on the server's behalf. On a quiet machine "
+           "the two agree within the kernel's share; on a busy one trust the second.%s</p>" % (
+               (" In this run other work used %s of a CPU in the median run: the first measure is inflated by it."
+                % fmt.pct(med)) if med is not None and med > 0.25 else "")]
+    for field, per in (("req_per_cpu0_s", "busy CPU-second of CPU 0"),
+                       ("req_per_server_cpu_s", "CPU-second of the server's processes")):
+        for kind in ("keepalive", "close"):
+            if kind not in data["meta"]["params"]["kinds"]:
+                continue
+            title = "Requests per %s, %s" % (per, fmt.KIND_NAMES[kind])
+            plot = svg.line_plot(title, series(data, kind, field), ms, "concurrent connections (log scale)",
+                                 "requests per %s" % per.replace("CPU-second of the server's processes",
+                                                                 "server CPU-second"))
+            out.append("<h3>%s</h3>" % escape(title))
+            if kind == "keepalive":
+                extra = ("At one connection no model keeps its core busy (server and client wait for each other), so "
+                         "the figure there is about cost, not speed. The event-driven models serve many connections in "
+                         "one loop, paying one wake-up for several ready sockets when many are busy; thread, fork and "
+                         "pool pay a switch between threads or processes for most requests.")
+            else:
+                extra = ("With a connection per request the kernel's work (handshake, accept, teardown) weighs on every "
+                         "model; fork adds a fork and an exit per request, thread a thread start and exit.")
+            out.append(figure(plot, [extra, facts.ranking_sentence(data, kind, field, ref, "requests per " + per)]))
     return "\n".join(out)
 
 

@@ -63,17 +63,22 @@ def render(data):
         rows.append([mo, fmt.count(h.get("held")) if h.get("held") is not None else "-", lasts,
                      facts.show("rps", facts.value(data, mo, "keepalive", ref, "rps")),
                      facts.show("req_per_cpu0_s", facts.value(data, mo, "keepalive", ref, "req_per_cpu0_s")),
+                     facts.show("req_per_server_cpu_s", facts.value(data, mo, "keepalive", ref, "req_per_server_cpu_s")),
                      facts.show("rps", facts.value(data, mo, "close", ref, "rps")),
                      facts.show("p99_ms", facts.value(data, mo, "rate", ref, "p99_ms")),
                      ("%s (%s)" % (fmt.nbytes(v), what)) if v is not None else "-",
                      fmt.count(facts.value(data, mo, "keepalive", ref, "threads"))])
     out.append(table(["model", "idle conns held", "largest clean count: %s" % " / ".join(
-        fmt.KIND_NAMES[k] for k in p["kinds"]), "req/s keep-alive", "req per CPU-s keep-alive",
+        fmt.KIND_NAMES[k] for k in p["kinds"]), "req/s keep-alive", "req per CPU 0 busy-s keep-alive",
+        "req per server CPU-s keep-alive",
         "req/s one per conn", "p99 at %s req/s" % fmt.count(p["rate"]), "memory per idle conn", "threads"], rows, 1))
     sections = [("keepalive", "rps", "Requests per second, keep-alive"),
                 ("close", "rps", "Requests per second, one request per connection"),
                 ("keepalive", "req_per_cpu0_s", "Requests per busy CPU-second of CPU 0, keep-alive"),
                 ("close", "req_per_cpu0_s", "Requests per busy CPU-second of CPU 0, one request per connection"),
+                ("keepalive", "req_per_server_cpu_s", "Requests per CPU-second of the server's processes, keep-alive"),
+                ("close", "req_per_server_cpu_s",
+                 "Requests per CPU-second of the server's processes, one request per connection"),
                 ("rate", "p50_ms", "Latency p50 at %s req/s" % fmt.count(p["rate"])),
                 ("rate", "p99_ms", "Latency p99 at %s req/s" % fmt.count(p["rate"])),
                 ("rate", "p999_ms", "Latency p99.9 at %s req/s" % fmt.count(p["rate"])),

@@ -76,9 +76,10 @@ def line_plot(title, series, all_models, x_label, y_label, y_log=False, y_fmt=fm
         ymap = lambda v: y1 - (math.log10(max(v, 10 ** ly0)) - ly0) / (ly1 - ly0) * (y1 - y0)  # noqa: E731
         yticks = [10 ** e for e in range(ly0, ly1 + 1)]
     else:
-        top = fmt.nice_ceil(max(ys))
+        step = fmt.nice_step(max(ys) / 4)
+        top = step * math.ceil(max(ys) / step - 1e-9)
         ymap = lambda v: y1 - v / top * (y1 - y0)  # noqa: E731
-        yticks = [top * i / 4 for i in range(5)]
+        yticks = [step * i for i in range(int(round(top / step)) + 1)]
     xmap = lambda v: x0 + (math.log10(v) - lx0) / (lx1 - lx0) * (x1 - x0)  # noqa: E731
     out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="#fbfbfb" stroke="#888"/>' % (x0, y0, x1 - x0, y1 - y0))
     for t in yticks:
@@ -137,9 +138,10 @@ def bar_chart(title, bars, all_models, x_label, log=True, v_fmt=fmt.count):
         xmap = lambda v: x0 + (math.log10(max(v, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * (x1 - x0)  # noqa: E731
         ticks = _log_ticks(lo, hi)
     else:
-        hi = fmt.nice_ceil(max(vals))
+        step = fmt.nice_step(max(vals) / 4)
+        hi = step * math.ceil(max(vals) / step - 1e-9)
         xmap = lambda v: x0 + v / hi * (x1 - x0)  # noqa: E731
-        ticks = [hi * i / 4 for i in range(5)]
+        ticks = [step * i for i in range(int(round(hi / step)) + 1)]
     y1 = y0 + row * len(bars)
     for t in ticks:
         xx = xmap(t)

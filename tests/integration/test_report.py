@@ -28,9 +28,9 @@ MODELS = ("epoll", "thread")
 COUNTS = (1, 10)
 SWEEP_ENV = {"MODELS": " ".join(MODELS), "COUNTS": " ".join(map(str, COUNTS)), "DURATION": "1", "WARMUP": "0.3",
              "SETTLE": "0.1", "HOLD_N": "40", "HOLD_BATCH": "20", "HOLD_TIMEOUT": "2", "HOLD_DEADLINE": "10"}
-# The plots of a full sweep: requests/s and per CPU-second for two kinds, three latency
-# percentiles, threads, connections held, memory per connection.
-PLOTS = 10
+# The plots of a full sweep: requests/s, per busy second of CPU 0 and per server CPU-second for
+# two kinds, three latency percentiles, threads, connections held, memory per connection.
+PLOTS = 12
 
 
 class Sweep:
@@ -186,7 +186,8 @@ def generator_writes_three_files(ctx):
     for name in ("models.html", "summary.md", "report.json"):
         check(os.path.getsize(os.path.join(out, name)) > 500, "%s is missing or nearly empty" % name)
     data, _, _ = load(out)
-    check_eq(list(data["results"]), list(MODELS), "models in the JSON")
+    check_eq(sorted(data["results"]), sorted(MODELS), "models in the JSON")
+    check_eq(data["meta"]["params"]["models"], list(MODELS), "models asked for, in order")
     for m in MODELS:
         for kind in ("keepalive", "close", "rate"):
             runs = data["results"][m][kind]["runs"]
@@ -244,7 +245,8 @@ def one_svg_per_plot_with_a_point_per_run(ctx):
     expected = {}
     for m in MODELS:
         for kind, field in (("keepalive", "rps"), ("close", "rps"), ("keepalive", "req_per_cpu0_s"),
-                            ("close", "req_per_cpu0_s"), ("rate", "p50_ms"), ("rate", "p99_ms"),
+                            ("close", "req_per_cpu0_s"), ("keepalive", "req_per_server_cpu_s"),
+                            ("close", "req_per_server_cpu_s"), ("rate", "p50_ms"), ("rate", "p99_ms"),
                             ("rate", "p999_ms"), ("keepalive", "threads")):
             for c, r in data["results"][m][kind]["runs"].items():
                 if r.get(field) is not None and (r[field] > 0 or not field.endswith("_ms") and field != "threads"):
