@@ -24,9 +24,13 @@ Environment (defaults; QUICK=1 defaults in brackets):
   MODELS               models to run (default: every model duct serve lists)
   COUNTS               connection counts ("1 10 100 1000 10000"  ["1 100 1000"])
   KINDS                kinds of load ("keepalive close rate")
-  DURATION, WARMUP     seconds measured and warmed up per run (2, 0.5  [0.5, 0.25])
+  DURATION, WARMUP     seconds measured and warmed up per run (1.5, 0.4  [0.5, 0.25]); the warm-up
+                       grows by one second per RAMP (5000) connections, so that opening them
+                       (a fork or a thread each, for some models) is not measured
   RATE                 offered rate of the rate kind, req/s (2000)
   TIMEOUT              a request not answered within this many seconds is an error (2)
+  RETRIES              runs that failed while other work took more than half a CPU are run once
+                       more, up to this many in all (12  [4])
   HOLD_N               idle connections the hold test asks for (10000  [1000]; 0: no hold test)
   HOLD_BATCH, HOLD_TIMEOUT, HOLD_DEADLINE   its batches (1000 [250]), seconds a batch may take
                        (5 [2]) and seconds in all (40 [12])
@@ -83,10 +87,12 @@ class Config:
         for k in self.kinds:
             if k not in measure.KINDS:
                 raise SystemExit("report: unknown kind %r (%s)" % (k, ", ".join(measure.KINDS)))
-        self.duration = num("DURATION", 2.0, 0.5)
-        self.warmup = num("WARMUP", 0.5, 0.25)
+        self.duration = num("DURATION", 1.5, 0.5)
+        self.warmup = num("WARMUP", 0.4, 0.25)
         self.rate = num("RATE", 2000, kind=int)
         self.timeout = num("TIMEOUT", 2.0)
+        self.ramp = num("RAMP", 5000.0)
+        self.retries = num("RETRIES", 12, 4, kind=int)
         self.settle = num("SETTLE", 0.3, 0.15)
         self.hold_n = num("HOLD_N", 10000, 1000, kind=int)
         self.hold_batch = num("HOLD_BATCH", 1000, 250, kind=int)
@@ -94,7 +100,7 @@ class Config:
         self.hold_deadline = num("HOLD_DEADLINE", 40.0, 12.0)
         self.server_cpu = num("SERVER_CPU", 0, kind=int)
         self.client_cpu = num("CLIENT_CPU", 1, kind=int)
-        if self.duration < 0.2 or self.rate < 1 or self.timeout <= 0 or self.hold_batch < 1:
+        if self.duration < 0.2 or self.ramp < 1 or self.rate < 1 or self.timeout <= 0 or self.hold_batch < 1:
             raise SystemExit("report: DURATION >= 0.2, RATE >= 1, TIMEOUT > 0 and HOLD_BATCH >= 1, please")
         if self.hold_deadline < 2 * self.hold_timeout + 3:
             raise SystemExit("report: HOLD_DEADLINE must leave room for a batch: at least 2 x HOLD_TIMEOUT + 3")
@@ -112,7 +118,7 @@ class Config:
         self.root = None
 
     def params(self):
-        keys = ("quick", "models", "counts", "kinds", "duration", "warmup", "rate", "timeout", "settle", "hold_n",
+        keys = ("quick", "models", "counts", "kinds", "duration", "warmup", "ramp", "rate", "timeout", "retries", "settle", "hold_n",
                 "hold_batch", "hold_timeout", "hold_deadline", "server_cpu", "client_cpu", "max_conns", "nofile_hard")
         return {k: getattr(self, k) for k in keys}
 

@@ -23,8 +23,8 @@ WHY = {
             "read or an answer to write; idle connections wait in one poll set. Each request pays a hand-off "
             "to a pool thread and back, and the poll set is scanned whole at every wake-up.",
     "select": "watches its sockets with select(2), whose bitmaps stop at FD_SETSIZE = 1024 descriptor "
-              "numbers for the whole process: beyond about a thousand connections duct closes the new "
-              "ones at once (it cannot watch them). Each wake-up copies and scans the bitmaps.",
+              "numbers for the whole process: beyond about a thousand connections duct refuses the new "
+              "ones at once (a 503, or a close when even that cannot be written), since it cannot watch them. Each wake-up copies and scans the bitmaps.",
     "poll": "watches its sockets with poll(2): the whole array goes to the kernel and back at every "
             "wake-up, so the cost of a wake-up grows with the connections held, idle ones included.",
     "epoll": "keeps its interest list in the kernel (epoll_ctl when it changes) and epoll_wait returns "
@@ -199,27 +199,31 @@ def plain(segs):
     return "".join(s if isinstance(s, str) else s[0] for s in segs)
 
 
-def stops_sentence(data, kind):
-    parts = []
+def stops(data, kind):
+    """(items, closing sentence): where each model that stopped did, and why."""
+    items = []
     for m in models(data):
         f = failure(data, m, kind)
         if f is None:
             continue
         c, why = f
         if c is None:
-            parts.append("%s did not start (%s)" % (m, "; ".join(why)))
+            items.append("%s did not start (%s)." % (m, "; ".join(why)))
         else:
             ok = last_ok(data, m, kind)
-            parts.append("%s %s at %s connections (%s)" % (
+            items.append("%s %s at %s connections: %s." % (
                 m, "served up to %s cleanly, then failed" % fmt.count(ok) if ok else "failed from the start,",
                 fmt.count(c), "; ".join(why)))
-    if not parts:
-        return "Every model served every count cleanly."
     went = [m for m in models(data) if failure(data, m, kind) is None]
-    s = "Where models stopped: " + "; ".join(parts) + "."
-    if went:
-        s += " The others (%s) went up to %s." % (", ".join(went), fmt.count(max(counts(data))))
-    return s
+    if not items:
+        return [], "Every model served every count cleanly."
+    return items, ("The others (%s) went up to %s." % (", ".join(went), fmt.count(max(counts(data)))) if went else
+                   "No model went up to %s." % fmt.count(max(counts(data))))
+
+
+def stops_sentence(data, kind):
+    items, last = stops(data, kind)
+    return ("Where models stopped: " + " ".join(items) + " " + last) if items else last
 
 
 def noise(data):

@@ -137,9 +137,15 @@ def cpu_sample(cfg, pid):
             "cpu1": procfs.cpu_busy_ticks(cfg.client_cpu), "server": procfs.server_cpu_ticks(pid)}
 
 
+def warmup(cfg, conns):
+    """The warm-up grows with the connections: opening 10,000 of them (and, for fork and thread,
+    starting a process or a thread for each) is itself work that should not be measured."""
+    return round(cfg.warmup + conns / cfg.ramp, 2)
+
+
 def bench_args(cfg, port, kind, conns, json_path):
     args = ["taskset", "-c", str(cfg.client_cpu), cfg.duct, "bench", "http://127.0.0.1:%d/1k.bin" % port,
-            "-c", str(conns), "-t", "1", "-d", "%gs" % cfg.duration, "--warmup", "%gs" % cfg.warmup,
+            "-c", str(conns), "-t", "1", "-d", "%gs" % cfg.duration, "--warmup", "%gs" % warmup(cfg, conns),
             "--timeout", "%gs" % cfg.timeout, "--json", json_path]
     if kind == "close":
         args.append("--close")
@@ -181,24 +187,25 @@ def one_run(cfg, srv, kind, conns):
         p = subprocess.Popen(bench_args(cfg, srv.port, kind, conns, jpath), stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=err)
     t0 = time.monotonic()
+    w = warmup(cfg, conns)
     # The CPU window lies inside the measured part of the run (after the warm-up, before the end).
     margin = min(0.05, cfg.duration / 10)
-    sleep_until(t0 + cfg.warmup + margin)
+    sleep_until(t0 + w + margin)
     a = cpu_sample(cfg, srv.pid)
-    sleep_until(t0 + cfg.warmup + cfg.duration / 2)
+    sleep_until(t0 + w + cfg.duration / 2)
     mid = procfs.tasks(srv.pid)
     # Late in the run (the ramp of fork or thread has had its time): clients never answered.
-    t_ss = t0 + cfg.warmup + cfg.duration * 0.75
+    t_ss = t0 + w + cfg.duration * 0.75
     sleep_until(t_ss)
     socks = procfs.client_sockets(srv.port) if kind != "close" else (None, None)
-    sleep_until(t0 + cfg.warmup + cfg.duration - margin)
+    sleep_until(t0 + w + cfg.duration - margin)
     b = cpu_sample(cfg, srv.pid)
     try:
-        p.wait(cfg.warmup + cfg.duration + cfg.timeout + 15)
+        p.wait(w + cfg.duration + cfg.timeout + 15)
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait(10)
-    rec = {"model": srv.model, "kind": kind, "conns": conns}
+    rec = {"model": srv.model, "kind": kind, "conns": conns, "warmup_s": w}
     try:
         with open(jpath) as f:
             res = json.load(f)
@@ -267,7 +274,8 @@ def sweep(cfg, model, kind):
     try:
         for c in cfg.counts:
             rec = one_run(cfg, srv, kind, c)
-            if not rec["ok"] and (rec.get("others_cpu") or 0) > NOISY and srv.alive():
+            if not rec["ok"] and (rec.get("others_cpu") or 0) > NOISY and srv.alive() and cfg.retries > 0:
+                cfg.retries -= 1
                 # Other work took the machine: that run says little about the model. Once more.
                 log("%-9s %-9s c=%-5d failed while others used %s of a CPU: once more" % (
                     model, kind, c, rec["others_cpu"]))

@@ -58,9 +58,18 @@ def segments(segs):
                    for s in segs)
 
 
-def figure(svg_text, caption_paragraphs):
-    return "<figure>\n%s\n<figcaption>%s</figcaption>\n</figure>" % (
-        svg_text, "".join("<p>%s</p>" % segments(p) for p in caption_paragraphs))
+def stops_list(data, kind):
+    """Where each model stopped, one item each."""
+    items, last = facts.stops(data, kind)
+    if not items:
+        return "<p>%s</p>" % escape(last)
+    return "<p>Where models stopped:</p><ul>%s</ul><p>%s</p>" % (
+        "".join("<li>%s</li>" % escape(i) for i in items), escape(last))
+
+
+def figure(svg_text, caption_paragraphs, after=""):
+    return "<figure>\n%s\n<figcaption>%s%s</figcaption>\n</figure>" % (
+        svg_text, "".join("<p>%s</p>" % segments(p) for p in caption_paragraphs), after)
 
 
 def header(data):
@@ -77,12 +86,15 @@ def header(data):
                    escape(" ".join(m["load_start"])), escape(" ".join(m.get("load_end", ["?"])))))
     out.append("<p>Every model of <code>duct serve</code> was started fresh for each kind of load, with one worker, "
                "pinned to CPU %d, serving a 1 KiB file; <code>duct bench</code> (one thread, pinned to CPU %d) loaded "
-               "it with %s connections in turn, %g s measured after %g s of warm-up each, until a count failed "
+               "it with %s connections in turn, %g s measured after a warm-up of %g s plus a second per %s "
+               "connections (so that opening them, and for some models starting a thread or process each, is "
+               "not measured), until a count failed "
                "(an error, a non-2xx answer, or a client left with no answer): a model that failed was not run "
                "further. Requests not answered within %g s count as errors. The connection limit here is the hard "
                "RLIMIT_NOFILE of %s descriptors, which cannot be raised; duct was started with --max-conns %s.</p>" % (
                    p["server_cpu"], p["client_cpu"], escape(", ".join(fmt.count(c) for c in p["counts"])),
-                   p["duration"], p["warmup"], p["timeout"], fmt.count(p["nofile_hard"]), fmt.count(p["max_conns"])))
+                   p["duration"], p["warmup"], fmt.count(p.get("ramp", 5000)), p["timeout"], fmt.count(p["nofile_hard"]),
+                   fmt.count(p["max_conns"])))
     if med is not None:
         out.append('<p class="caveat">Noise: the CPU time on the two CPUs that was neither the server\'s nor the '
                    'client\'s (other work on this machine) was %s of a CPU in the median run and %s at most. '
@@ -150,8 +162,7 @@ def throughput(data):
             "Responses per second (1 KiB each) over %s. One server core does all the serving, so this "
             "is also a measure of how much work each model does per request. A hollow marker with a cross is "
             "the count at which a model failed (it was not run beyond it)." % what,
-            facts.ranking_sentence(data, kind, "rps", ref, "requests per second"),
-            facts.stops_sentence(data, kind)]))
+            facts.ranking_sentence(data, kind, "rps", ref, "requests per second")], stops_list(data, kind)))
     return "\n".join(out)
 
 
@@ -223,8 +234,7 @@ def latency(data):
         else:
             caption.insert(0, "One request in a thousand waited longer than this; with a short run it rests on few "
                               "requests, so read it as an order of magnitude.")
-            caption.append(facts.stops_sentence(data, "rate"))
-        out.append(figure(plot, caption))
+        out.append(figure(plot, caption, stops_list(data, "rate") if field == "p999_ms" else ""))
     return "\n".join(out)
 
 

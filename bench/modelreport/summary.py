@@ -47,8 +47,10 @@ def render(data):
                                                                   m["duct"]["binary_sha256"], m["python"]),
            "- load average %s at the start, %s at the end" % (" ".join(m["load_start"]), " ".join(m.get("load_end", ["?"]))),
            "- server: one worker pinned to CPU %d, `--max-conns %d`; client: `duct bench -t 1` pinned to CPU %d; "
-           "%g s measured after %g s warm-up per run; timeout %g s; fixed rate %s req/s; descriptor limit %s (hard)" % (
-               p["server_cpu"], p["max_conns"], p["client_cpu"], p["duration"], p["warmup"], p["timeout"],
+           "%g s measured after %g s warm-up (plus 1 s per %s connections) per run; timeout %g s; fixed rate %s "
+           "req/s; descriptor limit %s (hard)" % (
+               p["server_cpu"], p["max_conns"], p["client_cpu"], p["duration"], p["warmup"],
+               fmt.count(p.get("ramp", 5000)), p["timeout"],
                fmt.count(p["rate"]), fmt.count(p["nofile_hard"]))]
     if med is not None:
         out.append("- noise: others' CPU on the two CPUs %s of a CPU in the median run, %s at most" % (
@@ -87,8 +89,11 @@ def render(data):
         if kind not in p["kinds"]:
             continue
         out += ["", "## " + title, "", per_count(data, kind, field), ""]
-        if field in ("rps", "p999_ms"):
-            out.append(facts.stops_sentence(data, kind))
+        if (kind, field) in (("keepalive", "rps"), ("close", "rps"), ("rate", "p999_ms")):
+            items, last = facts.stops(data, kind)
+            if items:
+                out += ["Where models stopped:", ""] + ["- " + i for i in items] + [""]
+            out.append(last)
     if data.get("hold"):
         out += ["", "## Connections held and memory per idle connection", "",
                 "Up to %s idle keep-alive connections opened in batches of %s (bench/idle_conns.py); memory is "
