@@ -275,7 +275,8 @@ def held(data):
     out = ["<h2 id=\"held\">Connections held</h2>", figure(plot, [
         "The hold test (bench/idle_conns.py) opened up to %s keep-alive connections in batches of %s, each "
         "sending one GET and reading the whole answer, and stopped at the first batch not wholly answered within "
-        "%g s (or %g s into the test). Held: the connections still open and silent 1 s after the last batch. "
+        "%g s (or %g s into the test), against a server whose idle timeout outlasts the test. Held: the "
+        "connections still open and silent 1 s after the last batch. "
         "The iterative model holds one client at a time by design; select stops near FD_SETSIZE; the others "
         "stop at descriptors (RLIMIT_NOFILE %s here, shared by all threads of a process), threads, processes, "
         "or the test's time." % (fmt.count(p["hold_n"]), fmt.count(p["hold_batch"]), p["hold_timeout"],
