@@ -356,6 +356,9 @@ def every_run(data):
                 for f, _ in RUN_FIELDS:
                     row.append(num(data, facts.run_key(m, kind, c, f)))
                 result = "ok" if r.get("ok") else "; ".join(r.get("why", []))
+                if r.get("sent_share") is not None and r["sent_share"] < 0.95:
+                    result += " (%s of the requests due were sent: the latency understates the stall)" % fmt.pct(
+                        r["sent_share"])
                 if r.get("retried"):
                     result += " (run twice: the first try failed while others used %s of a CPU)" % fmt.pct(
                         r["retried"].get("others_cpu"))
