@@ -122,6 +122,10 @@ def hold(data, model):
     return data.get("hold", {}).get(model) or {}
 
 
+# Below this many connections held, a page or two of the allocator hides the figure per connection.
+MEMORY_MIN_HELD = 20
+
+
 def memory_field(model):
     """PSS for fork (its children share pages), RSS for the others."""
     return "pss_per_conn_bytes" if model == "fork" else "per_conn_bytes"
@@ -132,7 +136,7 @@ def memory(data, model):
     h = hold(data, model)
     f = memory_field(model)
     v = h.get(f)
-    if not h.get("held"):
+    if (h.get("held") or 0) < MEMORY_MIN_HELD:
         v = None
     return v, fmt.key("hold", model, f), "PSS" if f.startswith("pss") else "RSS"
 

@@ -293,6 +293,7 @@ def memory(data):
         v, k, what = facts.memory(data, m)
         held_n = facts.hold(data, m).get("held")
         missing = ("none held" if not held_n else
+                   "%s held: too few to tell" % fmt.count(held_n) if held_n < facts.MEMORY_MIN_HELD else
                    "%s (%s): too little to tell from %s connections" % (fmt.nbytes(v), what, fmt.count(held_n)))
         bars.append((m, v, k, "%s (%s)" % (fmt.nbytes(v), what) if v is not None else "", missing))
     plot = svg.bar_chart("Memory per idle connection", bars, ms,

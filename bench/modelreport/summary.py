@@ -102,9 +102,10 @@ def render(data):
         rows = []
         for mo in facts.models(data):
             h = facts.hold(data, mo)
+            enough = (h.get("held") or 0) >= facts.MEMORY_MIN_HELD
             rows.append([mo, fmt.count(h.get("held")) if h.get("held") is not None else "-",
-                         fmt.nbytes(h.get("per_conn_bytes")) if h.get("held") else "-",
-                         fmt.nbytes(h.get("pss_per_conn_bytes")) if h.get("held") else "-",
+                         fmt.nbytes(h.get("per_conn_bytes")) if enough else "-",
+                         fmt.nbytes(h.get("pss_per_conn_bytes")) if enough else "-",
                          fmt.count(h.get("procs")) if h.get("procs") is not None else "-",
                          fmt.count(h.get("threads")) if h.get("threads") is not None else "-",
                          facts.hold_stop(data, mo)])
