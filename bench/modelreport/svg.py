@@ -132,6 +132,8 @@ def bar_chart(title, bars, all_models, x_label, log=True, v_fmt=fmt.count):
         return "\n".join(out)
     if log:
         lo = 10 ** math.floor(math.log10(min(vals)))
+        if min(vals) < 2 * lo:
+            lo /= 10  # a bar just above a decade would be a sliver
         hi = 10 ** math.ceil(math.log10(max(vals)))
         if hi <= lo:
             hi = lo * 10
