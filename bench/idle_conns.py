@@ -59,21 +59,25 @@ def log(msg):
 # The server's memory.
 
 def descendants(pid):
-    """pid and every process below it (children of any of its threads), recursively."""
+    """pid and every process below it, found by their parent pid in /proc/*/stat:
+    /proc/PID/task/*/children is unreliable (the kernel says so) unless the children are
+    stopped, and a long list is read in several pieces while children come and go."""
+    below = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                data = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the parent pid follows the last ')'.
+        below.setdefault(int(data[data.rindex(")") + 2:].split()[1]), []).append(int(name))
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        try:
-            tasks = os.listdir("/proc/%d/task" % p)
-        except OSError:
-            continue
-        for t in tasks:
-            try:
-                with open("/proc/%d/task/%s/children" % (p, t)) as f:
-                    todo += [int(c) for c in f.read().split()]
-            except OSError:
-                pass
+        todo += below.get(p, [])
     return out
 
 

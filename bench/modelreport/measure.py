@@ -44,7 +44,9 @@ class Server:
 
     def start(self, *extra):
         c = self.cfg
-        args = ["taskset", "-c", str(c.server_cpu), c.duct, "serve", c.root, "--model", self.model,
+        # --allow-root: as the other bench scripts, so that `make report` runs as root (a container)
+        # as it does as a user; the server listens on loopback only.
+        args = ["taskset", "-c", str(c.server_cpu), c.duct, "serve", c.root, "--allow-root", "--model", self.model,
                 "--workers", "1", "--listen", "127.0.0.1:0", "--max-conns", str(c.max_conns),
                 "--drain-timeout", "5"] + list(extra)
         with open(self.log_path, "wb") as err:
@@ -134,7 +136,7 @@ def sleep_until(t):
 
 def cpu_sample(cfg, pid):
     return {"t": time.monotonic(), "cpu0": procfs.cpu_busy_ticks(cfg.server_cpu),
-            "cpu1": procfs.cpu_busy_ticks(cfg.client_cpu), "server": procfs.server_cpu_ticks(pid)}
+            "cpu1": procfs.cpu_busy_ticks(cfg.client_cpu), "server": procfs.server_cpu_seconds(pid)}
 
 
 def warmup(cfg, conns):
@@ -219,7 +221,10 @@ def one_run(cfg, srv, kind, conns):
     window = b["t"] - a["t"]
     busy0 = (b["cpu0"] - a["cpu0"]) / procfs.HZ
     busy1 = (b["cpu1"] - a["cpu1"]) / procfs.HZ
-    server = None if a["server"] is None or b["server"] is None else (b["server"] - a["server"]) / procfs.HZ
+    server = None if a["server"] is None or b["server"] is None else b["server"] - a["server"]
+    if server is not None and server < 0:
+        # Not a figure: a reading lost a process's time (see procfs.server_cpu_seconds).
+        server = None
     rps = res["requests_per_s"]
     pct = res["latency_us"]["percentiles"]
     client = res["client_cpu"][0] if res.get("client_cpu") else None

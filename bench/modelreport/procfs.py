@@ -19,32 +19,6 @@ def cpu_busy_ticks(cpu):
     raise RuntimeError("cpu%d not in /proc/stat" % cpu)
 
 
-def children(pid):
-    """The direct children of every thread of pid."""
-    out = []
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for t in tasks:
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                out += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def descendants(pid):
-    """pid and every process below it."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children(p)
-    return out
-
-
 def _stat_fields(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -55,21 +29,81 @@ def _stat_fields(pid):
     return data[data.rindex(")") + 2:].split()
 
 
-def server_cpu_ticks(pid):
-    """user + system ticks of the server: its own threads (dead ones included), its children it
-    has waited for (cutime, cstime) and those still running. The difference of two readings is
-    the CPU the server and its children used in between, also when children come and go."""
-    total = 0
-    f = _stat_fields(pid)
-    if f is None:
-        return None
-    # Fields 14-17 of stat (utime stime cutime cstime) are 11-14 after the command name.
-    total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
-    for p in descendants(pid)[1:]:
-        c = _stat_fields(p)
-        if c is not None:
-            total += int(c[11]) + int(c[12])
-    return total
+def parents():
+    """{pid: parent pid} of every process, from /proc/*/stat. /proc/PID/task/*/children would
+    be cheaper, but the kernel documents it as unreliable unless the children are stopped: a
+    fork server's children come and go while it is read, and it missed them."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            f = _stat_fields(int(name))
+            if f is not None:
+                out[int(name)] = int(f[1])  # stat field 4, ppid (1 after the command name)
+    return out
+
+
+def descendants(pid):
+    """pid and every process below it."""
+    below = {}
+    for p, pp in parents().items():
+        below.setdefault(pp, []).append(p)
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += below.get(p, [])
+    return out
+
+
+def _ticks(f):
+    """utime + stime + cutime + cstime (stat fields 14-17, 11-14 after the command name): a
+    process's own threads, dead ones included, and its children it has waited for."""
+    return int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+
+
+def _child_seconds(pid, f):
+    """CPU seconds of one of the server's children. Its stat times are whole ticks, rounded
+    down: a fork child that serves one of 100 connections runs less than a tick per second,
+    and the sum over the children of their stat times read 0 for a server that was busy. The
+    scheduler's run time of each thread (/proc/PID/task/TID/schedstat, nanoseconds) is exact;
+    the children the child has waited for are added from its stat (duct's fork none)."""
+    ns = 0
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as sf:
+                ns += int(sf.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ns = 0
+    if ns == 0:
+        # Gone meanwhile, or a kernel without schedstats ("0 0 0"): the ticks are what there is.
+        return _ticks(f) / HZ
+    return ns / 1e9 + (int(f[13]) + int(f[14])) / HZ
+
+
+def server_cpu_seconds(pid, tries=5):
+    """user + system seconds of the server and of all its descendants, those running and those
+    that exited and were waited for (in their parent's cutime, cstime). The difference of two
+    readings is the CPU they used in between, also when children come and go. A child reaped
+    during the scan moves its time from its own line to its parent's: the scan is repeated
+    until the server's cutime + cstime did not change across it, so no time is missed or
+    counted twice (a grandchild reaped meanwhile could still be: duct's children fork none)."""
+    # A child forked during the scan has hardly run yet: the list is made once.
+    kids = descendants(pid)[1:]
+    for _ in range(tries):
+        first = _stat_fields(pid)
+        if first is None:
+            return None
+        total = 0.0
+        for p in kids:
+            c = _stat_fields(p)
+            if c is not None:
+                total += _child_seconds(p, c)
+        last = _stat_fields(pid)
+        if last is None:
+            return None
+        if last[13:15] == first[13:15]:
+            break
+    return total + _ticks(last) / HZ
 
 
 def tasks(pid):

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Tests of `make report` (bench/report.py): the generator runs a tiny sweep (two models, two
-connection counts, a second each, a small hold test) and its output is checked: the HTML parses
-and is well nested and self-contained, there is one SVG per plot with a point per run, every
-figure the page and the summary show is the JSON's, the page is a function of the JSON, and the
-demo site serves the committed report.
+"""Tests of `make report` (bench/report.py): the generator runs a tiny sweep (three models, epoll,
+thread and fork, two connection counts, a second each, a small hold test) and its output is
+checked: every run that served requests has a server CPU figure above zero (fork's included: its
+children are found and counted), the HTML parses and is well nested and self-contained, there
+is one SVG per plot with a point per run, every figure the page and the summary show is the
+JSON's, the page is a function of the JSON, and the demo site serves the committed report.
 
 Run: python3 tests/integration/test_report.py
 Environment: DUCT_BIN, DUCT_TESTS (see harness.py). Only the standard library is used; the
@@ -18,13 +19,16 @@ import subprocess
 import sys
 import tempfile
 
-from harness import DUCT_BIN, REPO, Registry, Server, check, check_eq, main, short
+from harness import DUCT_BIN, REPO, Registry, Server, check, check_eq, http_request, main, short, wait_until
+
+sys.path.insert(0, os.path.join(REPO, "bench"))
+from modelreport import procfs  # noqa: E402
 
 TESTS = Registry()
 test = TESTS.case()
 REPORT = os.path.join(REPO, "bench", "report.py")
 REPORT_TIMEOUT = 240
-MODELS = ("epoll", "thread")
+MODELS = ("epoll", "thread", "fork")
 COUNTS = (1, 10)
 SWEEP_ENV = {"MODELS": " ".join(MODELS), "COUNTS": " ".join(map(str, COUNTS)), "DURATION": "1", "WARMUP": "0.3",
              "SETTLE": "0.1", "HOLD_N": "40", "HOLD_BATCH": "20", "HOLD_TIMEOUT": "2", "HOLD_DEADLINE": "10"}
@@ -196,6 +200,10 @@ def generator_writes_three_files(ctx):
                 check(int(c) in COUNTS, "%s %s: a run at %s connections" % (m, kind, c))
                 if r.get("ok"):
                     check(r["rps"] > 0 and r["responses"] > 0, "%s %s @%s: ok with no responses" % (m, kind, c))
+                if r.get("responses"):
+                    # Serving takes CPU: a zero (fork's children not found) or a missing figure is wrong.
+                    check(r.get("server_cpu") is not None and r["server_cpu"] > 0,
+                          "%s %s @%s: %d responses, server CPU %r" % (m, kind, c, r["responses"], r.get("server_cpu")))
                     check(r["p50_ms"] <= r["p99_ms"] <= r["p999_ms"], "%s %s @%s: percentiles out of order" % (m, kind, c))
                 else:
                     check(r.get("why"), "%s %s @%s: failed without a reason" % (m, kind, c))
@@ -206,6 +214,44 @@ def generator_writes_three_files(ctx):
     check_eq(data["hold"]["epoll"]["held"], 40, "epoll: idle connections held of 40")
     check(data["hold"]["thread"]["threads"] >= 40, "thread model: a thread per held connection: %s" % short(
         data["hold"]["thread"]))
+
+
+@test
+def fork_children_cpu_is_counted(workdir):
+    """The server CPU of the fork model is its children's: found by their parent pid, counted to
+    the nanosecond while they run (40 children, each far under a clock tick, read 0 from their
+    stat times) and through the server's cutime once they have exited and been waited for."""
+    srv = Server("fork", workdir)
+    conns = []
+    try:
+        srv.start("--quiet")
+        pid = srv.proc.pid
+        conns = [srv.conn() for _ in range(40)]
+        for c in conns:
+            c.send(http_request("GET", "/index.html"))
+            check_eq(c.read_response().status, 200, "first answer")
+        kids = wait_until(lambda: len(procfs.descendants(pid)) == 41, 10)
+        check(kids, "the fork server's children: %d processes below it, 40 expected" % (
+            len(procfs.descendants(pid)) - 1))
+        before = procfs.server_cpu_seconds(pid)
+        for _ in range(10):
+            for c in conns:
+                c.send(http_request("GET", "/index.html"))
+                check_eq(c.read_response().status, 200, "keep-alive answer")
+        during = procfs.server_cpu_seconds(pid)
+        check(during > before, "400 requests served by 40 children took no server CPU: %r then %r" % (before, during))
+        for c in conns:
+            c.close()
+        conns = []
+        check(wait_until(lambda: len(procfs.descendants(pid)) == 1, 10), "the children did not exit")
+        after = procfs.server_cpu_seconds(pid)
+        # Their time moved into the server's cutime, shown in whole ticks: less by one tick at most.
+        check(after >= during - 1.0 / procfs.HZ, "the children's CPU was lost when they exited: %r then %r" % (
+            during, after))
+    finally:
+        for c in conns:
+            c.close()
+        srv.stop()
 
 
 @test
