@@ -24,14 +24,14 @@ Environment (defaults; QUICK=1 defaults in brackets):
   MODELS               models to run (default: every model duct serve lists)
   COUNTS               connection counts ("1 10 100 1000 10000"  ["1 100 1000"])
   KINDS                kinds of load ("keepalive close rate")
-  DURATION, WARMUP     seconds measured and warmed up per run (1.5, 0.4  [0.5, 0.25]); the warm-up
+  DURATION, WARMUP     seconds measured and warmed up per run (1.5, 0.4  [0.5, 0.2]); the warm-up
                        grows by one second per RAMP (5000) connections, so that opening them
                        (a fork or a thread each, for some models) is not measured
   RATE                 offered rate of the rate kind, req/s (2000)
   TIMEOUT              a request not answered within this many seconds is an error (2)
   RETRIES              runs that failed while other work took more than half a CPU are run once
-                       more, up to this many in all (12  [4])
-  HOLD_N               idle connections the hold test asks for (10000  [1000]; 0: no hold test)
+                       more, up to this many in all (12  [2])
+  HOLD_N               idle connections the hold test asks for (10000  [500]; 0: no hold test)
   HOLD_BATCH, HOLD_TIMEOUT, HOLD_DEADLINE   its batches (1000 [250]), seconds a batch may take
                        (5 [2]) and seconds in all (40 [12])
   OUT                  output directory (docs/report): models.html, summary.md, report.json
@@ -88,13 +88,13 @@ class Config:
             if k not in measure.KINDS:
                 raise SystemExit("report: unknown kind %r (%s)" % (k, ", ".join(measure.KINDS)))
         self.duration = num("DURATION", 1.5, 0.5)
-        self.warmup = num("WARMUP", 0.4, 0.25)
+        self.warmup = num("WARMUP", 0.4, 0.2)
         self.rate = num("RATE", 2000, kind=int)
         self.timeout = num("TIMEOUT", 2.0)
         self.ramp = num("RAMP", 5000.0)
-        self.retries = num("RETRIES", 12, 4, kind=int)
-        self.settle = num("SETTLE", 0.3, 0.15)
-        self.hold_n = num("HOLD_N", 10000, 1000, kind=int)
+        self.retries = num("RETRIES", 12, 2, kind=int)
+        self.settle = num("SETTLE", 0.3, 0.1)
+        self.hold_n = num("HOLD_N", 10000, 500, kind=int)
         self.hold_batch = num("HOLD_BATCH", 1000, 250, kind=int)
         self.hold_timeout = num("HOLD_TIMEOUT", 5.0, 2.0)
         self.hold_deadline = num("HOLD_DEADLINE", 40.0, 12.0)
