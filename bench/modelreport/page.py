@@ -175,7 +175,8 @@ def efficiency(data):
            "<b>Per busy second of CPU 0</b>, the server's core: user, nice, system, irq and softirq time of that "
            "CPU from /proc/stat, so the kernel's work for the server's sockets counts too (a process's own times "
            "miss softirq work), but so does any other work that ran on that core. <b>Per CPU-second of the "
-           "server's processes</b>: their user + system time (children included, for fork), which other work "
+           "server's processes</b>: their user + system time (for fork its children's too, those running and "
+           "those that exited), which other work "
            "does not inflate but which leaves out interrupt work done on the server's behalf. On a quiet machine "
            "the two agree within the kernel's share; on a busy one trust the second.%s</p>" % (
                (" In this run other work used %s of a CPU in the median run: the first measure is inflated by it."
