@@ -11,7 +11,8 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     access_log_init(&ctx->log, srv->access_fd);
     if (!srv->proto->uses_files)
         return 0;
-    ctx->files = file_cache_new(files_handler(&srv->files), NULL);
+    struct file_cache_limits limits = {srv->cfg->cache_max_file, srv->cfg->cache_max_bytes, srv->cfg->cache_entries};
+    ctx->files = file_cache_new(files_handler(&srv->files), NULL, &limits);
     if (!ctx->files) {
         log_syscall("calloc", "file cache", ENOMEM);
         return -1;

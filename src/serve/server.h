@@ -32,6 +32,9 @@ struct serve_config {
     int send_timeout;    /* seconds a client may take to accept more response bytes */
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
+    size_t cache_max_file;  /* files up to this size are served from memory (serve/filecache.h); 0: none */
+    size_t cache_max_bytes; /* file bytes one worker keeps in memory at most */
+    size_t cache_entries;   /* files one worker's cache holds at most */
     int list_dirs;       /* HTML listings of directories without index.html */
     size_t list_max;     /* entries a listing shows at most; a note counts the others */
     int sandbox;         /* confine the process once set up (serve/sandbox.h); 0: --no-sandbox,
