@@ -19,6 +19,7 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     }
     http_ctx_init(&ctx->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(ctx->files));
     ctx->http.reply.max_age = srv->cfg->max_age;
+    ctx->http.gather = 1;
     ctx->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
     ctx->http.log_ctx = &ctx->log;
     return 0;
