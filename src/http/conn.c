@@ -432,13 +432,13 @@ static void gather(struct http_conn *c, time_t now)
     while (c->ctx->gather && gatherable(c) && (c->batch || head_buffered(c))) {
         const struct http_output *o = &c->reply.out;
         size_t n = o->head_len + o->data_len;
+        if ((c->batch ? c->batch_out.head_len : 0) + n > cap)
+            return; /* the batch goes first, then this answer from where it was built */
         if (!c->batch) {
             if (!(c->batch = pool_take(&c->ctx->pool)))
                 return;
             c->batch_out = (struct http_output){c->batch, 0, NULL, 0, -1, 0, 0};
         }
-        if (c->batch_out.head_len + n > cap)
-            return;
         char *end = c->batch + c->batch_out.head_len;
         memcpy(end, o->head, o->head_len);
         if (o->data_len)
