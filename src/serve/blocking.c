@@ -192,9 +192,6 @@ static void linger(struct blocking_worker *bw, int fd)
 void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     struct engine_peer from;
-    if (net_set_nonblock(fd, 1) != 0)
-        log_syscall("fcntl", "O_NONBLOCK", errno);
-    net_set_nodelay(fd);
     engine_peer_set(&from, (const struct sockaddr *)peer, peer_len);
     bw->ew.stats.accepted++;
     void *c = engine_attach(&bw->ew, &from, serve_clock());
@@ -279,7 +276,9 @@ int blocking_accept(struct server *srv, int listen_fd, int stop_fd, struct socka
                     socklen_t *peer_len)
 {
     *peer_len = sizeof *peer;
-    int fd = net_accept(listen_fd, 0, peer, peer_len);
+    /* Non-blocking from accept4 on (every wait is a bounded poll), and
+     * TCP_NODELAY inherited from the listener: no syscall per connection. */
+    int fd = net_accept(listen_fd, 1, peer, peer_len);
     if (fd < 0) {
         if (engine_accept_failed(errno) == ENGINE_ACCEPT_PAUSE) {
             struct pollfd stop = {.fd = stop_fd, .events = POLLIN};

@@ -207,7 +207,13 @@ static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t 
 /* A crowd beyond select's reach is refused one by one: one line a second. */
 static struct log_limit beyond_backend = LOG_LIMIT_INIT("connection refused: descriptor beyond the backend");
 
-static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer, socklen_t peer_len, int64_t now_ms)
+/* A new connection is read at once, before the loop watches it: a client
+ * usually sends its request right after connecting, so the first recv mostly
+ * finds it, and a connection answered and closed at once (Connection: close)
+ * never costs an epoll_ctl. Only one that has sent nothing yet is watched.
+ * In hand-off mode a thread does the reading, so the loop watches first. */
+static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer, socklen_t peer_len, time_t now,
+                  int64_t now_ms)
 {
     struct server *srv = w->ew.srv;
     struct engine_conn *ec;
@@ -215,23 +221,24 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
         engine_refuse(srv, fd);
         return;
     }
-    /* select cannot watch a descriptor >= FD_SETSIZE: loop_watch refuses it
-     * with ERANGE, and the client is refused rather than memory corrupted. */
-    if (fd >= srv->max_fds || loop_watch(w->loop, fd, LOOP_READ) != 0) {
+    /* select cannot watch a descriptor >= FD_SETSIZE (loop_watch refuses it
+     * with ERANGE): the client is refused rather than memory corrupted. */
+    if (fd >= srv->max_fds) {
         log_limited(&beyond_backend, "connection refused: descriptor %d is beyond what %s can watch", fd,
                     w->backend);
         goto refuse;
     }
-    if (!(ec = slab_take(&w->conns))) {
-        loop_watch(w->loop, fd, 0);
+    if (!(ec = slab_take(&w->conns)))
         goto refuse;
-    }
-    net_set_nodelay(fd);
     engine_conn_start(&w->ew, ec, fd, (const struct sockaddr *)peer, peer_len, now_ms);
     w->by_fd[fd] = ec;
     if (fd > w->highest_fd)
         w->highest_fd = fd;
     w->live++;
+    if (!w->hand_off)
+        drive(w, ec, now, now_ms);
+    else if (loop_watch(w->loop, fd, LOOP_READ) != 0)
+        close_conn(w, ec, ENGINE_CLOSE_IO_ERROR);
     return;
 refuse:
     engine_leave(srv);
@@ -263,14 +270,14 @@ static void pause_listeners(struct worker *w, int64_t now_ms)
 }
 
 /* Accepts up to `limit` pending connections. */
-static void accept_ready(struct worker *w, int listen_fd, int limit, int64_t now_ms)
+static void accept_ready(struct worker *w, int listen_fd, int limit, time_t now, int64_t now_ms)
 {
     for (int i = 0; i < limit; i++) {
         struct sockaddr_storage peer;
         socklen_t peer_len = sizeof peer;
         int fd = net_accept(listen_fd, 1, &peer, &peer_len);
         if (fd >= 0) {
-            admit(w, fd, &peer, peer_len, now_ms);
+            admit(w, fd, &peer, peer_len, now, now_ms);
             continue;
         }
         switch (engine_accept_failed(errno)) {
@@ -304,7 +311,7 @@ static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
         int fd = srv->listen_fd[w->index][i];
         if (fd < 0)
             continue;
-        accept_ready(w, fd, 1 << 20, now_ms);
+        accept_ready(w, fd, 1 << 20, now, now_ms);
         loop_watch(w->loop, fd, 0);
         /* A closed listener makes new clients fail fast instead of waiting
          * in a backlog nobody will accept from. The shared Unix listener is
@@ -431,7 +438,7 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
     }
     if (is_listener(w, ev->fd)) {
         if (!w->ew.draining && !w->listeners_paused)
-            accept_ready(w, ev->fd, ACCEPT_BATCH, now_ms);
+            accept_ready(w, ev->fd, ACCEPT_BATCH, now, now_ms);
         return;
     }
     if (w->hand_off && ev->fd == w->back_fd) {

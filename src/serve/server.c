@@ -118,6 +118,12 @@ static int open_tcp_listeners(struct server *srv, int i)
         if (fd < 0)
             return listen_error(&addr, failed);
         srv->listen_fd[w][i] = fd;
+        /* An accepted socket inherits TCP_NODELAY from its listener (Linux
+         * copies the listener's options), which saves a setsockopt per
+         * connection: answers leave whole, and a part that waits for an ACK
+         * (Nagle) would stall a keep-alive client for its delayed ACK. */
+        if (net_set_nodelay(fd) != 0)
+            return listen_error(&addr, "setsockopt(TCP_NODELAY)");
         if (w == 0 && getsockname(fd, (struct sockaddr *)&addr.sa, &addr.len) != 0)
             return listen_error(&addr, "getsockname");
     }

@@ -484,8 +484,6 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
         engine_refuse(srv, fd);
         return;
     }
-    if (net_set_nodelay(fd) != 0)
-        log_syscall("setsockopt", "TCP_NODELAY", errno);
     c->tok.kind = TOKEN_CONN;
     c->op = OP_NONE;
     c->closing = c->drained = 0;
