@@ -48,6 +48,7 @@ struct worker {
     int resumes_left;            /* of RESUMES_PER_WAKE in this wake-up */
     int live;
     int highest_fd;              /* bounds the one scan a graceful stop makes */
+    int fd_limit;                /* descriptors from here on cannot be watched (select: FD_SETSIZE) */
     int listeners_paused;
     struct timer pause_timer;    /* resumes paused listeners */
     struct timer drain_timer;    /* cuts what a graceful stop has left */
@@ -221,9 +222,10 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
         engine_refuse(srv, fd);
         return;
     }
-    /* select cannot watch a descriptor >= FD_SETSIZE (loop_watch refuses it
-     * with ERANGE): the client is refused rather than memory corrupted. */
-    if (fd >= srv->max_fds) {
+    /* select cannot watch a descriptor >= FD_SETSIZE (loop_watch would refuse
+     * it with ERANGE): the client is refused before it is read, rather than
+     * served once and then left unwatched. */
+    if (fd >= w->fd_limit) {
         log_limited(&beyond_backend, "connection refused: descriptor %d is beyond what %s can watch", fd,
                     w->backend);
         goto refuse;
@@ -552,6 +554,8 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
         log_syscall("eventfd", NULL, errno);
         return -1;
     }
+    int backend_limit = loop_backend_fd_limit(backend);
+    w->fd_limit = backend_limit > 0 && backend_limit < srv->max_fds ? backend_limit : srv->max_fds;
     w->loop = loop_create(backend, srv->max_fds);
     if (!w->loop) {
         log_syscall("loop_create", backend, errno);
