@@ -12,6 +12,8 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     if (!srv->proto->uses_files)
         return 0;
     struct file_cache_limits limits = {srv->cfg->cache_max_file, srv->cfg->cache_max_bytes, srv->cfg->cache_entries};
+    if (srv->model && srv->model->ctx_per_conn && limits.max_bytes > FILE_CACHE_CONN_BYTES)
+        limits.max_bytes = FILE_CACHE_CONN_BYTES;
     ctx->files = file_cache_new(files_handler(&srv->files), NULL, &limits);
     if (!ctx->files) {
         log_syscall("calloc", "file cache", ENOMEM);

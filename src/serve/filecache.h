@@ -48,6 +48,10 @@
 #define FILE_CACHE_MAX_FILE (64 * 1024)
 #define FILE_CACHE_MAX_BYTES (32 * 1024 * 1024)
 #define FILE_CACHE_ENTRIES 1024
+/* A cache that lives as long as one connection (the thread and fork models)
+ * keeps less: a page and its assets, not a site, so that many connections
+ * cannot hold many times --cache-max-bytes. */
+#define FILE_CACHE_CONN_BYTES (256 * 1024)
 
 struct file_cache_limits {
     size_t max_file;  /* files of at most this many bytes are kept in memory; 0: none */

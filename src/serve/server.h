@@ -51,6 +51,8 @@ struct serve_model {
     const char *name;
     const char *summary; /* one line for `duct serve --help` */
     int event_loops;     /* runs --workers loops, each with its own SO_REUSEPORT listener */
+    int ctx_per_conn;    /* each connection has a serve_ctx of its own (a thread or process):
+                            its file cache keeps at most FILE_CACHE_CONN_BYTES of file bytes */
     /* Starts serving on srv's listeners in the background. 0, or -1 after logging why. */
     int (*start)(struct server *srv);
     /* Stops accepting, finishes responses in flight, and returns when all is done. */

@@ -199,6 +199,14 @@ def _err_list_max_suffix(srv):
     return [srv.root, "--list-dirs", "--list-max", "10k"], ["--list-max"], 2
 
 
+def _err_cache_max_file_text(srv):
+    return [srv.root, "--cache-max-file", "64k"], ["--cache-max-file"], 2
+
+
+def _err_cache_entries_zero(srv):
+    return [srv.root, "--cache-entries", "0"], ["--cache-entries"], 2
+
+
 CLI_ERROR_ROWS = [
     ("missing-dir", _err_missing_dir),
     ("unreadable-dir", _err_unreadable_dir),
@@ -209,6 +217,8 @@ CLI_ERROR_ROWS = [
     ("workers-abc", _err_workers_abc),
     ("list-max-zero", _err_list_max_zero),
     ("list-max-suffix", _err_list_max_suffix),
+    ("cache-max-file-text", _err_cache_max_file_text),
+    ("cache-entries-zero", _err_cache_entries_zero),
 ]
 
 

@@ -190,6 +190,7 @@ static void cut(void)
 const struct serve_model serve_model_fork = {
     .name = "fork",
     .summary = "a process per connection, blocking I/O",
+    .ctx_per_conn = 1,
     .start = start,
     .stop = stop,
     .cut = cut,
