@@ -162,7 +162,7 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c,
             break;
         case SERVE_WANT_WRITE:
             r = io_send(fd, p, c, now);
-            if (r == IO_AGAIN)
+            if (r == IO_AGAIN || (r == IO_DRY && p->want(c) == SERVE_WANT_WRITE))
                 wait_ready(bw, fd, POLLOUT, until);
             break;
         case SERVE_WANT_WAIT:

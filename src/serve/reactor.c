@@ -175,8 +175,8 @@ static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t 
             break;
         case SERVE_WANT_WRITE:
             r = io_send(ec->fd, p, c, now);
-            if (r == IO_AGAIN) {
-                settle(w, ec, now_ms, progressed);
+            if (r == IO_AGAIN || (r == IO_DRY && p->want(c) == SERVE_WANT_WRITE)) {
+                settle(w, ec, now_ms, progressed || r == IO_DRY);
                 return;
             }
             /* A finished response with nothing buffered: the next request

@@ -349,7 +349,9 @@ static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms,
             return;
         }
         enum io_result r = step < STEPS_PER_EVENT ? io_send(c->ec.fd, p, conn, now) : IO_AGAIN;
-        if (r == IO_AGAIN) {
+        if (r == IO_AGAIN || (r == IO_DRY && p->want(conn) == SERVE_WANT_WRITE)) {
+            if (r == IO_DRY)
+                engine_conn_settle(&w->ew, &c->ec, now_ms, 1);
             submit_poll(w, c, POLLOUT);
             return;
         }
