@@ -162,7 +162,15 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c,
             break;
         case SERVE_WANT_WRITE:
             r = io_send(fd, p, c, now);
-            if (r == IO_AGAIN || (r == IO_DRY && p->want(c) == SERVE_WANT_WRITE))
+            if (r == IO_DRY && p->want(c) == SERVE_WANT_WRITE) {
+                /* The buffer is full: the bytes moved restart the send
+                 * timeout now, and only room made within it goes on. */
+                until = engine_track(&bw->ew, phase, since_ms, c, now_ms, 1);
+                if (bw->ew.draining && bw->ew.drain_end < until)
+                    until = bw->ew.drain_end;
+                r = IO_AGAIN;
+            }
+            if (r == IO_AGAIN)
                 wait_ready(bw, fd, POLLOUT, until);
             break;
         case SERVE_WANT_WAIT:
