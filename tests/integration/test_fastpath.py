@@ -236,10 +236,11 @@ class SlowConn(HttpConn):
 
 @case()
 def slow_reader_gets_everything(srv):
-    small, mid = pattern(1200, 9), pattern(60000, 4)
+    small, mid, big = pattern(1200, 9), pattern(60000, 4), pattern(400000, 6)
     write(srv, "s.bin", small)
     write(srv, "m.bin", mid)
-    plan = [("/s.bin", small)] * 60 + [("/m.bin", mid)] * 3 + [("/s.bin", small)] * 10
+    write(srv, "b.bin", big)  # over --cache-max-file: sendfile, cut short by the full buffer
+    plan = [("/s.bin", small)] * 60 + [("/m.bin", mid)] * 3 + [("/b.bin", big)] + [("/s.bin", small)] * 10
     raw = b"".join(http_request("GET", t) for t, _ in plan)
     with SlowConn(connect(srv.addr, rcvbuf=4096)) as conn:
         conn.send(raw)
