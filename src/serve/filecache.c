@@ -10,13 +10,19 @@
 #include "serve/clock.h"
 
 #define KEY_MAX 240
+/* In a resource handed out from an entry: its handle is the entry. (A
+ * compressed variant that could not be kept has the handler's own handle.) */
+#define HELD_HERE (1u << 31)
 
 struct cached_file {
-    struct http_resource res; /* status 200; res.fd owned by the entry, or -1 and res.data = bytes */
+    struct http_resource res; /* status 200; res.fd owned by the entry, or -1 and res.data = bytes;
+                                 a compressed variant (HTTP_RES_SHARED): res.handle is the
+                                 handler's reference to it, res.fd its file, kept to check it */
     char *bytes;              /* a small file's whole content, owned; NULL: sent from res.fd */
     time_t second;            /* a descriptor: valid while the clock shows this second;
                                  bytes: the second they were last checked against the file */
     long mtime_nsec;          /* with res.mtime, tells a rewritten file */
+    uint64_t file_size;       /* the file's, which a compressed variant's res.size is not */
     int refs;                 /* responses still sending from it */
     int evicted;              /* out of its slot: freed when refs drops to 0 */
     int used;                 /* handed out since the clock sweep last passed it */
@@ -71,6 +77,7 @@ static void hand_out(struct cached_file *e, struct http_resource *res)
     e->used = 1;
     *res = e->res;
     res->handle = e;
+    res->flags |= HELD_HERE;
 }
 
 /* The clock algorithm: an entry used since the hand last passed gets another
@@ -128,8 +135,9 @@ static char *read_whole(int fd, uint64_t size, const struct stat *before)
 /* A small file's bytes replace its descriptor, which is closed at once. */
 static void keep_bytes(struct file_cache *cache, struct cached_file *e, size_t slot, const struct stat *st)
 {
-    if (e->res.size > cache->limits.max_file || !make_room(cache, (size_t)e->res.size, slot))
-        return;
+    if ((e->res.flags & HTTP_RES_SHARED) || e->res.size > cache->limits.max_file ||
+        !make_room(cache, (size_t)e->res.size, slot))
+        return; /* a compressed variant is the handler's memory already */
     e->bytes = read_whole(e->res.fd, e->res.size, st);
     if (!e->bytes)
         return;
@@ -144,19 +152,22 @@ static void keep_bytes(struct file_cache *cache, struct cached_file *e, size_t s
 /* Keeps a freshly opened file: its bytes when it is small, else its
  * descriptor for the rest of this second. */
 static void remember(struct file_cache *cache, size_t slot, const char *path, size_t len, unsigned accept,
-                     time_t now, struct http_resource *res)
+                     time_t now, struct http_resource *res, void *handler_own)
 {
     struct cached_file *e = malloc(sizeof *e);
     if (!e)
         return; /* uncached: res->handle stays NULL and release closes it */
     struct stat st;
-    if (fstat(res->fd, &st) != 0 || st.st_mtim.tv_sec != res->mtime) {
+    if (fstat(res->fd, &st) != 0 || st.st_mtim.tv_sec != res->mtime ||
+        (!(res->flags & HTTP_RES_SHARED) && (uint64_t)st.st_size != res->size)) {
         free(e);
         return;
     }
     e->res = *res;
+    e->res.handle = handler_own;
     e->bytes = NULL;
     e->mtime_nsec = st.st_mtim.tv_nsec;
+    e->file_size = (uint64_t)st.st_size;
     e->second = now;
     e->refs = 0;
     e->evicted = 0;
@@ -179,7 +190,7 @@ static void remember(struct file_cache *cache, size_t slot, const char *path, si
 static int unchanged(const struct cached_file *e)
 {
     struct stat st;
-    return fstat(e->res.fd, &st) == 0 && st.st_nlink > 0 && (uint64_t)st.st_size == e->res.size &&
+    return fstat(e->res.fd, &st) == 0 && st.st_nlink > 0 && (uint64_t)st.st_size == e->file_size &&
            st.st_mtim.tv_sec == e->res.mtime && st.st_mtim.tv_nsec == e->mtime_nsec;
 }
 
@@ -212,7 +223,7 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
         return;
     }
     cache->base.resolve(cache->base.ctx, path, len, accept, res);
-    if (mine && e->bytes && same_version(e, res)) {
+    if (mine && e->bytes && !(res->flags & HTTP_RES_SHARED) && same_version(e, res)) {
         /* Checked for this second: the descriptor just opened goes again. */
         cache->base.release(cache->base.ctx, res);
         e->second = now;
@@ -227,16 +238,19 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
     }
     if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))
         return; /* a listing: never cached here, and its handle is the handler's */
+    void *handler_own = res->handle; /* a compressed variant's reference */
     res->handle = NULL;
     if (res->status == 200 && res->fd >= 0 && len <= KEY_MAX)
-        remember(cache, slot, path, len, accept, now, res);
+        remember(cache, slot, path, len, accept, now, res, handler_own);
+    if (!res->handle)
+        res->handle = handler_own; /* not cached: the handler's release takes it back */
 }
 
 static void release(void *ctx, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
     struct cached_file *e = res->handle;
-    if (!e || (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
+    if (!(res->flags & HELD_HERE)) {
         cache->base.release(cache->base.ctx, res);
         return;
     }
