@@ -36,6 +36,7 @@ struct file_cache {
     time_t (*clock)(void); /* the second resolve keys on */
     time_t ticked;         /* the second of the last file_cache_tick */
     struct file_cache_limits limits;
+    uint64_t hits, misses; /* since file_cache_take_counts; a check of kept bytes is a hit */
     size_t bytes; /* held by entries with bytes, evicted ones included, until freed */
     size_t hand;  /* where the clock sweep goes on */
     size_t mask;  /* slots - 1 */
@@ -219,6 +220,7 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
     struct cached_file *e = cache->slots[slot];
     int mine = e && same_key(e, path, len, accept);
     if (mine && e->second == now && (e->bytes || unchanged(e))) {
+        cache->hits++;
         hand_out(e, res);
         return;
     }
@@ -227,9 +229,11 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
         /* Checked for this second: the descriptor just opened goes again. */
         cache->base.release(cache->base.ctx, res);
         e->second = now;
+        cache->hits++;
         hand_out(e, res);
         return;
     }
+    cache->misses++;
     /* An entry that can no longer be handed out lets its file go now, even
      * when the file is gone and the answer is a 404. */
     if (e && (mine || (!e->bytes && e->second != now))) {
@@ -305,6 +309,13 @@ void file_cache_tick(struct file_cache *cache, time_t now)
 size_t file_cache_bytes(const struct file_cache *cache)
 {
     return cache->bytes;
+}
+
+void file_cache_take_counts(struct file_cache *cache, uint64_t *hits, uint64_t *misses)
+{
+    *hits += cache->hits;
+    *misses += cache->misses;
+    cache->hits = cache->misses = 0;
 }
 
 void file_cache_free(struct file_cache *cache)

@@ -41,6 +41,7 @@
 #define DUCT_SERVE_FILECACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "http/conn.h"
@@ -81,5 +82,8 @@ void file_cache_tick(struct file_cache *cache, time_t now);
 
 /* File bytes held in memory now, released or not yet (for tests). */
 size_t file_cache_bytes(const struct file_cache *cache);
+/* Adds the lookups answered from the cache (hits) and from the file system
+ * (misses) since the last call, for /metrics. */
+void file_cache_take_counts(struct file_cache *cache, uint64_t *hits, uint64_t *misses);
 
 #endif
