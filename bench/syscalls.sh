@@ -23,7 +23,10 @@ command -v strace >/dev/null || { echo "bench/syscalls.sh: strace is missing" >&
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 head -c 1024 /dev/urandom >"$TMP/1k.bin"
-"$BIN" serve "$TMP" --model "$MODEL" --workers 1 --threads 4 --listen "127.0.0.1:$PORT" --quiet &
+root=()
+# A duct that knows --allow-root refuses to run as root without it.
+if ((EUID == 0)) && "$BIN" serve --help 2>/dev/null | grep -q -- --allow-root; then root=(--allow-root); fi
+"$BIN" serve "$TMP" "${root[@]}" --model "$MODEL" --workers 1 --threads 4 --listen "127.0.0.1:$PORT" --quiet &
 pid=$!
 for _ in $(seq 50); do (: <>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 strace -c -f -p "$pid" -o "$TMP/strace" &
