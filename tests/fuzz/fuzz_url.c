@@ -102,14 +102,14 @@ static void fuzz_get_parse(const char *text)
         check_get_url(&u);
 }
 
-/* "http:" + ref, on the heap: what a network-path reference must mean. */
-static int parse_with_scheme(const char *ref, struct get_url *out)
+/* The base's scheme + ref, on the heap: what a network-path reference must mean. */
+static int parse_with_scheme(const char *ref, int tls, struct get_url *out)
 {
-    size_t n = strlen(ref);
-    char *text = malloc(n + 6);
+    size_t n = strlen(ref), s = tls ? 6 : 5;
+    char *text = malloc(n + 7);
     require(text != NULL);
-    memcpy(text, "http:", 5);
-    memcpy(text + 5, ref, n + 1);
+    memcpy(text, tls ? "https:" : "http:", s);
+    memcpy(text + s, ref, n + 1);
     int rc = get_url_parse(text, out, NULL, 0);
     free(text);
     return rc;
@@ -131,7 +131,7 @@ static void fuzz_get_resolve(char *text)
         require(get_url_parse(ref, &direct, NULL, 0) == rc);
         require(rc != 0 || same_get_url(&out, &direct));
     } else if (ref[0] == '/' && ref[1] == '/') {
-        require(parse_with_scheme(ref, &direct) == rc);
+        require(parse_with_scheme(ref, base.tls, &direct) == rc);
         require(rc != 0 || same_get_url(&out, &direct));
     } else if (rc == 0) {
         /* A relative reference keeps the base's authority; its result,
