@@ -83,15 +83,16 @@ static void text_tls(FILE *out, const struct bench_result *r)
 {
     const struct bench_stats *s = &r->total;
     const struct hist *h = &s->handshake;
-    char a[32], b[32], c[32], d[32];
 
     fprintf(out, "  tls          %llu handshakes, %llu resumed%s", (unsigned long long)s->handshakes,
             (unsigned long long)s->resumed, r->cfg->tls_resume ? "" : " (no --tls-resume)");
-    if (h->count)
+    if (h->count) {
+        char a[32], b[32], c[32], d[32];
         fprintf(out, "; mean %s, p50 %s, p99 %s, max %s", units_format_us(hist_mean(h), a, sizeof a),
                 units_format_us((double)hist_percentile(h, 50), b, sizeof b),
                 units_format_us((double)hist_percentile(h, 99), c, sizeof c),
                 units_format_us((double)h->max, d, sizeof d));
+    }
     fprintf(out, "\n");
 }
 
