@@ -8,7 +8,8 @@
  * and a request-target of visible ASCII with no fragment and no dot segment.
  * get's parser must be idempotent (its URL, written out, parses to itself)
  * and its resolution must agree with RFC 3986 §5.2's shortcuts: a reference
- * with a scheme is parsed as it is, one with an authority as "http:" + ref.
+ * with a scheme is parsed as it is, one with an authority as the base's
+ * scheme + ":" + ref.
  * Strings are exact-size heap copies, so ASan catches any over-read. */
 #include "bench/url.h"
 #include "get/url.h"
@@ -64,7 +65,7 @@ static void check_target(const char *target, size_t cap)
 
 static int same_get_url(const struct get_url *a, const struct get_url *b)
 {
-    return strcmp(a->host, b->host) == 0 && a->ipv6 == b->ipv6 && a->port == b->port &&
+    return strcmp(a->host, b->host) == 0 && a->ipv6 == b->ipv6 && a->port == b->port && a->tls == b->tls &&
            strcmp(a->target, b->target) == 0;
 }
 
@@ -81,9 +82,10 @@ static void check_get_url(const struct get_url *u)
         unsigned char c = (unsigned char)u->host[i];
         require(visible(c) && !strchr("/?#[]@\\", c) && !(c >= 'A' && c <= 'Z'));
     }
-    require(u->port >= 1 && u->port <= 65535 && (u->port_given || u->port == 80));
+    require(u->port >= 1 && u->port <= 65535 && (u->port_given || u->port == (u->tls ? 443u : 80u)));
     check_target(u->target, sizeof u->target);
-    snprintf(text, sizeof text, "http://%s%s", get_url_authority(u, auth, sizeof auth), u->target);
+    snprintf(text, sizeof text, "%s://%s%s", u->tls ? "https" : "http", get_url_authority(u, auth, sizeof auth),
+             u->target);
     require(get_url_parse(text, &again, NULL, 0) == 0 && same_get_url(u, &again));
     const char *file = get_url_file_name(u, name, sizeof name);
     if (file) {
