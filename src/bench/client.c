@@ -483,9 +483,20 @@ static ssize_t tls_recv(SSL *ssl, char *buf, size_t n)
 }
 
 /* A plain read drains up to 4 buffers of 256 KiB per event; a TLS read
- * yields one record (16 KiB at most) per call, so it gets as many calls. */
+ * yields one record (16 KiB at most) per call, so it gets as many calls. A
+ * short read (a short record) most likely emptied the socket: the loop
+ * stops there rather than pay a read that says EAGAIN, as level-triggered
+ * epoll reports whatever is left. */
 #define READS_PER_EVENT 4
-#define TLS_READS_PER_EVENT (READS_PER_EVENT * READ_BUF / 16384)
+#define TLS_RECORD_MAX 16384
+#define TLS_READS_PER_EVENT (READS_PER_EVENT * READ_BUF / TLS_RECORD_MAX)
+
+static int read_was_short(const struct conn *c, ssize_t n)
+{
+    if (!c->ssl)
+        return n < READ_BUF;
+    return n < TLS_RECORD_MAX && SSL_pending(c->ssl) == 0;
+}
 
 static void on_readable(struct worker *w, struct conn *c)
 {
@@ -497,7 +508,7 @@ static void on_readable(struct worker *w, struct conn *c)
         if (n > 0) {
             if (w->measuring)
                 w->t->stats.bytes += (uint64_t)n;
-            if (feed(w, c, w->rbuf, (size_t)n) != 0 || (!c->ssl && n < READ_BUF))
+            if (feed(w, c, w->rbuf, (size_t)n) != 0 || read_was_short(c, n))
                 return;
         } else if (n == 0) {
             on_eof(w, c);
