@@ -547,6 +547,9 @@ def test_bench_tls_failures(fx):
     port = fx.raw(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
     r, _ = bench_json(fx, "-n", 3, "-c", 1, "https://127.0.0.1:%d/" % port)
     check_eq(r["errors"]["tls"], 3, "a plain HTTP server")
+    port = fx.raw(None)
+    r, _ = bench_json(fx, "-n", 2, "-c", 2, "--timeout", "0.5s", "https://127.0.0.1:%d/" % port)
+    check_eq((r["errors"]["timeout"], r["tls_handshakes"]), (2, 0), "a server that never answers the ClientHello")
     check_eq(duct("bench", "--tls-resume", "-n", 1, "http://127.0.0.1:1/")[0], 2, "--tls-resume with http://")
 
 
