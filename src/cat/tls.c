@@ -66,7 +66,7 @@ static int handshake_failed(SSL *ssl, int rc, const struct cat_config *cfg)
 {
     char err[400];
     enum tls_failure f = tls_client_failure(ssl, rc, err, sizeof err);
-    fprintf(stderr, "duct cat: %s: %s%s\n", cfg->text, err,
+    fprintf(stderr, "duct cat: %s%s: %s%s\n", cfg->listen ? "a client of " : "", cfg->text, err,
             f == TLS_FAIL_VERIFY ? " (--cacert FILE trusts another CA, --insecure skips the check)" : "");
     return f == TLS_FAIL_VERIFY ? CAT_TLS_CERT : CAT_TLS;
 }

@@ -445,6 +445,30 @@ def test_cat_listen_exact_bytes(fx):
         check(f.read() == up, "duct cat printed the client's bytes")
 
 
+def test_cat_listen_survives_bad_client(fx):
+    """--keep-open: a client that sends plaintext fails its handshake and is
+    dropped; the next one is served."""
+    c = certs(fx.tmp)
+    out_path = os.path.join(fx.tmp, "cat.out")
+    with open(out_path, "wb") as out:
+        proc = harness.spawn([DUCT_BIN, "cat", "-v", "--listen", "--keep-open", "--tls-cert", c.server, "--tls-key",
+                              c.server_key, "tls://127.0.0.1:0"], stdout=out, stderr=subprocess.PIPE)
+    port = int(harness.wait_output(proc, proc.stderr, r"listening on tls://127\.0\.0\.1:(\d+)", WAIT).group(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            s.recv(4096)  # an alert, the close, or a reset (our request is left unread)
+        except OSError:
+            pass
+    ctx = ssl.create_default_context(cafile=c.ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"second client\n")
+            got = harness.wait_until(lambda: b"second client" in open(out_path, "rb").read(), WAIT)
+    check(got, "the second client was served: %s" % short(open(out_path, "rb").read()))
+    check_eq(harness.stop(proc, WAIT), 0, "duct cat's exit status at SIGTERM")
+
+
 def test_cat_round_trip_python(fx):
     """duct cat tls:// against a Python TLS echo server: what goes in comes back, SNI sent."""
     c = certs(fx.tmp)
