@@ -643,6 +643,12 @@ def test_nginx(fx):
     status, out, err = duct("get", "--cacert", ca, "-L", base + "/dir")
     check_eq((status, out), (0, b"a directory\n"), "-L through nginx's 301 to /dir/ (stderr %s)" % short(err))
     check_eq(duct("get", base + "/")[0], 60, "nginx's certificate without --cacert")
+    part = os.path.join(fx.tmp, "part.html")
+    with open(part, "wb") as f:
+        f.write(b"nginx ")
+    status, _, err = duct("get", "--cacert", ca, "-C", "-", "-o", part, base + "/")
+    with open(part, "rb") as f:
+        check_eq((status, f.read()), (0, b"nginx over tls\n"), "-C - resumed through a 206 (stderr %s)" % short(err))
     r, _ = bench_json(fx, "-n", 40, "-c", 4, "--cacert", ca, base + "/")
     check_eq((r["status"]["2xx"], r["tls_handshakes"]), (40, 4), "duct bench keep-alive against nginx")
     r, _ = bench_json(fx, "-n", 20, "-c", 2, "--close", "--tls-resume", "--cacert", ca, base + "/")
