@@ -658,6 +658,39 @@ def test_nginx(fx):
 
 
 # ---------------------------------------------------------------------------
+# duct serve's own HTTPS listeners, when this build has them.
+
+
+def test_duct_serve(fx):
+    """The clients against duct serve --listen https://... (epoll): get, bench
+    with resumed sessions, and cat tls:// carrying a raw request."""
+    status, out, _ = duct("serve", "--help")
+    if b"--tls-cert" not in out:
+        raise harness.Skip("this duct serve has no HTTPS listeners")
+    c = certs(fx.tmp)
+    root = os.path.join(fx.tmp, "site")
+    os.makedirs(root)
+    with open(os.path.join(root, "index.html"), "wb") as f:
+        f.write(b"duct over tls\n")
+    srv = harness.Server("epoll", fx.tmp, root=root)
+    srv.start("--tls-cert", c.server, "--tls-key", c.server_key, listen=["https://127.0.0.1:0"], access_log=False)
+    try:
+        base = "https://localhost:%d" % srv.port
+        status, out, err = duct("get", "--cacert", c.ca, base + "/")
+        check_eq((status, out), (0, b"duct over tls\n"), "duct get from duct serve (stderr %s)" % short(err))
+        r, _ = bench_json(fx, "-n", 20, "-c", 2, "--close", "--tls-resume", "--cacert", c.ca, base + "/")
+        check_eq((r["status"]["2xx"], r["tls_handshakes"]), (20, 20), "duct bench --close against duct serve")
+        check(r["tls_resumed"] >= 10, "duct serve's tickets resumed (%d of 20)" % r["tls_resumed"])
+        status, out, err = duct("cat", "--cacert", c.ca, "--timeout", "5", "tls://localhost:%d" % srv.port,
+                                stdin=b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        check(status == 0 and out.startswith(b"HTTP/1.1 200") and out.endswith(b"duct over tls\n"),
+              "duct cat tls:// with a raw request: %s %s %s" % (status, short(out), short(err)))
+    finally:
+        problem = srv.finish()
+    check(problem is None, "duct serve: %s" % problem)
+
+
+# ---------------------------------------------------------------------------
 
 
 def run_all(suite):
