@@ -21,7 +21,7 @@ static SSL_CTX *server_context(const struct cat_config *cfg)
     char err[200];
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
-        fprintf(stderr, "duct cat: SSL_CTX_new: %s\n", tls_error_text("failed", err, sizeof err));
+        fprintf(stderr, "duct cat: SSL_CTX_new: %s\n", tls_client_error_text("failed", err, sizeof err));
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -36,7 +36,7 @@ static SSL_CTX *server_context(const struct cat_config *cfg)
     }
     if (!ok) {
         const char *file = what[6] == 'c' ? cfg->tls_cert : cfg->tls_key;
-        fprintf(stderr, "duct cat: %s %s: %s\n", what, file, tls_error_text("cannot load", err, sizeof err));
+        fprintf(stderr, "duct cat: %s %s: %s\n", what, file, tls_client_error_text("cannot load", err, sizeof err));
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -132,7 +132,7 @@ static long io_failed(SSL *ssl, int rc, const char *what)
     default:
         break;
     }
-    fprintf(stderr, "duct cat: TLS %s: %s\n", what, tls_error_text("protocol error", err, sizeof err));
+    fprintf(stderr, "duct cat: TLS %s: %s\n", what, tls_client_error_text("protocol error", err, sizeof err));
     errno = EPROTO;
     return -1;
 }

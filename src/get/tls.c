@@ -50,7 +50,7 @@ int get_tls_start(SSL_CTX **ctx, const struct get_config *cfg, int fd, const cha
     *ssl = tls_client_new(*ctx, fd, host);
     if (!*ssl) {
         char err[200];
-        fprintf(stderr, "duct get: TLS for %s: %s\n", host, tls_error_text("cannot set up", err, sizeof err));
+        fprintf(stderr, "duct get: TLS for %s: %s\n", host, tls_client_error_text("cannot set up", err, sizeof err));
         return GET_TLS_HANDSHAKE;
     }
     ERR_clear_error();
@@ -90,7 +90,7 @@ static ssize_t io_failed(SSL *ssl, int rc, const char *what)
     default:
         break;
     }
-    fprintf(stderr, "duct get: TLS %s: %s\n", what, tls_error_text("protocol error", err, sizeof err));
+    fprintf(stderr, "duct get: TLS %s: %s\n", what, tls_client_error_text("protocol error", err, sizeof err));
     errno = EPROTO;
     return -1;
 }

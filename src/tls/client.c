@@ -11,7 +11,7 @@
 /* ALPN protocol list (RFC 7301 §3.1): length-prefixed names. */
 static const unsigned char alpn_http11[] = "\x08http/1.1";
 
-char *tls_error_text(const char *fallback, char *err, size_t errlen)
+char *tls_client_error_text(const char *fallback, char *err, size_t errlen)
 {
     unsigned long e, last = 0;
     while ((e = ERR_get_error()) != 0)
@@ -40,7 +40,7 @@ SSL_CTX *tls_client_ctx(const struct tls_client_opts *opts, char *err, size_t er
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
-        tls_error_text("SSL_CTX_new failed", err, errlen);
+        tls_client_error_text("SSL_CTX_new failed", err, errlen);
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -51,7 +51,7 @@ SSL_CTX *tls_client_ctx(const struct tls_client_opts *opts, char *err, size_t er
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* SSL_CTX_set_alpn_protos returns 0 on success, unlike its neighbours. */
     if (opts->alpn_http11 && SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1) != 0) {
-        tls_error_text("SSL_CTX_set_alpn_protos failed", err, errlen);
+        tls_client_error_text("SSL_CTX_set_alpn_protos failed", err, errlen);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -73,7 +73,7 @@ SSL_CTX *tls_client_ctx(const struct tls_client_opts *opts, char *err, size_t er
         FILE *f = fopen(opts->cacert, "r");
         if (f) {
             fclose(f);
-            tls_error_text("no PEM certificate in it", why, sizeof why);
+            tls_client_error_text("no PEM certificate in it", why, sizeof why);
         } else {
             ERR_clear_error();
             snprintf(why, sizeof why, "%s", strerror(errno));
@@ -132,7 +132,7 @@ enum tls_failure tls_client_failure(SSL *ssl, int rc, char *err, size_t errlen)
         return TLS_FAIL_HANDSHAKE;
     }
     char why[200];
-    snprintf(err, errlen, "TLS handshake failed: %s", tls_error_text("unknown error", why, sizeof why));
+    snprintf(err, errlen, "TLS handshake failed: %s", tls_client_error_text("unknown error", why, sizeof why));
     return TLS_FAIL_HANDSHAKE;
 }
 

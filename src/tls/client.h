@@ -54,6 +54,6 @@ char *tls_client_describe(SSL *ssl, char *out, size_t outlen);
 
 /* The error queue's last reason ("certificate verify failed", ...) into
  * err, or fallback when it is empty; clears the queue. */
-char *tls_error_text(const char *fallback, char *err, size_t errlen);
+char *tls_client_error_text(const char *fallback, char *err, size_t errlen);
 
 #endif
