@@ -28,7 +28,10 @@ char *tls_client_error_text(const char *fallback, char *err, size_t errlen)
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
     SSL_SESSION **slot = SSL_get_app_data(ssl);
-    if (!slot)
+    /* A resumed TLS 1.3 handshake reports a session of its own, without a
+     * ticket, when the server sends no new one: keeping it would throw away
+     * the ticket that still works. */
+    if (!slot || !SSL_SESSION_is_resumable(sess))
         return 0;
     if (*slot)
         SSL_SESSION_free(*slot);
