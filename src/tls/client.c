@@ -28,9 +28,6 @@ char *tls_client_error_text(const char *fallback, char *err, size_t errlen)
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
     SSL_SESSION **slot = SSL_get_app_data(ssl);
-    /* A resumed TLS 1.3 handshake reports a session of its own, without a
-     * ticket, when the server sends no new one: keeping it would throw away
-     * the ticket that still works. */
     if (!slot || !SSL_SESSION_is_resumable(sess))
         return 0;
     if (*slot)
@@ -114,11 +111,19 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *host)
     return ssl;
 }
 
+/* A copy is offered, not the kept session itself: OpenSSL's TLS 1.3 client
+ * marks the session it resumed as spent, and a server that gives no new
+ * ticket on a resumed connection would then see every other reconnection
+ * make a full handshake. The server decides whether a ticket may serve
+ * again; CPython's ssl module copies for the same reason. */
 void tls_client_keep_sessions(SSL *ssl, SSL_SESSION **slot)
 {
     SSL_set_app_data(ssl, slot);
-    if (*slot)
-        SSL_set_session(ssl, *slot);
+    SSL_SESSION *copy = *slot ? SSL_SESSION_dup(*slot) : NULL;
+    if (copy) {
+        SSL_set_session(ssl, copy);
+        SSL_SESSION_free(copy); /* the SSL holds its own reference */
+    }
 }
 
 enum tls_failure tls_client_failure(SSL *ssl, int rc, char *err, size_t errlen)

@@ -43,9 +43,10 @@ SSL *tls_client_new(SSL_CTX *ctx, int fd, const char *host);
  * OpenSSL error queue. */
 enum tls_failure tls_client_failure(SSL *ssl, int rc, char *err, size_t errlen);
 
-/* With opts->resume: offers *slot (when not NULL) on ssl and stores in
- * *slot every session (ticket) the server gives on it, freeing the one it
- * replaces. The caller frees the last with SSL_SESSION_free. slot must
+/* With opts->resume: offers a copy of *slot (when not NULL) on ssl and
+ * stores in *slot every resumable session (ticket) the server gives on it,
+ * freeing the one it replaces; a slot whose ticket is not replaced offers it
+ * again next time. The caller frees the last with SSL_SESSION_free. slot must
  * outlive ssl. */
 void tls_client_keep_sessions(SSL *ssl, SSL_SESSION **slot);
 
