@@ -680,10 +680,10 @@ def test_duct_serve(fx):
         check_eq((status, out), (0, b"duct over tls\n"), "duct get from duct serve (stderr %s)" % short(err))
         r, _ = bench_json(fx, "-n", 20, "-c", 2, "--close", "--tls-resume", "--cacert", c.ca, base + "/")
         check_eq((r["status"]["2xx"], r["tls_handshakes"]), (20, 20), "duct bench --close against duct serve")
-        # > 0, not most: a TLS 1.3 ticket is used once (RFC 8446 §C.4), so a
-        # server that gives no new ticket on a resumed connection lets only
-        # every other connection resume.
-        check(r["tls_resumed"] > 0, "duct serve's tickets resumed (%d of 20)" % r["tls_resumed"])
+        # Two connections: their first handshakes are full, the rest resume
+        # (duct serve gives no new ticket on a resumed connection: the kept
+        # one is offered again).
+        check(r["tls_resumed"] >= 15, "duct serve's tickets resumed (%d of 20)" % r["tls_resumed"])
         status, out, err = duct("cat", "--cacert", c.ca, "--timeout", "5", "tls://localhost:%d" % srv.port,
                                 stdin=b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         check(status == 0 and out.startswith(b"HTTP/1.1 200") and out.endswith(b"duct over tls\n"),
