@@ -34,6 +34,7 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     ctx->http.reply.max_age = srv->cfg->max_age;
     ctx->http.on_log = exchange_done;
     ctx->http.log_ctx = ctx;
+    ctx->http.close_all = srv->retiring;
     if (srv->auth)
         ctx->http.auth = (struct http_auth){auth_check, srv->auth, auth_challenge(srv->auth)};
     return 0;
