@@ -13,8 +13,9 @@ OPT     ?= -O2 -g
 CFLAGS  ?=
 # Codecs for compression on the fly (libzstd-dev, libbrotli-dev, zlib1g-dev),
 # password hashes for --auth (libcrypt-dev) and nettle (nettle-dev: base64 of
-# Basic credentials, HMAC of the verified ones, constant-time comparison).
-LDLIBS  := -lpthread -lm -lzstd -lbrotlienc -lz -lcrypt -lnettle
+# Basic credentials, HMAC of the verified ones, constant-time comparison);
+# OpenSSL (libssl-dev) for TLS.
+LDLIBS  := -lssl -lcrypto -lpthread -lm -lzstd -lbrotlienc -lz -lcrypt -lnettle
 
 ifeq ($(SAN),1)
 BUILD   := build/san
