@@ -10,7 +10,7 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
 CFLAGS  ?=
-LDLIBS  := -lpthread -lm
+LDLIBS  := -lssl -lcrypto -lpthread -lm
 
 ifeq ($(SAN),1)
 BUILD   := build/san

@@ -237,7 +237,7 @@ int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec)
     if (bw->ew.ctx.log.len)
         access_log_flush(&bw->ew.ctx.log);
     if (why == ENGINE_CLOSE_COUNT) {
-        if (p->idle(c)) {
+        if (engine_may_release(c)) {
             engine_detach(&bw->ew, c);
             ec->proto = NULL;
         }

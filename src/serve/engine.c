@@ -36,6 +36,7 @@ static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_FILE_CHANGED] = "file-changed",
     [ENGINE_CLOSE_STOP] = "stop",
     [ENGINE_CLOSE_DRAIN_CUT] = "drain-cut",
+    [ENGINE_CLOSE_HANDSHAKE] = "tls-handshake-failed",
 };
 
 const char *engine_close_name(enum engine_close why)
@@ -284,6 +285,12 @@ void *engine_attach(struct engine_worker *ew, unsigned listener, const struct en
     return obj;
 }
 
+int engine_may_release(const void *conn)
+{
+    const struct serve_proto *p = engine_proto_of(conn);
+    return !p->keeps_state && p->want(conn) == SERVE_WANT_READ && p->idle(conn);
+}
+
 void engine_detach(struct engine_worker *ew, void *conn)
 {
     const struct obj_head *head = head_of(conn);
@@ -319,6 +326,8 @@ enum engine_close engine_end_reason(const struct engine_worker *ew, const void *
         return ENGINE_CLOSE_PEER_CLOSED;
     case SERVE_END_REFUSED:
         return ENGINE_CLOSE_REFUSED;
+    case SERVE_END_HANDSHAKE:
+        return ENGINE_CLOSE_HANDSHAKE;
     case SERVE_END_DONE:
         break;
     }
@@ -419,8 +428,7 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
 {
     if (ec->phase == ENGINE_PHASE_LINGER)
         return;
-    const struct serve_proto *p = engine_proto(ew, ec);
-    if (ec->proto && p->want(ec->proto) == SERVE_WANT_READ && p->idle(ec->proto)) {
+    if (ec->proto && engine_may_release(ec->proto)) {
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
     }

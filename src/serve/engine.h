@@ -41,6 +41,7 @@ enum engine_close {
     ENGINE_CLOSE_FILE_CHANGED,   /* a file shrank under its response */
     ENGINE_CLOSE_STOP,           /* idle when a graceful stop began */
     ENGINE_CLOSE_DRAIN_CUT,      /* still busy when the stop's --drain-timeout passed */
+    ENGINE_CLOSE_HANDSHAKE,      /* a TLS handshake failed (not TLS, bad version, no shared cipher) */
     ENGINE_CLOSE_COUNT
 };
 
@@ -224,6 +225,10 @@ void engine_worker_destroy(struct engine_worker *ew);
 /* A protocol object of listener's stack for a connection from peer, from the
  * pool; drained at once when a stop is under way. NULL when out of memory. */
 void *engine_attach(struct engine_worker *ew, unsigned listener, const struct engine_peer *peer, time_t now);
+
+/* Whether a connection's object may go back to the pool now: it waits for
+ * a request with nothing partial, and holds no state that must live on. */
+int engine_may_release(const void *conn);
 
 /* Releases a protocol object and gives it back to the pool. */
 void engine_detach(struct engine_worker *ew, void *conn);

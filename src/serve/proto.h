@@ -44,12 +44,15 @@ enum serve_end {
     SERVE_END_DONE,   /* the exchange is over and the protocol chose to close */
     SERVE_END_PEER,   /* the peer closed its side first */
     SERVE_END_REFUSED, /* the peer's input was refused (a 4xx), framing no longer trusted */
+    SERVE_END_HANDSHAKE, /* a TLS handshake failed */
 };
 
 struct serve_proto {
     const char *name;        /* "http", "echo": for the start-up line */
     size_t conn_size;        /* bytes of one connection object */
     int uses_files;          /* needs the per-worker file cache and HTTP context */
+    int keeps_state;         /* even idle, the object holds what the connection needs later (a TLS
+                                session): it is never released before the connection ends */
     const char *refusal;     /* sent to a client no one can serve (an HTTP 503), or NULL: just close */
     /* A new connection; self is the protocol being run (a layer finds its
      * inner protocol and shared state there). */

@@ -172,6 +172,12 @@ static int confine(struct server *srv)
         .log_path = cfg->access_log,
         .max_abi = 0,
     };
+    /* SIGHUP reads the certificates again. */
+    for (int i = 0; i < cfg->tls_certs; i++) {
+        rules.read_paths[2 * i] = cfg->tls_cert[i];
+        rules.read_paths[2 * i + 1] = cfg->tls_key[i];
+    }
+    rules.read_count = 2 * cfg->tls_certs;
     if (!cfg->sandbox) {
         snprintf(srv->sandbox_note, sizeof srv->sandbox_note, "off (--no-sandbox)");
         return 0;
@@ -188,11 +194,13 @@ static void announce(const struct server *srv)
         struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->listen[i].family};
         char text[NET_ADDR_TEXT_MAX];
         int http = srv->proto == &serve_proto_http;
+        int tls = srv->stack[i] != srv->proto;
         if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
             bound = srv->cfg->listen[i];
         net_addr_format(&bound, text, sizeof text);
         fprintf(stderr, "%s: listening on %s%s%s (model %s, %d %s, %s)\n", command_name(srv),
-                bound.family == AF_UNIX ? "" : http ? "http://" : "tcp://", text,
+                bound.family == AF_UNIX ? (tls ? "tls+" : "") : http ? (tls ? "https://" : "http://") : tls ? "tls://" : "tcp://",
+                text,
                 bound.family == AF_UNIX || !http ? "" : "/", srv->model->name,
                 srv->model->event_loops ? srv->cfg->workers : srv->cfg->threads,
                 srv->model->event_loops ? "workers" : "threads",
@@ -204,12 +212,15 @@ static void announce(const struct server *srv)
 
 /* SIGINT and SIGTERM are taken synchronously by the main thread with
  * sigwait; workers inherit the blocked mask and never see them. SIGPIPE is
- * ignored so that a client hanging up costs only its connection. */
-static int block_stop_signals(sigset_t *set)
+ * ignored so that a client hanging up costs only its connection. SIGHUP
+ * reloads the certificates when there are any. */
+static int block_stop_signals(const struct server *srv, sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    if (serve_stacks_reloadable(srv))
+        sigaddset(set, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
     /* SIGUSR1 asks a forked child to drain; only the child unblocks it. */
     sigset_t blocked = *set;
@@ -220,16 +231,21 @@ static int block_stop_signals(sigset_t *set)
     return err ? -1 : 0;
 }
 
-static int wait_for_stop(const sigset_t *set)
+/* Waits for a stop signal; a SIGHUP meanwhile reloads and waits on. */
+static int wait_for_stop(struct server *srv, const sigset_t *set)
 {
     int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
+    while (sigwait(set, &sig) != 0 || sig == SIGHUP)
+        if (sig == SIGHUP) {
+            serve_stacks_reload(srv);
+            sig = 0;
+        }
     return sig;
 }
 
 struct second_signal {
     sigset_t signals;
+    struct server *srv;
     const struct serve_model *model;
 };
 
@@ -238,7 +254,7 @@ struct second_signal {
 static void *stop_at_second_signal(void *arg)
 {
     const struct second_signal *ss = arg;
-    int sig = wait_for_stop(&ss->signals);
+    int sig = wait_for_stop(ss->srv, &ss->signals);
     log_error("%s received again: stopping at once, connections in flight are cut", strsignal(sig));
     if (ss->model->cut)
         ss->model->cut();
@@ -287,19 +303,19 @@ int serve_run(const struct serve_config *cfg)
     static struct server srv;
     sigset_t stop_signals;
     int status = 1;
-    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0)
+    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&srv, &stop_signals) != 0)
         goto out;
     if (srv.model->start(&srv) != 0) {
         srv.model->stop(&srv);
         goto out;
     }
     announce(&srv);
-    int sig = wait_for_stop(&stop_signals);
+    int sig = wait_for_stop(&srv, &stop_signals);
     if (!cfg->quiet)
         fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(&srv),
                 strsignal(sig), srv.proto == &serve_proto_http ? "responses" : "connections", cfg->drain_timeout);
     static struct second_signal second_signal;
-    second_signal = (struct second_signal){stop_signals, srv.model};
+    second_signal = (struct second_signal){stop_signals, &srv, srv.model};
     pthread_t second;
     if (pthread_create(&second, NULL, stop_at_second_signal, &second_signal) == 0)
         pthread_detach(second);
