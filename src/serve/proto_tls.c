@@ -122,11 +122,11 @@ static int encrypt_one(struct tls_proto_conn *t, time_t now)
     size_t n = o.head_len < TLS_PLAIN_MAX ? o.head_len : TLS_PLAIN_MAX;
     memcpy(t->plain, o.head, n);
     size_t room = TLS_PLAIN_MAX - n;
-    if (room && o.data_len) {
+    if (o.data_len) {
         size_t take = o.data_len < room ? o.data_len : room;
         memcpy(t->plain + n, o.data, take);
         n += take;
-    } else if (room && o.file_len) {
+    } else if (o.file_len) { /* a head of 16 KiB leaves no room: then pread reads nothing */
         size_t want = o.file_len < room ? (size_t)o.file_len : room;
         ssize_t got = pread(o.file_fd, t->plain + n, want, (off_t)o.file_offset);
         if (got <= 0 && n == 0) {
