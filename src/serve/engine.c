@@ -291,6 +291,13 @@ int engine_may_release(const void *conn)
     return !p->keeps_state && p->want(conn) == SERVE_WANT_READ && p->idle(conn);
 }
 
+void engine_rest(void *conn)
+{
+    const struct serve_proto *p = engine_proto_of(conn);
+    if (p->trim && p->want(conn) == SERVE_WANT_READ && p->idle(conn))
+        p->trim(conn);
+}
+
 void engine_detach(struct engine_worker *ew, void *conn)
 {
     const struct obj_head *head = head_of(conn);
@@ -431,6 +438,8 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
     if (ec->proto && engine_may_release(ec->proto)) {
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
+    } else if (ec->proto) {
+        engine_rest(ec->proto);
     }
     int64_t due = engine_track(ew, &ec->phase, &ec->since_ms, ec->proto, now_ms, progressed);
     if (ew->timers && (!timer_armed(&ec->timer) || due < ec->timer.due_ms))

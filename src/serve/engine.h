@@ -230,6 +230,10 @@ void *engine_attach(struct engine_worker *ew, unsigned listener, const struct en
  * a request with nothing partial, and holds no state that must live on. */
 int engine_may_release(const void *conn);
 
+/* An idle object that stays (keeps_state) gives back its buffers; a
+ * driver calls this before a connection waits idle with its object. */
+void engine_rest(void *conn);
+
 /* Releases a protocol object and gives it back to the pool. */
 void engine_detach(struct engine_worker *ew, void *conn);
 

@@ -77,6 +77,10 @@ struct serve_proto {
     /* The object moves to another thread, which serves it from now on with
      * its own context (the pool model hands connections between threads). */
     void (*rebind)(void *conn, struct serve_ctx *ctx);
+    /* keeps_state only, NULL otherwise: the connection waits idle, with its
+     * object kept; give back what can be given back (buffers a read_space
+     * took for a read that found nothing). */
+    void (*trim)(void *conn);
     /* A layer (TLS in front of HTTP) is a protocol built at start-up for the
      * listeners that ask for it: the protocol it carries, and its own state
      * shared by all its connections (certificates). NULL in a protocol that

@@ -30,12 +30,14 @@
 
 /* What nginx answers plain HTTP on a TLS port (its 400 "The plain HTTP
  * request was sent to HTTPS port"), then close. */
+#define PLAIN_BODY "This port speaks HTTPS: use https:// to reach it\n"
+#define PLAIN_BODY_LEN "49"
+_Static_assert(sizeof PLAIN_BODY - 1 == 49, "PLAIN_BODY_LEN is the body's length");
 static const char plain_refusal[] = "HTTP/1.1 400 Bad Request\r\n"
                                     "Content-Type: text/plain\r\n"
-                                    "Content-Length: 48\r\n"
+                                    "Content-Length: " PLAIN_BODY_LEN "\r\n"
                                     "Connection: close\r\n"
-                                    "\r\n"
-                                    "This port speaks HTTPS: use https:// to reach it\n";
+                                    "\r\n" PLAIN_BODY;
 
 enum tls_state {
     TLS_HANDSHAKE, /* until the handshake is done */
@@ -406,6 +408,14 @@ static void tls_rebind(void *conn, struct serve_ctx *ctx)
         t->inner_p->rebind(t->inner, ctx);
 }
 
+/* Idle between requests: the buffer a read that found nothing took goes back. */
+static void tls_trim(void *conn)
+{
+    struct tls_proto_conn *t = conn;
+    if (!t->inner)
+        tls_conn_trim(&t->tls);
+}
+
 static const struct serve_proto tls_layer = {
     .name = "tls",
     .conn_size = sizeof(struct tls_proto_conn),
@@ -426,6 +436,7 @@ static const struct serve_proto tls_layer = {
     .wait_fd = tls_wait_fd,
     .resume = tls_resume,
     .rebind = tls_rebind,
+    .trim = tls_trim,
 };
 
 void serve_proto_tls_make(struct serve_proto *out, const struct serve_proto *inner, struct tls_server *server)
