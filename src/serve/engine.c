@@ -276,7 +276,8 @@ void *engine_attach(struct engine_worker *ew, unsigned listener, const struct en
         if (!head)
             return NULL;
         *head = (struct obj_head){p, listener};
-        obj = (void **)((char *)head + OBJ_HEAD);
+        obj = (void **)((char *)head + OBJ_HEAD); /* head_of finds the block again */
+        /* cppcheck-suppress memleak */
     }
     peer_text(peer, text, sizeof text);
     p->init(obj, p, &ew->ctx, text);
