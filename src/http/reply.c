@@ -121,6 +121,12 @@ void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int statu
     respond_error_with(r, rc, status, NULL, 0, now);
 }
 
+void http_reply_error_fields(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *fields,
+                             size_t len, time_t now)
+{
+    respond_error_with(r, rc, status, fields, len, now);
+}
+
 void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now)
 {
     struct http_head h;
@@ -229,7 +235,7 @@ static void content_range_field(struct http_head *h, const struct http_range *ra
 
 static void body_from(struct http_reply *r, uint64_t offset, uint64_t len)
 {
-    if (r->res.fd >= 0) {
+    if (r->res.fd >= 0 && !(r->res.flags & HTTP_RES_SHARED)) {
         r->out.file_fd = r->res.fd;
         r->out.file_offset = offset;
         r->out.file_len = len;
@@ -440,6 +446,16 @@ static void respond_resource(struct http_reply *r, struct http_reply_ctx *rc, co
         respond_ranges_or_full(r, rc, req, &v, now);
 }
 
+/* The codings the client takes, and whether it asks for a range (which
+ * only a GET can: RFC 9110 §14.2). */
+static unsigned accept_of(const struct http_reply *r, const struct http_request *req)
+{
+    unsigned accept = http_accept_encoding(req);
+    if (!r->head_only && http_find_header(req, "range"))
+        accept |= HTTP_ACCEPT_RANGE;
+    return accept;
+}
+
 void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req,
                          struct http_span target, time_t now)
 {
@@ -455,7 +471,7 @@ void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const 
     if (r->res.flags & HTTP_RES_PENDING)
         rc->handler.resume(rc->handler.ctx, &r->res);
     else
-        rc->handler.resolve(rc->handler.ctx, path, (size_t)len, http_accept_encoding(req), &r->res);
+        rc->handler.resolve(rc->handler.ctx, path, (size_t)len, accept_of(r, req), &r->res);
     if (r->res.flags & HTTP_RES_PENDING)
         return; /* the caller waits, then asks again */
     if (r->res.status == 200) {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "serve/auth.h"
+
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
     memset(ctx, 0, offsetof(struct serve_ctx, log));
@@ -20,6 +22,8 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     ctx->http.reply.max_age = srv->cfg->max_age;
     ctx->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
     ctx->http.log_ctx = &ctx->log;
+    if (srv->auth)
+        ctx->http.auth = (struct http_auth){auth_check, srv->auth, auth_challenge(srv->auth)};
     return 0;
 }
 
