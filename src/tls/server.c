@@ -218,7 +218,8 @@ static SSL_CTX *new_ctx(struct tls_server *ts)
      * (or lost by forked children). */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 1);
-    SSL_CTX_set_timeout(ctx, ts->tickets.rotate_s);
+    /* A ticket lives as long as its key may open it: two periods. */
+    SSL_CTX_set_timeout(ctx, 2L * ts->tickets.rotate_s);
     if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
         SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
         SSL_CTX_free(ctx);

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "serve/proto_tls.h"
 #include "tls/conn.h"
@@ -129,6 +130,53 @@ static void test_bad_input(void)
     tls_conn_free(&c);
 }
 
+/* A connection to ts, resuming sess if given: 1 when it resumed. *out gets
+ * the session it ends with (its ticket read). */
+static int resumes(struct tls_server *ts, SSL_SESSION *sess, SSL_SESSION **out)
+{
+    struct tls_conn s, c;
+    char buf[64];
+    tls_conn_init(&s, tls_server_ssl(ts));
+    SSL *ssl = client_ssl();
+    if (sess)
+        SSL_set_session(ssl, sess);
+    tls_conn_init(&c, ssl);
+    CHECK_EQ_INT(handshake_pair(&s, &c), 0);
+    tls_conn_read(&c, buf, sizeof buf); /* takes the ticket */
+    int reused = SSL_session_reused(c.ssl);
+    if (out)
+        *out = SSL_get1_session(c.ssl);
+    tls_conn_shutdown(&c); /* a session freed without it is no longer resumable */
+    tls_conn_free(&s);
+    tls_conn_free(&c);
+    return reused;
+}
+
+/* Ticket keys rotate (here every second): a ticket sealed with the key
+ * before is still taken, one sealed two keys ago is not. */
+static void test_ticket_rotation(void)
+{
+    char err[256];
+    struct tls_server_config cfg = {.self_signed = 1, .ticket_rotate_s = 1};
+    struct tls_server *ts = tls_server_new(&cfg, err, sizeof err);
+    SSL_SESSION *first = NULL, *later = NULL;
+    CHECK(ts != NULL);
+    if (!ts)
+        return;
+    CHECK_EQ_INT(resumes(ts, NULL, &first), 0);
+    CHECK_EQ_INT(resumes(ts, first, NULL), 1);
+    sleep(2);
+    CHECK_EQ_INT(resumes(ts, NULL, &later), 0); /* sealing its ticket rotates the key */
+    CHECK_EQ_INT(resumes(ts, first, NULL), 1);  /* the previous key still opens */
+    sleep(2);
+    CHECK_EQ_INT(resumes(ts, NULL, NULL), 0);   /* rotates again */
+    CHECK_EQ_INT(resumes(ts, first, NULL), 0);  /* two keys ago: a full handshake */
+    CHECK_EQ_INT(resumes(ts, later, NULL), 1);
+    SSL_SESSION_free(first);
+    SSL_SESSION_free(later);
+    tls_server_free(ts);
+}
+
 /* ---- the serve_proto layer over echo ---- */
 
 static struct serve_proto layer;
@@ -246,6 +294,7 @@ int main(void)
     CHECK_EQ_INT(tls_server_reload(server, err, sizeof err), 0); /* nothing on disk: a no-op */
     test_memory_pair();
     test_bad_input();
+    test_ticket_rotation();
     serve_proto_tls_make(&layer, &serve_proto_echo, server);
     test_layer_over_echo();
     tls_server_free(server);
