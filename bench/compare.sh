@@ -239,7 +239,7 @@ start_server() { # start_server NAME; returns 1 if it does not come up
     port=$PICKED
     case $name in
     duct)
-        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --workers 1 --max-conns "$SERVER_MAX_CONNS" --quiet)
+        cmd=("$DUCT" serve "$ROOT" --allow-root --listen "127.0.0.1:$port" --workers 1 --max-conns "$SERVER_MAX_CONNS" --quiet)
         VERSION[duct]=$("$DUCT" --version 2>&1 | head -n1 || true)
         VERSION[duct]+=" ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
         if [[ -n $(git -C "$REPO" status --porcelain -- src 2>/dev/null) ]]; then

@@ -213,7 +213,7 @@ static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
     remember_request(c, req);
     c->buf_start += head_len;
     int status = http_request_interpret(req, &info);
-    r->keep_alive = info.keep_alive && !c->draining;
+    r->keep_alive = info.keep_alive && !c->draining && !(c->ctx->close_all && *c->ctx->close_all);
     r->http10 = req->version_minor == 0;
     r->head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
     if (status == 0 && info.content_length > c->ctx->max_body)

@@ -65,6 +65,10 @@ struct http_ctx {
     uint64_t max_body; /* Content-Length beyond this is 413 */
     void (*on_log)(void *log_ctx, const struct http_log_entry *entry); /* NULL: no log */
     void *log_ctx;
+    /* NULL, or a flag another process or thread may set at any time: while it
+     * is set every answer closes its connection (a server handing over to its
+     * successor lets each keep-alive client go after its next response). */
+    const volatile int *close_all;
     struct http_buf_pool pool;
     struct http_request req;     /* scratch: the request whose response is being built */
     struct http_reply_ctx reply; /* the handler, max_age and the builder's scratch */

@@ -11,6 +11,10 @@
 /* Room enough for any line http_log_combined writes. */
 #define HTTP_LOG_LINE_MAX 8192
 
+/* Every line is shorter than this, newline included: GoAccess reads lines in
+ * a 4096-byte buffer and would split a longer one into two bad lines. */
+#define HTTP_LOG_READER_MAX 4096
+
 /* Writes one line, newline included, into out (at least HTTP_LOG_LINE_MAX
  * bytes). A quoted field longer than fits is cut, never the line's shape.
  * Returns the line's length. */

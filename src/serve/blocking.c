@@ -239,7 +239,7 @@ int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec)
     if (bw->ew.ctx.log.len)
         access_log_flush(&bw->ew.ctx.log);
     if (why == ENGINE_CLOSE_COUNT) {
-        if (engine_may_release(c)) {
+        if (serve_proto_releasable(p, c)) {
             engine_detach(&bw->ew, c);
             ec->proto = NULL;
         }

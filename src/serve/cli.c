@@ -6,6 +6,8 @@
 
 #include "cli/args.h"
 #include "net/addr.h"
+#include "serve/activation.h"
+#include "serve/privileges.h"
 #include "serve/server.h"
 
 static void usage(FILE *out)
@@ -25,6 +27,9 @@ static void usage(FILE *out)
                  "      --tls-key FILE      PEM private key of the --tls-cert before it\n"
                  "      --tls-self-signed   no files: a certificate for localhost, 127.0.0.1 and ::1\n"
                  "                          made in memory at start; its SHA-256 fingerprint is printed\n"
+                 "                          proxy:ADDR wants a PROXY protocol header (v1 or v2, as\n"
+                 "                          HAProxy's send-proxy sends) first on each connection and\n"
+                 "                          logs the client it names; no valid header: closed\n"
                  "  -m, --model M           concurrency model (default epoll), one of:\n");
     for (int i = 0; serve_models[i]; i++)
         fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
@@ -57,14 +62,29 @@ static void usage(FILE *out)
                  "                          file (bcrypt from htpasswd -B, or SHA-512-crypt), read at\n"
                  "                          start; answers 401 otherwise (default: no authentication)\n"
                  "      --auth-realm R      the realm the 401 names (default \"duct\")\n"
+                 "      --status-listen ADDR\n"
+                 "                          serve /healthz (200, or 503 once a stop began) and\n"
+                 "                          /metrics (Prometheus text) on ADDR, a listener of its\n"
+                 "                          own (default: off)\n"
                  "      --no-sandbox        do not confine the process (default: once started, read\n"
                  "                          only DIR, write only the access log, no new privileges)\n"
+                 "      --user NAME         once the sockets and files are open, run as NAME\n"
+                 "                          (its uid and group, no other groups)\n"
+                 "      --allow-root        serve as root without --user (otherwise refused;\n"
+                 "                          DUCT_ALLOW_ROOT=1 in the environment says the same)\n"
+                 "      --handover PATH     restarts without loss: a server started with the same\n"
+                 "                          PATH takes over this one's listening sockets over the\n"
+                 "                          Unix socket PATH, then this one finishes and exits\n"
                  "  -q, --quiet             no start-up or stop messages\n"
                  "  -h, --help              this help\n"
                  "\n"
                  "SIGINT or SIGTERM stops accepting, closes idle connections, finishes responses\n"
                  "in flight and exits 0; what still runs after --drain-timeout is cut (exit 1), and a\n"
-                 "second signal stops at once (exit 1).\n");
+                 "second signal stops at once (exit 1). SIGUSR1 reopens the access log (after\n"
+                 "logrotate renamed it).\n"
+                 "\n"
+                 "Under systemd, sockets passed by socket activation (LISTEN_FDS) are served in\n"
+                 "place of --listen, and NOTIFY_SOCKET gets READY=1 and STOPPING=1 (Type=notify).\n");
 }
 
 /* A whole decimal number in [min, max]; anything else is a usage error. */
@@ -92,6 +112,10 @@ enum {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_SELF_SIGNED,
+    OPT_STATUS_LISTEN,
+    OPT_USER,
+    OPT_ALLOW_ROOT,
+    OPT_HANDOVER,
     OPT_COMPRESS,
     OPT_COMPRESS_TYPES,
     OPT_COMPRESS_MIN,
@@ -123,6 +147,9 @@ static const struct option serve_options[] = {
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-self-signed", no_argument, NULL, OPT_TLS_SELF_SIGNED},
+    {"user", required_argument, NULL, OPT_USER},
+    {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+    {"handover", required_argument, NULL, OPT_HANDOVER},
     {"compress", required_argument, NULL, OPT_COMPRESS},
     {"compress-types", required_argument, NULL, OPT_COMPRESS_TYPES},
     {"compress-min", required_argument, NULL, OPT_COMPRESS_MIN},
@@ -130,6 +157,7 @@ static const struct option serve_options[] = {
     {"compress-cache", required_argument, NULL, OPT_COMPRESS_CACHE},
     {"auth", required_argument, NULL, OPT_AUTH},
     {"auth-realm", required_argument, NULL, OPT_AUTH_REALM},
+    {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
     {NULL, 0, NULL, 0},
 };
 
@@ -221,18 +249,35 @@ static const char *strip_tls(const char *text, int *tls)
 static int add_listen(struct serve_config *cfg, const char *text)
 {
     char err[256];
+    const char *arg = text;
+    struct serve_listen_opts opts = {0};
     int tls;
-    const char *addr = strip_tls(text, &tls);
+    if (strncmp(text, "proxy:", 6) == 0) {
+        opts.proxy = 1;
+        text += 6;
+    }
+    text = strip_tls(text, &tls);
+    opts.tls = (unsigned)tls;
     if (cfg->listen_count == SERVE_MAX_LISTEN) {
         fprintf(stderr, "duct serve: at most %d --listen addresses\n", SERVE_MAX_LISTEN);
         return 2;
     }
-    if (net_addr_parse(addr, &cfg->listen[cfg->listen_count], err, sizeof err) != 0) {
-        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", text, err);
+    if (net_addr_parse(text, &cfg->listen[cfg->listen_count], err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", arg, err);
         return 1;
     }
-    cfg->listen_opts[cfg->listen_count].tls = (unsigned)tls;
-    cfg->listen_count++;
+    cfg->listen_opts[cfg->listen_count++] = opts;
+    return 0;
+}
+
+static int set_status_listen(struct serve_config *cfg, const char *text)
+{
+    char err[256];
+    if (net_addr_parse(text, &cfg->status_listen, err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: bad --status-listen \"%s\": %s\n", text, err);
+        return 1; /* as a bad --listen address */
+    }
+    cfg->status_listen_set = 1;
     return 0;
 }
 
@@ -344,7 +389,18 @@ static int check_tls(const struct serve_config *cfg)
     return 0;
 }
 
-static int parse(int argc, char **argv, struct serve_config *cfg)
+static int set_user(struct serve_config *cfg, const char *name)
+{
+    char err[256];
+    if (privileges_lookup(name, &cfg->uid, &cfg->gid, err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: --user: %s\n", err);
+        return 2;
+    }
+    cfg->user = name;
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct serve_config *cfg, int *allow_root)
 {
     int opt;
     serve_defaults(cfg);
@@ -378,6 +434,18 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
         case OPT_TLS_SELF_SIGNED:
             status = add_tls(cfg, opt, optarg);
             break;
+        case OPT_STATUS_LISTEN:
+            status = set_status_listen(cfg, optarg);
+            break;
+        case OPT_USER:
+            status = set_user(cfg, optarg);
+            break;
+        case OPT_ALLOW_ROOT:
+            *allow_root = 1;
+            break;
+        case OPT_HANDOVER:
+            cfg->handover = optarg;
+            break;
         case '?':
             fprintf(stderr, "duct serve: see duct serve --help\n");
             return 2;
@@ -394,6 +462,7 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
     }
     if (optind < argc)
         cfg->dir = argv[optind];
+    cfg->listen_given = cfg->listen_count > 0;
     if (cfg->compress_min > cfg->compress_max) {
         fprintf(stderr, "duct serve: --compress-min is above --compress-max\n");
         return 2;
@@ -407,13 +476,36 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
     return check_tls(cfg);
 }
 
+/* Sockets systemd passed replace the --listen addresses. */
+static int take_activated(struct serve_config *cfg, int listen_given)
+{
+    char err[256];
+    int n = activation_take(cfg, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "duct serve: socket activation: %s\n", err);
+        return 1;
+    }
+    if (n > 0 && listen_given && !cfg->quiet)
+        fprintf(stderr, "duct serve: serving the %d socket%s systemd passed (LISTEN_FDS), not --listen\n", n,
+                n == 1 ? "" : "s");
+    return 0;
+}
+
 int serve_main(int argc, char **argv)
 {
     static struct serve_config cfg;
-    int status = parse(argc, argv, &cfg);
+    int allow_root = 0;
+    int status = parse(argc, argv, &cfg, &allow_root);
     if (status == -1)
         return 0;
     if (status)
         return status;
+    if (privileges_refuse_root(cfg.user, allow_root)) {
+        fprintf(stderr, "duct serve: refusing to serve as root: give --user NAME to run as NAME once the "
+                        "sockets are bound, or --allow-root\n");
+        return 2;
+    }
+    if (take_activated(&cfg, cfg.listen_given) != 0)
+        return 1;
     return serve_run(&cfg);
 }

@@ -15,13 +15,6 @@
 #include "net/addr.h"
 #include "serve/log.h"
 
-/* The server's totals live in shared memory so that forked children can add
- * theirs; every worker adds once, when it ends. */
-struct engine_totals {
-    _Atomic uint64_t accepted;
-    _Atomic uint64_t closes[ENGINE_CLOSE_COUNT];
-};
-
 static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_DONE] = "done",
     [ENGINE_CLOSE_PEER_CLOSED] = "peer-closed",
@@ -36,6 +29,7 @@ static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_FILE_CHANGED] = "file-changed",
     [ENGINE_CLOSE_STOP] = "stop",
     [ENGINE_CLOSE_DRAIN_CUT] = "drain-cut",
+    [ENGINE_CLOSE_PROXY_HEADER] = "proxy-header",
     [ENGINE_CLOSE_HANDSHAKE] = "tls-handshake-failed",
 };
 
@@ -209,17 +203,28 @@ void engine_trim(struct engine_worker *ew)
     serve_ctx_trim(&ew->ctx);
 }
 
+void engine_fold(struct engine_worker *ew)
+{
+    struct engine_totals *t = ew->srv->totals;
+    struct metrics_local *m = &ew->ctx.metrics;
+    if (ew->ctx.files)
+        file_cache_take_counts(ew->ctx.files, &m->v[METRICS_CACHE_HITS], &m->v[METRICS_CACHE_MISSES]);
+    if (t) {
+        if (ew->stats.accepted)
+            atomic_fetch_add(&t->accepted, ew->stats.accepted);
+        for (int i = 0; i < ENGINE_CLOSE_COUNT; i++)
+            if (ew->stats.closes[i])
+                atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
+        metrics_fold(&t->metrics, m);
+    }
+    memset(&ew->stats, 0, sizeof ew->stats);
+}
+
 void engine_worker_destroy(struct engine_worker *ew)
 {
     if (!ew->srv)
         return;
-    struct engine_totals *t = ew->srv->totals;
-    if (t) {
-        atomic_fetch_add(&t->accepted, ew->stats.accepted);
-        for (int i = 0; i < ENGINE_CLOSE_COUNT; i++)
-            atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
-    }
-    memset(&ew->stats, 0, sizeof ew->stats);
+    engine_fold(ew);
     free_pool(ew);
     serve_ctx_destroy(&ew->ctx);
 }
@@ -276,20 +281,16 @@ void *engine_attach(struct engine_worker *ew, unsigned listener, const struct en
         if (!head)
             return NULL;
         *head = (struct obj_head){p, listener};
-        obj = (void **)((char *)head + OBJ_HEAD); /* head_of finds the block again */
-        /* cppcheck-suppress memleak */
+        obj = (void **)((char *)head + OBJ_HEAD);
+        /* The object is the allocation OBJ_HEAD bytes in: free_pool and the
+         * caller's detach give back head_of(obj). */
+        // cppcheck-suppress memleak
     }
     peer_text(peer, text, sizeof text);
     p->init(obj, p, &ew->ctx, text);
     if (ew->draining)
         p->drain(obj, now);
     return obj;
-}
-
-int engine_may_release(const void *conn)
-{
-    const struct serve_proto *p = engine_proto_of(conn);
-    return !p->keeps_state && p->want(conn) == SERVE_WANT_READ && p->idle(conn);
 }
 
 void engine_rest(void *conn)
@@ -322,6 +323,7 @@ void engine_tick(struct engine_worker *ew, time_t now)
     ew->ticked = now;
     if (ew->ctx.files)
         file_cache_tick(ew->ctx.files, now);
+    engine_fold(ew);
     log_limits_flush(timer_clock_ms(), 0);
 }
 
@@ -334,6 +336,8 @@ enum engine_close engine_end_reason(const struct engine_worker *ew, const void *
         return ENGINE_CLOSE_PEER_CLOSED;
     case SERVE_END_REFUSED:
         return ENGINE_CLOSE_REFUSED;
+    case SERVE_END_PROXY_HEADER:
+        return ENGINE_CLOSE_PROXY_HEADER;
     case SERVE_END_HANDSHAKE:
         return ENGINE_CLOSE_HANDSHAKE;
     case SERVE_END_DONE:
@@ -436,7 +440,7 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
 {
     if (ec->phase == ENGINE_PHASE_LINGER)
         return;
-    if (ec->proto && engine_may_release(ec->proto)) {
+    if (ec->proto && serve_proto_releasable(engine_proto(ew, ec), ec->proto)) {
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
     } else if (ec->proto) {

@@ -19,6 +19,7 @@
 
 #include "loop/timer.h"
 #include "serve/context.h"
+#include "serve/metrics.h"
 #include "serve/proto.h"
 #include "serve/server.h"
 
@@ -41,6 +42,7 @@ enum engine_close {
     ENGINE_CLOSE_FILE_CHANGED,   /* a file shrank under its response */
     ENGINE_CLOSE_STOP,           /* idle when a graceful stop began */
     ENGINE_CLOSE_DRAIN_CUT,      /* still busy when the stop's --drain-timeout passed */
+    ENGINE_CLOSE_PROXY_HEADER,   /* no valid PROXY header on a listener that wants one */
     ENGINE_CLOSE_HANDSHAKE,      /* a TLS handshake failed (not TLS, bad version, no shared cipher) */
     ENGINE_CLOSE_COUNT
 };
@@ -226,10 +228,6 @@ void engine_worker_destroy(struct engine_worker *ew);
  * pool; drained at once when a stop is under way. NULL when out of memory. */
 void *engine_attach(struct engine_worker *ew, unsigned listener, const struct engine_peer *peer, time_t now);
 
-/* Whether a connection's object may go back to the pool now: it waits for
- * a request with nothing partial, and holds no state that must live on. */
-int engine_may_release(const void *conn);
-
 /* An idle object that stays (keeps_state) gives back its buffers; a
  * driver calls this before a connection waits idle with its object. */
 void engine_rest(void *conn);
@@ -277,6 +275,18 @@ int engine_linger_read(int fd, uint32_t *dropped);
 void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why);
 
 /* ---- the server's totals ----------------------------------------------- */
+
+/* The server's totals live in shared memory so that forked children can add
+ * theirs; every worker adds what it counted once a second (engine_tick) and
+ * when it ends. */
+struct engine_totals {
+    _Atomic uint64_t accepted;
+    _Atomic uint64_t closes[ENGINE_CLOSE_COUNT];
+    struct metrics_shared metrics;
+};
+
+/* Adds the worker's counters to the server's totals, and starts them again. */
+void engine_fold(struct engine_worker *ew);
 
 /* Shared memory, so that forked children add theirs too. 0 or -1. */
 int engine_totals_open(struct server *srv);

@@ -44,6 +44,7 @@ enum serve_end {
     SERVE_END_DONE,   /* the exchange is over and the protocol chose to close */
     SERVE_END_PEER,   /* the peer closed its side first */
     SERVE_END_REFUSED, /* the peer's input was refused (a 4xx), framing no longer trusted */
+    SERVE_END_PROXY_HEADER, /* a listener that wants a PROXY header did not get a valid one */
     SERVE_END_HANDSHAKE, /* a TLS handshake failed */
 };
 
@@ -51,8 +52,6 @@ struct serve_proto {
     const char *name;        /* "http", "echo": for the start-up line */
     size_t conn_size;        /* bytes of one connection object */
     int uses_files;          /* needs the per-worker file cache and HTTP context */
-    int keeps_state;         /* even idle, the object holds what the connection needs later (a TLS
-                                session): it is never released before the connection ends */
     const char *refusal;     /* sent to a client no one can serve (an HTTP 503), or NULL: just close */
     /* A new connection; self is the protocol being run (a layer finds its
      * inner protocol and shared state there). */
@@ -87,7 +86,19 @@ struct serve_proto {
      * is not a layer. */
     const struct serve_proto *inner;
     void *layer;
+    /* Its objects hold what a connection cannot lose between requests (the
+     * client address of a PROXY header, a TLS session): a driver never
+     * releases one while the connection lives, even when idle says so. */
+    int keeps_state;
 };
+
+/* Whether a driver may release a connection's object now and attach a fresh
+ * one when its next bytes come: an idle connection of a protocol that can
+ * start again from nothing. */
+static inline int serve_proto_releasable(const struct serve_proto *p, const void *conn)
+{
+    return !p->keeps_state && p->want(conn) == SERVE_WANT_READ && p->idle(conn);
+}
 
 /* The static-file HTTP/1.1 server: a thin adapter around http_conn. */
 extern const struct serve_proto serve_proto_http;

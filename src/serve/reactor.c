@@ -307,7 +307,9 @@ static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
         int fd = srv->listen_fd[w->index][i];
         if (fd < 0)
             continue;
-        accept_ready(w, i, 1 << 20, now_ms);
+        /* What waits in a queue that a successor shares is the successor's. */
+        if (!atomic_load(&srv->accept_off))
+            accept_ready(w, i, 1 << 20, now_ms);
         loop_watch(w->loop, fd, 0);
         /* A closed listener makes new clients fail fast instead of waiting
          * in a backlog nobody will accept from. The shared Unix listener is
@@ -352,7 +354,7 @@ static void expire_timers(struct worker *w, int64_t now_ms)
     while ((t = timer_expired(&w->timers, now_ms))) {
         if (t == &w->pause_timer) {
             w->listeners_paused = 0;
-            if (!w->ew.draining)
+            if (!w->ew.draining && !atomic_load(&w->ew.srv->accept_off))
                 watch_listeners(w, LOOP_READ);
         } else if (t == &w->drain_timer) {
             cut_drain(w);
@@ -434,8 +436,13 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
     }
     int listener = listener_of(w, ev->fd);
     if (listener >= 0) {
-        if (!w->ew.draining && !w->listeners_paused)
+        if (atomic_load(&w->ew.srv->accept_off)) {
+            /* The successor accepts from the shared queue (serve/handover.h). */
+            watch_listeners(w, 0);
+            w->listeners_paused = 1;
+        } else if (!w->ew.draining && !w->listeners_paused) {
             accept_ready(w, listener, ACCEPT_BATCH, now_ms);
+        }
         return;
     }
     if (w->hand_off && ev->fd == w->back_fd) {

@@ -13,9 +13,13 @@
 #include "net/sock.h"
 #include "serve/auth.h"
 #include "serve/engine.h"
+#include "serve/handover.h"
 #include "serve/log.h"
+#include "serve/notify.h"
+#include "serve/privileges.h"
 #include "serve/sandbox.h"
 #include "serve/stack.h"
+#include "serve/status.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -126,24 +130,35 @@ static int open_tcp_listeners(struct server *srv, int i)
     return 0;
 }
 
+/* A socket someone else holds too (systemd's, or a predecessor's): shared
+ * by every worker and never shut down. -1 when there is none for address i. */
+static int inherited_socket(struct server *srv, int i)
+{
+    if (i < srv->cfg->inherited)
+        return srv->cfg->inherited_fd[i];
+    return srv->handover ? handover_claim(srv->handover, &srv->cfg->listen[i]) : -1;
+}
+
 static int open_listeners(struct server *srv)
 {
     for (int i = 0; i < srv->cfg->listen_count; i++) {
         const struct net_addr *addr = &srv->cfg->listen[i];
-        if (addr->family != AF_UNIX) {
+        int fd = inherited_socket(srv, i);
+        srv->listen_kept[i] = fd >= 0;
+        /* With --handover a TCP address has one socket, which can be handed on whole. */
+        if (fd < 0 && addr->family != AF_UNIX && !srv->handover) {
             if (open_tcp_listeners(srv, i) != 0)
                 return -1;
             continue;
         }
         const char *failed = NULL;
-        int fd = net_listen(addr, LISTEN_BACKLOG, NET_NONBLOCK, &failed);
-        if (fd < 0)
+        if (fd < 0 && (fd = net_listen(addr, LISTEN_BACKLOG, NET_NONBLOCK, &failed)) < 0)
             return listen_error(addr, failed);
         srv->listen_shared[i] = 1;
         for (int w = 0; w < srv->listen_sets; w++)
             srv->listen_fd[w][i] = fd;
     }
-    return 0;
+    return srv->handover ? handover_listen(srv) : 0;
 }
 
 static void close_listeners(struct server *srv)
@@ -155,7 +170,7 @@ static void close_listeners(struct server *srv)
                 close(srv->listen_fd[w][i]);
         const struct net_addr *addr = &srv->cfg->listen[i];
         const struct sockaddr_un *un = (const struct sockaddr_un *)&addr->sa;
-        if (addr->family == AF_UNIX && un->sun_path[0] != '\0' && srv->listen_shared[i])
+        if (addr->family == AF_UNIX && un->sun_path[0] != '\0' && srv->listen_shared[i] && !srv->listen_kept[i])
             unlink(un->sun_path);
     }
 }
@@ -227,55 +242,94 @@ static void announce(const struct server *srv)
         if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
             bound = srv->cfg->listen[i];
         net_addr_format(&bound, text, sizeof text);
-        fprintf(stderr, "%s: listening on %s%s%s (model %s, %d %s, %s)\n", command_name(srv),
+        char origin[96] = "";
+        if (i < srv->cfg->inherited)
+            snprintf(origin, sizeof origin, ", systemd socket \"%s\"", srv->cfg->inherited_name[i]);
+        else if (srv->listen_kept[i])
+            snprintf(origin, sizeof origin, ", taken over");
+        fprintf(stderr, "%s: listening on %s%s%s (model %s, %d %s, %s%s)\n", command_name(srv),
                 bound.family == AF_UNIX ? (tls ? "tls+" : "") : http ? (tls ? "https://" : "http://") : tls ? "tls://" : "tcp://",
                 text,
                 bound.family == AF_UNIX || !http ? "" : "/", srv->model->name,
                 srv->model->event_loops ? srv->cfg->workers : srv->cfg->threads,
                 srv->model->event_loops ? "workers" : "threads",
-                !http ? srv->proto->name : srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
+                !http ? srv->proto->name : srv->cfg->dir ? srv->cfg->dir : "built-in demo site", origin);
     }
     if (srv->proto == &serve_proto_http && !srv->cfg->quiet)
         fprintf(stderr, "%s: sandbox: %s\n", command_name(srv), srv->sandbox_note);
+    if (srv->status_fd >= 0 && !srv->cfg->quiet) {
+        struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->status_listen.family};
+        char text[NET_ADDR_TEXT_MAX];
+        if (getsockname(srv->status_fd, (struct sockaddr *)&bound.sa, &bound.len) != 0)
+            bound = srv->cfg->status_listen;
+        net_addr_format(&bound, text, sizeof text);
+        fprintf(stderr, "%s: status on %s%s (/healthz, /metrics)\n", command_name(srv),
+                bound.family == AF_UNIX ? "" : "http://", text);
+    }
 }
 
-/* SIGINT and SIGTERM are taken synchronously by the main thread with
- * sigwait; workers inherit the blocked mask and never see them. SIGPIPE is
- * ignored so that a client hanging up costs only its connection. SIGHUP
- * reloads the certificates when there are any. */
+/* SIGINT and SIGTERM (stop), SIGUSR1 (reopen the access log) and, with TLS
+ * listeners, SIGHUP (reload the certificates) are taken synchronously by the
+ * main thread with sigwait; workers inherit the blocked mask and never see
+ * them. SIGPIPE is ignored so that a client hanging up costs only its
+ * connection. */
 static int block_stop_signals(const struct server *srv, sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGUSR1);
     if (serve_stacks_reloadable(srv))
         sigaddset(set, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
-    /* SIGUSR1 asks a forked child to drain; only the child unblocks it. */
+    /* SIGUSR2 asks a forked child to drain (only the child unblocks it),
+     * and is the handover thread's word to main (serve/handover.h). */
     sigset_t blocked = *set;
-    sigaddset(&blocked, SIGUSR1);
+    sigaddset(&blocked, SIGUSR2);
     int err = pthread_sigmask(SIG_BLOCK, &blocked, NULL);
     if (err != 0)
         log_syscall("pthread_sigmask", NULL, err);
     return err ? -1 : 0;
 }
 
-/* Waits for a stop signal; a SIGHUP meanwhile reloads and waits on. */
-static int wait_for_stop(struct server *srv, const sigset_t *set)
+/* SIGUSR1, as nginx does: logrotate renames the log, then signals; the
+ * log is opened again under its name, and forked children do the same. */
+static void reopen_log(const struct server *srv)
 {
-    int sig = 0;
-    while (sigwait(set, &sig) != 0 || sig == SIGHUP)
+    const char *path = srv->cfg->access_log;
+    if (!path || strcmp(path, "-") == 0 || srv->access_fd < 0)
+        return;
+    if (access_log_reopen(path, srv->access_fd) != 0) {
+        log_error("SIGUSR1: cannot reopen access log %s: %s (still writing to the old file)", path, strerror(errno));
+        return;
+    }
+    if (srv->model->reopened)
+        srv->model->reopened();
+    if (!srv->cfg->quiet)
+        log_error("SIGUSR1: access log %s reopened", path);
+}
+
+/* Waits for a stop signal, reopening the log at each SIGUSR1 and reloading
+ * the certificates at each SIGHUP meanwhile. */
+static int wait_for_stop(const struct server *srv, const sigset_t *set)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
         if (sig == SIGHUP) {
             serve_stacks_reload(srv);
-            sig = 0;
+            continue;
         }
-    return sig;
+        if (sig != SIGUSR1)
+            return sig;
+        reopen_log(srv);
+    }
 }
 
 struct second_signal {
     sigset_t signals;
-    struct server *srv;
-    const struct serve_model *model;
+    const struct server *srv;
 };
 
 /* While the first stop signal drains, a second one ends the process at once:
@@ -285,8 +339,8 @@ static void *stop_at_second_signal(void *arg)
     const struct second_signal *ss = arg;
     int sig = wait_for_stop(ss->srv, &ss->signals);
     log_error("%s received again: stopping at once, connections in flight are cut", strsignal(sig));
-    if (ss->model->cut)
-        ss->model->cut();
+    if (ss->srv->model->cut)
+        ss->srv->model->cut();
     _exit(1);
 }
 
@@ -297,6 +351,8 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     srv->files.root_fd = -1;
     srv->cfg = cfg;
     srv->access_fd = -1;
+    srv->status_fd = -1;
+    srv->notify_fd = -1;
     srv->model = find_model(cfg->model);
     if (!srv->model) {
         log_error("unknown model \"%s\" (see %s --help)", cfg->model, command_name(srv));
@@ -337,9 +393,79 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     if (engine_totals_open(srv) != 0)
         return -1;
     srv->listen_sets = srv->model->event_loops ? cfg->workers : 1;
-    if (serve_stacks_build(srv) != 0)
+    if (serve_stacks_build(srv) != 0 || status_open(srv) != 0)
         return -1;
-    return open_listeners(srv);
+    if (cfg->handover && handover_begin(srv, cfg->handover) != 0)
+        return -1;
+    if (open_listeners(srv) != 0)
+        return -1;
+    /* Before the sandbox: see serve/notify.h. */
+    srv->notify_fd = notify_open();
+    if (cfg->user && privileges_drop(cfg->uid, cfg->gid, cfg->user) != 0)
+        return -1;
+    return 0;
+}
+
+/* READY=1 for systemd, with the addresses as STATUS. */
+static void notify_ready(const struct server *srv)
+{
+    char msg[512] = "READY=1\nSTATUS=serving on";
+    for (int i = 0; i < srv->cfg->listen_count && srv->notify_fd >= 0; i++) {
+        struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->listen[i].family};
+        char text[NET_ADDR_TEXT_MAX];
+        size_t used = strlen(msg);
+        if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
+            bound = srv->cfg->listen[i];
+        snprintf(msg + used, sizeof msg - used, " %s", net_addr_format(&bound, text, sizeof text));
+    }
+    notify_send(srv->notify_fd, msg);
+}
+
+/* After a successor took the listeners: no more accepts, every answer
+ * closes its connection, so keep-alive clients move to the successor after
+ * their next response. Waits for the connections to end by themselves, at
+ * most --drain-timeout or until a stop signal; the stop that follows closes
+ * only what stayed idle all that time. */
+static void retire(struct server *srv, const sigset_t *stop_signals)
+{
+    const struct timespec slice = {0, 20 * 1000 * 1000};
+    int64_t until = timer_clock_ms() + (int64_t)srv->cfg->drain_timeout * 1000;
+    if (!srv->cfg->quiet)
+        fprintf(stderr, "%s: handed the listeners over to pid %d; finishing the connections held (at most %d s)\n",
+                command_name(srv), handover_successor(srv), srv->cfg->drain_timeout);
+    notify_send(srv->notify_fd, "STATUS=handed over, finishing its connections");
+    while (atomic_load(&srv->live) > 0 && timer_clock_ms() < until) {
+        int sig = sigtimedwait(stop_signals, NULL, &slice);
+        if (sig == SIGUSR1)
+            reopen_log(srv);
+        else if (sig == SIGHUP)
+            serve_stacks_reload(srv);
+        else if (sig > 0)
+            break;
+    }
+}
+
+/* Waits for SIGINT or SIGTERM, or for a successor to take over. */
+static void serve_until_stop(struct server *srv, const sigset_t *stop_signals)
+{
+    sigset_t waits = *stop_signals;
+    sigaddset(&waits, SIGUSR2);
+    for (;;) {
+        int sig = wait_for_stop(srv, &waits);
+        if (sig == SIGUSR2 && !handover_given(srv))
+            continue; /* not from the handover thread */
+        atomic_store(&srv->draining, 1);
+        notify_send(srv->notify_fd, "STOPPING=1");
+        if (sig == SIGUSR2) {
+            retire(srv, stop_signals);
+            return;
+        }
+        if (!srv->cfg->quiet)
+            fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(srv),
+                    strsignal(sig), srv->proto == &serve_proto_http ? "responses" : "connections",
+                    srv->cfg->drain_timeout);
+        return;
+    }
 }
 
 int serve_run(const struct serve_config *cfg)
@@ -350,28 +476,36 @@ int serve_run(const struct serve_config *cfg)
     if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&srv, &stop_signals) != 0 ||
         files_start(&srv.files) != 0)
         goto out;
-    if (srv.model->start(&srv) != 0) {
+    if (srv.model->start(&srv) != 0 || status_start(&srv) != 0) {
         srv.model->stop(&srv);
         goto out;
     }
     announce(&srv);
-    int sig = wait_for_stop(&srv, &stop_signals);
-    if (!cfg->quiet)
-        fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(&srv),
-                strsignal(sig), srv.proto == &serve_proto_http ? "responses" : "connections", cfg->drain_timeout);
+    notify_ready(&srv);
+    handover_complete(&srv);
+    if (handover_serve(&srv, pthread_self()) != 0) {
+        srv.model->stop(&srv);
+        goto out;
+    }
+    serve_until_stop(&srv, &stop_signals);
     static struct second_signal second_signal;
-    second_signal = (struct second_signal){stop_signals, &srv, srv.model};
+    second_signal = (struct second_signal){stop_signals, &srv};
     pthread_t second;
     if (pthread_create(&second, NULL, stop_at_second_signal, &second_signal) == 0)
         pthread_detach(second);
     srv.model->stop(&srv);
+    status_stop(&srv);
     log_limits_flush(timer_clock_ms(), 1);
     engine_report(&srv);
     /* A stop that had to cut responses did not finish its work. */
     status = engine_drain_cut(&srv) ? 1 : 0;
 out:
+    status_stop(&srv);
+    handover_end(&srv);
     engine_totals_close(&srv);
     close_listeners(&srv);
+    if (srv.notify_fd >= 0)
+        close(srv.notify_fd);
     if (srv.access_fd > STDERR_FILENO)
         close(srv.access_fd);
     files_close(&srv.files);

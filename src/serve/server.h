@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "net/addr.h"
 #include "serve/files.h"
@@ -19,7 +20,8 @@
 /* What one listener adds in front of the server's protocol: each flag is a
  * layer stacked over it (serve/stack.c builds the stack). */
 struct serve_listen_opts {
-    unsigned tls : 1; /* TLS: the server's certificates (serve/proto_tls.c) */
+    unsigned tls : 1;   /* TLS: the server's certificates (serve/proto_tls.c) */
+    unsigned proxy : 1; /* a PROXY protocol header first, outermost (serve/proto_proxy.c) */
 };
 
 struct serve_config {
@@ -59,6 +61,18 @@ struct serve_config {
                           * and duct cat's echo server, which reads no files */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
     const char *command;  /* names the program in messages: "duct serve" when NULL */
+    int status_listen_set; /* --status-listen was given: /healthz and /metrics there */
+    struct net_addr status_listen;
+    /* Sockets handed over by systemd (serve/activation.h): listen[i] for
+     * i < inherited is the address of inherited_fd[i], already listening. */
+    int inherited;
+    int listen_given;    /* --listen was on the command line */
+    int inherited_fd[SERVE_MAX_LISTEN];
+    const char *inherited_name[SERVE_MAX_LISTEN]; /* LISTEN_FDNAMES */
+    const char *user;     /* --user: the identity taken once everything is open; NULL: keep */
+    uid_t uid;
+    gid_t gid;
+    const char *handover; /* --handover PATH: the control socket of restarts (serve/handover.h) */
 };
 
 struct server;
@@ -76,6 +90,9 @@ struct serve_model {
     /* Optional, from any thread while stop runs: the process is about to end
      * at once; end what would outlive it (the fork model's children). */
     void (*cut)(void);
+    /* Optional: the access log was just reopened (SIGUSR1); processes of the
+     * model that hold their own copy of its descriptor reopen theirs. */
+    void (*reopened)(void);
 };
 
 struct server {
@@ -92,9 +109,24 @@ struct server {
     int listen_fd[SERVE_MAX_WORKERS][SERVE_MAX_LISTEN]; /* worker w's listener for address i */
     int listen_sets;      /* rows of listen_fd in use: --workers, or 1 for blocking models */
     int listen_shared[SERVE_MAX_LISTEN]; /* address i has one socket for all workers */
+    /* Another process holds address i's socket too (systemd, or a duct
+     * taking over or handing over): it is never shut down, since shutdown
+     * acts on the socket every holder shares, and its file never removed. */
+    atomic_int listen_kept[SERVE_MAX_LISTEN]; /* set by the handover thread, read by a stop */
+    /* Set once the listeners were handed to a successor: accept no more and
+     * leave the shared queue to it (read by every accepting thread). */
+    atomic_int accept_off;
+    /* NULL, or a flag in memory shared with forked children: every answer
+     * closes its connection (http_ctx.close_all). */
+    volatile int *retiring;
+    struct handover *handover; /* --handover's state; NULL without it */
+    int notify_fd;        /* systemd's NOTIFY_SOCKET, connected; -1: none */
     atomic_int live;      /* connections being served, for --max-conns */
     struct engine_totals *totals; /* closes by reason, summed over workers (serve/engine.h) */
     void *model_state;
+    atomic_int draining;  /* a stop began: /healthz says 503 */
+    int status_fd;        /* the --status-listen socket, or -1 */
+    struct status_server *status; /* its thread (serve/status.h) */
     char sandbox_note[512]; /* what the sandbox allows, for the start-up message */
 };
 

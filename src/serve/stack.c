@@ -4,11 +4,15 @@
 #include <stdlib.h>
 
 #include "serve/log.h"
+#include "serve/proto_proxy.h"
 #include "serve/proto_tls.h"
 
-struct layers {
-    struct tls_server *tls;
-    struct serve_proto tls_proto; /* TLS in front of srv->proto */
+/* The layers made for the stacks, freed with them. */
+struct stack_layers {
+    int count;
+    struct serve_proto *made[SERVE_MAX_LISTEN]; /* PROXY layers */
+    struct tls_server *tls;                     /* the TLS listeners' certificates */
+    struct serve_proto tls_proto;               /* TLS in front of srv->proto */
 };
 
 static int any_tls(const struct serve_config *cfg)
@@ -40,49 +44,71 @@ static struct tls_server *load_tls(const struct server *srv)
 
 static void announce_self_signed(struct tls_server *ts, const struct server *srv)
 {
+    const char *name = srv->cfg->command ? srv->cfg->command : "duct serve";
     char fp[TLS_FINGERPRINT_MAX];
     tls_server_fingerprint(ts, fp);
     fprintf(stderr,
             "%s: TLS certificate made for localhost, 127.0.0.1 and ::1 (self-signed, in memory)\n"
             "%s: its SHA-256 fingerprint: %s\n",
-            srv->cfg->command ? srv->cfg->command : "duct serve", srv->cfg->command ? srv->cfg->command : "duct serve",
-            fp);
+            name, name, fp);
+}
+
+/* Listener i's stack, innermost first: the server's protocol, TLS over it,
+ * then the PROXY layer outermost (a balancer's header comes before anything
+ * the client sent, its TLS handshake included). */
+static int build_one(struct server *srv, struct stack_layers *layers, int i)
+{
+    const struct serve_listen_opts *opts = &srv->cfg->listen_opts[i];
+    srv->stack[i] = srv->proto;
+    if (opts->tls)
+        srv->stack[i] = &layers->tls_proto;
+    if (opts->proxy) {
+        struct serve_proto *p = proto_proxy_new(srv->stack[i]);
+        if (!p)
+            return -1;
+        layers->made[layers->count++] = p;
+        srv->stack[i] = p;
+    }
+    return 0;
 }
 
 int serve_stacks_build(struct server *srv)
 {
-    struct layers *l = NULL;
+    struct stack_layers *layers = calloc(1, sizeof *layers);
+    if (!layers) {
+        log_error("out of memory for the protocol stacks");
+        return -1;
+    }
+    srv->layers = layers;
     if (any_tls(srv->cfg)) {
-        l = calloc(1, sizeof *l);
-        if (!l) {
-            log_error("out of memory for the TLS layer");
+        if (!(layers->tls = load_tls(srv)))
+            return -1;
+        serve_proto_tls_make(&layers->tls_proto, srv->proto, layers->tls);
+        if (srv->cfg->tls_self_signed)
+            announce_self_signed(layers->tls, srv);
+    }
+    for (int i = 0; i < srv->cfg->listen_count; i++) {
+        if (build_one(srv, layers, i) != 0) {
+            log_error("out of memory for the protocol stacks");
             return -1;
         }
-        srv->layers = l;
-        if (!(l->tls = load_tls(srv)))
-            return -1;
-        serve_proto_tls_make(&l->tls_proto, srv->proto, l->tls);
-        if (srv->cfg->tls_self_signed)
-            announce_self_signed(l->tls, srv);
     }
-    for (int i = 0; i < srv->cfg->listen_count; i++)
-        srv->stack[i] = srv->cfg->listen_opts[i].tls ? &l->tls_proto : srv->proto;
     return 0;
 }
 
 int serve_stacks_reloadable(const struct server *srv)
 {
-    const struct layers *l = srv->layers;
-    return l && l->tls;
+    const struct stack_layers *layers = srv->layers;
+    return layers && layers->tls;
 }
 
-int serve_stacks_reload(struct server *srv)
+int serve_stacks_reload(const struct server *srv)
 {
-    struct layers *l = srv->layers;
+    struct stack_layers *layers = srv->layers;
     char err[512];
-    if (!l || !l->tls)
+    if (!layers || !layers->tls)
         return 0;
-    if (tls_server_reload(l->tls, err, sizeof err) != 0) {
+    if (tls_server_reload(layers->tls, err, sizeof err) != 0) {
         log_error("SIGHUP: certificates not reloaded, the ones in use stay: %s", err);
         return -1;
     }
@@ -92,9 +118,12 @@ int serve_stacks_reload(struct server *srv)
 
 void serve_stacks_free(struct server *srv)
 {
-    struct layers *l = srv->layers;
-    if (l)
-        tls_server_free(l->tls);
-    free(l);
+    struct stack_layers *layers = srv->layers;
+    if (layers) {
+        for (int i = 0; i < layers->count; i++)
+            proto_proxy_free(layers->made[i]);
+        tls_server_free(layers->tls);
+        free(layers);
+    }
     srv->layers = NULL;
 }

@@ -16,7 +16,7 @@ int serve_stacks_reloadable(const struct server *srv);
 
 /* SIGHUP: the layers read their files again (new certificates serve new
  * connections; open ones go on with theirs). Logs the outcome. 0 or -1. */
-int serve_stacks_reload(struct server *srv);
+int serve_stacks_reload(const struct server *srv);
 
 /* Frees what serve_stacks_build made. Safe after a failed build. */
 void serve_stacks_free(struct server *srv);

@@ -505,7 +505,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
 static void arm_accept(struct worker *w, struct ulistener *l)
 {
     int fd = w->ew.srv->listen_fd[w->index][l->index];
-    if (fd < 0 || l->armed || l->paused || w->ew.draining)
+    if (fd < 0 || l->armed || l->paused || w->ew.draining || atomic_load(&w->ew.srv->accept_off))
         return;
     struct io_uring_sqe *sqe = get_sqe(w);
     if (!sqe) {
