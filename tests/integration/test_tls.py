@@ -471,6 +471,23 @@ def sighup_reloads_the_certificate(srv):
     check_eq(tls_get(srv.addr, ctx, "/style.css").body, STYLE, "serving after a failed reload")
 
 
+@case(models=ONCE)
+def proxy_header_then_tls(srv):
+    """proxy:https://ADDR: the balancer's PROXY header in plain text, then the
+    client's TLS; the access log shows the client the header names."""
+    srv.cert, srv.key = make_cert(srv.workdir, "default", DEFAULT_NAMES)
+    srv.start("--tls-cert", srv.cert, "--tls-key", srv.key, listen=["proxy:https://127.0.0.1:0"])
+    sock = connect(srv.addr)
+    sock.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 443\r\n")
+    with TlsConn(wrap(sock, client_context(srv.cert))) as conn:
+        conn.send(http_request("GET", "/style.css"))
+        check_eq(conn.read_response().body, STYLE, "a GET after the PROXY header, over TLS")
+    check_eq(srv.stop(), 0, "exit status")
+    with open(srv.log_path) as f:
+        log = f.read()
+    check(log.startswith("203.0.113.7 "), "the access log does not name the PROXY client: %s" % short(log))
+
+
 def bad_flags(suite):
     from harness import DUCT_BIN, run_text
     rows = [
