@@ -19,6 +19,9 @@ static void usage(FILE *out)
                  "options:\n"
                  "  -l, --listen ADDR       listen on ADDR; may be repeated (default 127.0.0.1:8080)\n"
                  "                          ADDR: 127.0.0.1:8080, [::1]:8080, :8080, unix:/path;\n"
+                 "                          proxy:ADDR wants a PROXY protocol header (v1 or v2, as\n"
+                 "                          HAProxy's send-proxy sends) first on each connection and\n"
+                 "                          logs the client it names; no valid header: closed\n"
                  "                          https://ADDR (or tls://ADDR) serves HTTPS there, and\n"
                  "                          proxy:https://ADDR a PROXY header then HTTPS (default\n"
                  "                          with a certificate and no --listen: https://127.0.0.1:8443)\n"
@@ -28,9 +31,6 @@ static void usage(FILE *out)
                  "      --tls-key FILE      PEM private key of the --tls-cert before it\n"
                  "      --tls-self-signed   no files: a certificate for localhost, 127.0.0.1 and ::1\n"
                  "                          made in memory at start; its SHA-256 fingerprint is printed\n"
-                 "                          proxy:ADDR wants a PROXY protocol header (v1 or v2, as\n"
-                 "                          HAProxy's send-proxy sends) first on each connection and\n"
-                 "                          logs the client it names; no valid header: closed\n"
                  "  -m, --model M           concurrency model (default epoll), one of:\n");
     for (int i = 0; serve_models[i]; i++)
         fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
