@@ -14,6 +14,7 @@
 
 #include "net/addr.h"
 #include "serve/log.h"
+#include "tls/server.h"
 
 static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_DONE] = "done",
@@ -227,6 +228,10 @@ void engine_worker_destroy(struct engine_worker *ew)
     engine_fold(ew);
     free_pool(ew);
     serve_ctx_destroy(&ew->ctx);
+    /* A worker ends with its thread (the thread model's, one a connection):
+     * the TLS library's state for the thread goes now, before the process
+     * may exit. */
+    tls_thread_done();
 }
 
 void engine_peer_set(struct engine_peer *peer, const struct sockaddr *sa, socklen_t len)

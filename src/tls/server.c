@@ -1,6 +1,7 @@
 #include "tls/server.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -56,6 +57,11 @@ struct tls_server {
 
 static int set_index = -1;
 static pthread_once_t set_index_once = PTHREAD_ONCE_INIT;
+
+void tls_thread_done(void)
+{
+    OPENSSL_thread_stop();
+}
 
 void tls_error_text(char *out, size_t cap)
 {

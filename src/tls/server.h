@@ -44,6 +44,11 @@ SSL *tls_server_ssl(struct tls_server *ts);
 #define TLS_FINGERPRINT_MAX 96
 void tls_server_fingerprint(struct tls_server *ts, char *out);
 
+/* The calling thread is about to end: OpenSSL's state for it (error queue,
+ * random generators) goes now, not in a destructor that may still run when
+ * the process exits. */
+void tls_thread_done(void);
+
 /* The first TLS error queued on this thread, as text (and the queue cleared). */
 void tls_error_text(char *out, size_t cap);
 
