@@ -4,6 +4,7 @@
 #   make test       build and run every test; ends with "N passed, N failed, N skipped"
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
+#   make report     measure every model and write docs/report/ (QUICK=1: a first look)
 
 CC      ?= cc
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -11,10 +12,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 OPT     ?= -O2 -g
 CFLAGS  ?=
 # Codecs for compression on the fly (libzstd-dev, libbrotli-dev, zlib1g-dev),
-# password hashes for --auth (libcrypt-dev) and nettle (nettle-dev: base64 of
-# Basic credentials, HMAC of the verified ones, constant-time comparison),
-# TLS (libssl-dev).
-LDLIBS  := -lssl -lcrypto -lpthread -lm -lzstd -lbrotlienc -lz -lcrypt -lnettle
+# password hashes for --auth (libcrypt-dev); OpenSSL (libssl-dev) for TLS, and
+# for the base64 of Basic credentials and the HMAC of verified ones.
+LDLIBS  := -lssl -lcrypto -lpthread -lm -lzstd -lbrotlienc -lz -lcrypt
 
 ifeq ($(SAN),1)
 BUILD   := build/san
@@ -49,10 +49,11 @@ LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/demo_as
 MAIN_OBJ := $(BUILD)/obj/main.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-DEMO     := $(sort $(wildcard src/serve/demo/site/*))
+# The latest models report (docs/report/models.html, `make report`) is part of the demo site.
+DEMO     := $(sort $(wildcard src/serve/demo/site/*)) $(wildcard docs/report/models.html)
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all run test unit integration fuzz clean bench install uninstall
+.PHONY: all run test unit integration fuzz clean bench install uninstall report
 all: $(BIN)
 
 $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
@@ -96,7 +97,7 @@ FUZZ_LIB := $(filter src/http/%,$(LIB_SRC)) src/get/url.c src/bench/url.c src/ne
 FUZZ_SECONDS ?= 20
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB) -lnettle
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB) -lcrypto
 
 # Each target is its own make goal, so `make -j2 fuzz` runs two at a time.
 FUZZ_RUNS := $(patsubst build/fuzz/%,fuzz-run-%,$(FUZZ_BIN))
@@ -143,3 +144,8 @@ clean:
 # Side-by-side benchmark against nginx, lighttpd and h2o; see docs/BENCHMARKS.md.
 bench: $(BIN)
 	bench/compare.sh
+
+# Every concurrency model of duct serve measured with duct bench: docs/report/models.html (plots),
+# summary.md and report.json; under 10 minutes, QUICK=1 under 2. See bench/report.py.
+report: $(BIN)
+	QUICK=$(QUICK) bench/report.py

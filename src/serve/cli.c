@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "net/addr.h"
+#include "serve/filecache.h"
 #include "serve/activation.h"
 #include "serve/privileges.h"
 #include "serve/server.h"
@@ -46,6 +47,11 @@ static void usage(FILE *out)
                  "      --drain-timeout S   seconds a graceful stop waits for responses in flight,\n"
                  "                          then cuts them (default 30; a second signal stops at once)\n"
                  "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
+                 "      --cache-max-file BYTES  files up to BYTES are kept in memory, checked against\n"
+                 "                          the disk once a second (default 65536; 0: none)\n"
+                 "      --cache-max-bytes BYTES  memory for kept files, per worker (default 33554432;\n"
+                 "                          thread and fork: per connection, 262144 at most)\n"
+                 "      --cache-entries N   files a worker's cache holds at most (default 1024)\n"
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "      --list-max N        entries a listing shows at most; a note counts the rest\n"
                  "                          (default 10000)\n"
@@ -113,6 +119,9 @@ enum {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_SELF_SIGNED,
+    OPT_CACHE_MAX_FILE,
+    OPT_CACHE_MAX_BYTES,
+    OPT_CACHE_ENTRIES,
     OPT_STATUS_LISTEN,
     OPT_USER,
     OPT_ALLOW_ROOT,
@@ -148,6 +157,9 @@ static const struct option serve_options[] = {
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-self-signed", no_argument, NULL, OPT_TLS_SELF_SIGNED},
+    {"cache-max-file", required_argument, NULL, OPT_CACHE_MAX_FILE},
+    {"cache-max-bytes", required_argument, NULL, OPT_CACHE_MAX_BYTES},
+    {"cache-entries", required_argument, NULL, OPT_CACHE_ENTRIES},
     {"user", required_argument, NULL, OPT_USER},
     {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
     {"handover", required_argument, NULL, OPT_HANDOVER},
@@ -180,6 +192,9 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->drain_timeout = 30;
     cfg->max_age = -1;
     cfg->list_max = 10000;
+    cfg->cache_max_file = FILE_CACHE_MAX_FILE;
+    cfg->cache_max_bytes = FILE_CACHE_MAX_BYTES;
+    cfg->cache_entries = FILE_CACHE_ENTRIES;
     cfg->sandbox = 1;
     cfg->compress = 1;
     cfg->compress_min = 256;
@@ -317,6 +332,18 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
         if (parse_count("--max-age", arg, 0, 2147483648LL, &v) != 0)
             return 2;
         cfg->max_age = (long)v;
+        return 0;
+    case OPT_CACHE_MAX_FILE:
+    case OPT_CACHE_MAX_BYTES:
+        if (parse_count(opt == OPT_CACHE_MAX_FILE ? "--cache-max-file" : "--cache-max-bytes", arg, 0, 1LL << 40,
+                        &v) != 0)
+            return 2;
+        *(opt == OPT_CACHE_MAX_FILE ? &cfg->cache_max_file : &cfg->cache_max_bytes) = (size_t)v;
+        return 0;
+    case OPT_CACHE_ENTRIES:
+        if (parse_count("--cache-entries", arg, 1, 1 << 24, &v) != 0)
+            return 2;
+        cfg->cache_entries = (size_t)v;
         return 0;
     case OPT_LIST_MAX:
         if (parse_count("--list-max", arg, 1, 10000000, &v) != 0)

@@ -124,6 +124,12 @@ static int open_tcp_listeners(struct server *srv, int i)
         if (fd < 0)
             return listen_error(&addr, failed);
         srv->listen_fd[w][i] = fd;
+        /* An accepted socket inherits TCP_NODELAY from its listener (Linux
+         * copies the listener's options), which saves a setsockopt per
+         * connection: answers leave whole, and a part that waits for an ACK
+         * (Nagle) would stall a keep-alive client for its delayed ACK. */
+        if (net_set_nodelay(fd) != 0)
+            return listen_error(&addr, "setsockopt(TCP_NODELAY)");
         if (w == 0 && getsockname(fd, (struct sockaddr *)&addr.sa, &addr.len) != 0)
             return listen_error(&addr, "getsockname");
     }
@@ -154,6 +160,9 @@ static int open_listeners(struct server *srv)
         const char *failed = NULL;
         if (fd < 0 && (fd = net_listen(addr, LISTEN_BACKLOG, NET_NONBLOCK, &failed)) < 0)
             return listen_error(addr, failed);
+        /* Inherited and shared TCP listeners too: no connection sets it itself. */
+        if (net_set_nodelay(fd) != 0)
+            log_syscall("setsockopt", "TCP_NODELAY on a listener", errno);
         srv->listen_shared[i] = 1;
         for (int w = 0; w < srv->listen_sets; w++)
             srv->listen_fd[w][i] = fd;

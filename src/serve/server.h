@@ -48,6 +48,9 @@ struct serve_config {
     int send_timeout;    /* seconds a client may take to accept more response bytes */
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
+    size_t cache_max_file;  /* files up to this size are served from memory (serve/filecache.h); 0: none */
+    size_t cache_max_bytes; /* file bytes one worker keeps in memory at most */
+    size_t cache_entries;   /* files one worker's cache holds at most */
     int list_dirs;       /* HTML listings of directories without index.html */
     size_t list_max;     /* entries a listing shows at most; a note counts the others */
     int compress;        /* --compress on (the default): text compressed on the fly */
@@ -83,6 +86,8 @@ struct serve_model {
     const char *name;
     const char *summary; /* one line for `duct serve --help` */
     int event_loops;     /* runs --workers loops, each with its own SO_REUSEPORT listener */
+    int ctx_per_conn;    /* each connection has a serve_ctx of its own (a thread or process):
+                            its file cache keeps at most FILE_CACHE_CONN_BYTES of file bytes */
     /* Starts serving on srv's listeners in the background. 0, or -1 after logging why. */
     int (*start)(struct server *srv);
     /* Stops accepting, finishes responses in flight, and returns when all is done. */
