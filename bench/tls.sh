@@ -69,7 +69,9 @@ start_server() {
     local name=$1 port=$2
     case $name in
     duct)
-        taskset -c "$SERVER_CPU" "$DUCT" serve "$ROOT" --model "$MODEL" --workers 1 --quiet --max-conns 20000 \
+        local root_flag=()
+        [ "$(id -u)" = 0 ] && root_flag=(--allow-root)
+        taskset -c "$SERVER_CPU" "$DUCT" serve "$ROOT" --model "$MODEL" --workers 1 --quiet --max-conns 20000 "${root_flag[@]}" \
             --listen "https://127.0.0.1:$port" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" >"$TMP/$name.log" 2>&1 &
         ;;
     nginx)

@@ -24,6 +24,8 @@ def rss_kib(pid):
 
 def measure(tls, workdir):
     args = [DUCT, "serve", workdir, "--workers", "1", "--quiet", "--max-conns", str(N + 100), "--idle-timeout", "600"]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
     args += ["--listen", "https://127.0.0.1:0", "--tls-self-signed"] if tls else ["--listen", "127.0.0.1:0"]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE)
     try:
