@@ -155,6 +155,8 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c,
             if (p->idle(c) && bw->ew.ctx.log.len)
                 access_log_flush(&bw->ew.ctx.log); /* before waiting, so lines are not held */
             r = io_recv(fd, p, c, now);
+            if (r == IO_AGAIN)
+                engine_rest(c);
             if (r == IO_AGAIN && park)
                 return ENGINE_CLOSE_COUNT;
             if (r == IO_AGAIN)

@@ -23,6 +23,15 @@ static void usage(FILE *out)
                  "                          proxy:ADDR wants a PROXY protocol header (v1 or v2, as\n"
                  "                          HAProxy's send-proxy sends) first on each connection and\n"
                  "                          logs the client it names; no valid header: closed\n"
+                 "                          https://ADDR (or tls://ADDR) serves HTTPS there, and\n"
+                 "                          proxy:https://ADDR a PROXY header then HTTPS (default\n"
+                 "                          with a certificate and no --listen: https://127.0.0.1:8443)\n"
+                 "      --tls-cert FILE     PEM certificate (then its chain) of the https:// listeners;\n"
+                 "                          may be repeated: the first is the default, the others are\n"
+                 "                          chosen by the name the client asks for (SNI)\n"
+                 "      --tls-key FILE      PEM private key of the --tls-cert before it\n"
+                 "      --tls-self-signed   no files: a certificate for localhost, 127.0.0.1 and ::1\n"
+                 "                          made in memory at start; its SHA-256 fingerprint is printed\n"
                  "  -m, --model M           concurrency model (default epoll), one of:\n");
     for (int i = 0; serve_models[i]; i++)
         fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
@@ -107,6 +116,9 @@ enum {
     OPT_LIST_DIRS,
     OPT_LIST_MAX,
     OPT_NO_SANDBOX,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_SELF_SIGNED,
     OPT_CACHE_MAX_FILE,
     OPT_CACHE_MAX_BYTES,
     OPT_CACHE_ENTRIES,
@@ -142,6 +154,9 @@ static const struct option serve_options[] = {
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {"list-max", required_argument, NULL, OPT_LIST_MAX},
     {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-self-signed", no_argument, NULL, OPT_TLS_SELF_SIGNED},
     {"cache-max-file", required_argument, NULL, OPT_CACHE_MAX_FILE},
     {"cache-max-bytes", required_argument, NULL, OPT_CACHE_MAX_BYTES},
     {"cache-entries", required_argument, NULL, OPT_CACHE_ENTRIES},
@@ -234,15 +249,31 @@ static int set_site_option(struct serve_config *cfg, int opt, const char *arg)
     }
 }
 
+/* "https://ADDR" or "tls://ADDR": a TLS listener. Returns ADDR alone. */
+static const char *strip_tls(const char *text, int *tls)
+{
+    static const char *const schemes[] = {"https://", "tls://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (strncmp(text, schemes[i], strlen(schemes[i])) == 0) {
+            *tls = 1;
+            return text + strlen(schemes[i]);
+        }
+    *tls = 0;
+    return text;
+}
+
 static int add_listen(struct serve_config *cfg, const char *text)
 {
     char err[256];
     const char *arg = text;
     struct serve_listen_opts opts = {0};
+    int tls;
     if (strncmp(text, "proxy:", 6) == 0) {
         opts.proxy = 1;
         text += 6;
     }
+    text = strip_tls(text, &tls);
+    opts.tls = (unsigned)tls;
     if (cfg->listen_count == SERVE_MAX_LISTEN) {
         fprintf(stderr, "duct serve: at most %d --listen addresses\n", SERVE_MAX_LISTEN);
         return 2;
@@ -337,6 +368,55 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
     return 0;
 }
 
+/* --tls-cert, --tls-key (each key after its certificate), --tls-self-signed.
+ * Returns 0, or 2 for a usage error. */
+static int add_tls(struct serve_config *cfg, int opt, const char *arg)
+{
+    if (opt == OPT_TLS_SELF_SIGNED) {
+        cfg->tls_self_signed = 1;
+        return 0;
+    }
+    if (opt == OPT_TLS_CERT) {
+        if (cfg->tls_certs == SERVE_MAX_CERTS) {
+            fprintf(stderr, "duct serve: at most %d --tls-cert\n", SERVE_MAX_CERTS);
+            return 2;
+        }
+        cfg->tls_cert[cfg->tls_certs++] = arg;
+        return 0;
+    }
+    if (cfg->tls_certs == 0 || cfg->tls_key[cfg->tls_certs - 1]) {
+        fprintf(stderr, "duct serve: --tls-key %s: each --tls-key follows its --tls-cert\n", arg);
+        return 2;
+    }
+    cfg->tls_key[cfg->tls_certs - 1] = arg;
+    return 0;
+}
+
+/* TLS listeners and certificates go together. 0, or 2 for a usage error. */
+static int check_tls(const struct serve_config *cfg)
+{
+    int listeners = 0;
+    for (int i = 0; i < cfg->listen_count; i++)
+        listeners += cfg->listen_opts[i].tls;
+    if (cfg->tls_certs && !cfg->tls_key[cfg->tls_certs - 1]) {
+        fprintf(stderr, "duct serve: --tls-cert %s has no --tls-key after it\n", cfg->tls_cert[cfg->tls_certs - 1]);
+        return 2;
+    }
+    if (cfg->tls_certs && cfg->tls_self_signed) {
+        fprintf(stderr, "duct serve: --tls-self-signed or --tls-cert, not both\n");
+        return 2;
+    }
+    if (listeners && !cfg->tls_certs && !cfg->tls_self_signed) {
+        fprintf(stderr, "duct serve: an https:// listener needs --tls-cert and --tls-key, or --tls-self-signed\n");
+        return 2;
+    }
+    if (!listeners && (cfg->tls_certs || cfg->tls_self_signed)) {
+        fprintf(stderr, "duct serve: a certificate but no https:// listener (--listen https://ADDR)\n");
+        return 2;
+    }
+    return 0;
+}
+
 static int set_user(struct serve_config *cfg, const char *name)
 {
     char err[256];
@@ -377,6 +457,11 @@ static int parse(int argc, char **argv, struct serve_config *cfg, int *allow_roo
         case OPT_NO_SANDBOX:
             cfg->sandbox = 0;
             break;
+        case OPT_TLS_CERT:
+        case OPT_TLS_KEY:
+        case OPT_TLS_SELF_SIGNED:
+            status = add_tls(cfg, opt, optarg);
+            break;
         case OPT_STATUS_LISTEN:
             status = set_status_listen(cfg, optarg);
             break;
@@ -410,9 +495,13 @@ static int parse(int argc, char **argv, struct serve_config *cfg, int *allow_roo
         fprintf(stderr, "duct serve: --compress-min is above --compress-max\n");
         return 2;
     }
-    if (cfg->listen_count == 0)
-        return add_listen(cfg, "127.0.0.1:8080");
-    return 0;
+    int tls = cfg->tls_certs || cfg->tls_self_signed;
+    if (cfg->listen_count == 0) {
+        int status = add_listen(cfg, tls ? "https://127.0.0.1:8443" : "127.0.0.1:8080");
+        if (status)
+            return status;
+    }
+    return check_tls(cfg);
 }
 
 /* Sockets systemd passed replace the --listen addresses. */

@@ -14,6 +14,7 @@
 
 #include "net/addr.h"
 #include "serve/log.h"
+#include "tls/server.h"
 
 static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_DONE] = "done",
@@ -30,6 +31,7 @@ static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_STOP] = "stop",
     [ENGINE_CLOSE_DRAIN_CUT] = "drain-cut",
     [ENGINE_CLOSE_PROXY_HEADER] = "proxy-header",
+    [ENGINE_CLOSE_HANDSHAKE] = "tls-handshake-failed",
 };
 
 const char *engine_close_name(enum engine_close why)
@@ -226,6 +228,10 @@ void engine_worker_destroy(struct engine_worker *ew)
     engine_fold(ew);
     free_pool(ew);
     serve_ctx_destroy(&ew->ctx);
+    /* A worker ends with its thread (the thread model's, one a connection):
+     * the TLS library's state for the thread goes now, before the process
+     * may exit. */
+    tls_thread_done();
 }
 
 void engine_peer_set(struct engine_peer *peer, const struct sockaddr *sa, socklen_t len)
@@ -292,6 +298,13 @@ void *engine_attach(struct engine_worker *ew, unsigned listener, const struct en
     return obj;
 }
 
+void engine_rest(void *conn)
+{
+    const struct serve_proto *p = engine_proto_of(conn);
+    if (p->trim && p->want(conn) == SERVE_WANT_READ && p->idle(conn))
+        p->trim(conn);
+}
+
 void engine_detach(struct engine_worker *ew, void *conn)
 {
     const struct obj_head *head = head_of(conn);
@@ -330,6 +343,8 @@ enum engine_close engine_end_reason(const struct engine_worker *ew, const void *
         return ENGINE_CLOSE_REFUSED;
     case SERVE_END_PROXY_HEADER:
         return ENGINE_CLOSE_PROXY_HEADER;
+    case SERVE_END_HANDSHAKE:
+        return ENGINE_CLOSE_HANDSHAKE;
     case SERVE_END_DONE:
         break;
     }
@@ -435,10 +450,11 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
 {
     if (ec->phase == ENGINE_PHASE_LINGER)
         return;
-    const struct serve_proto *p = engine_proto(ew, ec);
-    if (ec->proto && serve_proto_releasable(p, ec->proto)) {
+    if (ec->proto && serve_proto_releasable(engine_proto(ew, ec), ec->proto)) {
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
+    } else if (ec->proto) {
+        engine_rest(ec->proto);
     }
     int64_t due = engine_track(ew, &ec->phase, &ec->since_ms, ec->proto, now_ms, progressed);
     if (ew->timers && (!timer_armed(&ec->timer) || due < ec->timer.due_ms))

@@ -43,6 +43,7 @@ enum engine_close {
     ENGINE_CLOSE_STOP,           /* idle when a graceful stop began */
     ENGINE_CLOSE_DRAIN_CUT,      /* still busy when the stop's --drain-timeout passed */
     ENGINE_CLOSE_PROXY_HEADER,   /* no valid PROXY header on a listener that wants one */
+    ENGINE_CLOSE_HANDSHAKE,      /* a TLS handshake failed (not TLS, bad version, no shared cipher) */
     ENGINE_CLOSE_COUNT
 };
 
@@ -230,6 +231,10 @@ void engine_worker_destroy(struct engine_worker *ew);
 /* A protocol object of listener's stack for a connection from peer, from the
  * pool; drained at once when a stop is under way. NULL when out of memory. */
 void *engine_attach(struct engine_worker *ew, unsigned listener, const struct engine_peer *peer, time_t now);
+
+/* An idle object that stays (keeps_state) gives back its buffers; a
+ * driver calls this before a connection waits idle with its object. */
+void engine_rest(void *conn);
 
 /* Releases a protocol object and gives it back to the pool. */
 void engine_detach(struct engine_worker *ew, void *conn);

@@ -45,6 +45,7 @@ enum serve_end {
     SERVE_END_PEER,   /* the peer closed its side first */
     SERVE_END_REFUSED, /* the peer's input was refused (a 4xx), framing no longer trusted */
     SERVE_END_PROXY_HEADER, /* a listener that wants a PROXY header did not get a valid one */
+    SERVE_END_HANDSHAKE, /* a TLS handshake failed */
 };
 
 struct serve_proto {
@@ -75,6 +76,10 @@ struct serve_proto {
     /* The object moves to another thread, which serves it from now on with
      * its own context (the pool model hands connections between threads). */
     void (*rebind)(void *conn, struct serve_ctx *ctx);
+    /* keeps_state only, NULL otherwise: the connection waits idle, with its
+     * object kept; give back what can be given back (buffers a read_space
+     * took for a read that found nothing). */
+    void (*trim)(void *conn);
     /* A layer (TLS in front of HTTP) is a protocol built at start-up for the
      * listeners that ask for it: the protocol it carries, and its own state
      * shared by all its connections (certificates). NULL in a protocol that

@@ -220,6 +220,15 @@ static void proxy_rebind(void *conn, struct serve_ctx *ctx)
         pc->inner->rebind(inner_of(conn), ctx);
 }
 
+/* Idle with its object kept: the inner protocol gives back what it can
+ * (TLS: its empty buffers). */
+static void proxy_trim(void *conn)
+{
+    struct proxy_conn *pc = conn;
+    if (pc->state == PROXY_INNER && pc->inner->trim)
+        pc->inner->trim(inner_of(conn));
+}
+
 struct serve_proto *proto_proxy_new(const struct serve_proto *inner)
 {
     struct serve_proto *p = malloc(sizeof *p);
@@ -245,6 +254,7 @@ struct serve_proto *proto_proxy_new(const struct serve_proto *inner)
         .wait_fd = proxy_wait_fd,
         .resume = proxy_resume,
         .rebind = proxy_rebind,
+        .trim = proxy_trim,
         .inner = inner,
         .keeps_state = 1,
     };

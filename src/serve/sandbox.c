@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -210,6 +211,44 @@ static int add_log_rules(int ruleset, const struct sandbox_rules *rules, uint64_
     return rc;
 }
 
+/* Read access (files only, no listing) to the directory holding path. */
+static int grant_dir_of(int ruleset, const char *path, uint64_t handled)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir)
+        return -1;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    if (!slash)
+        strcpy(dir, ".");
+    else if (n == 0)
+        strcpy(dir, "/");
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        log_syscall("open", dir, errno);
+        return -1;
+    }
+    int rc = add_rule(ruleset, fd, LANDLOCK_ACCESS_FS_READ_FILE & handled, dir);
+    close(fd);
+    return rc;
+}
+
+static int add_read_rules(int ruleset, const struct sandbox_rules *rules, uint64_t handled, char *note, size_t len)
+{
+    for (int i = 0; i < rules->read_count; i++) {
+        char real[PATH_MAX];
+        if (grant_dir_of(ruleset, rules->read_paths[i], handled) != 0)
+            return -1;
+        if (realpath(rules->read_paths[i], real) && grant_dir_of(ruleset, real, handled) != 0)
+            return -1;
+    }
+    if (rules->read_count)
+        note_add(note, len, ", readable certificate directories");
+    return 0;
+}
+
 static int add_rules(int ruleset, const struct sandbox_rules *rules, uint64_t handled, char *note, size_t len)
 {
     if (rules->tree_fd < 0) {
@@ -220,6 +259,8 @@ static int add_rules(int ruleset, const struct sandbox_rules *rules, uint64_t ha
         note_add(note, len, ", read-only %s", rules->tree);
     }
     if (add_log_rules(ruleset, rules, handled, note, len) != 0)
+        return -1;
+    if (add_read_rules(ruleset, rules, handled, note, len) != 0)
         return -1;
 #ifdef SANDBOX_SANITIZED
     int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);

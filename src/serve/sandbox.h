@@ -27,6 +27,11 @@ struct sandbox_rules {
     int log_fd;           /* the access log as opened; -1: none */
     const char *log_path; /* the path it was opened with; NULL or "-": not a file of its own */
     int max_abi;          /* 0: all the kernel offers; N > 0: at most ABI N (tests) */
+    /* Files read again later (TLS certificates and keys on SIGHUP): their
+     * directories stay readable, and those of the files they link to, so that
+     * a renewal that replaces a file or moves a link is read too. */
+    const char *read_paths[32];
+    int read_count;
 };
 
 /* The highest Landlock ABI the running kernel offers, or 0 with errno ENOSYS

@@ -197,6 +197,12 @@ static int confine(struct server *srv)
         .log_path = cfg->access_log,
         .max_abi = 0,
     };
+    /* SIGHUP reads the certificates again. */
+    for (int i = 0; i < cfg->tls_certs; i++) {
+        rules.read_paths[2 * i] = cfg->tls_cert[i];
+        rules.read_paths[2 * i + 1] = cfg->tls_key[i];
+    }
+    rules.read_count = 2 * cfg->tls_certs;
     if (!cfg->sandbox) {
         snprintf(srv->sandbox_note, sizeof srv->sandbox_note, "off (--no-sandbox)");
         return 0;
@@ -241,6 +247,7 @@ static void announce(const struct server *srv)
         struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->listen[i].family};
         char text[NET_ADDR_TEXT_MAX];
         int http = srv->proto == &serve_proto_http;
+        int tls = srv->stack[i] != srv->proto;
         if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
             bound = srv->cfg->listen[i];
         net_addr_format(&bound, text, sizeof text);
@@ -250,7 +257,8 @@ static void announce(const struct server *srv)
         else if (srv->listen_kept[i])
             snprintf(origin, sizeof origin, ", taken over");
         fprintf(stderr, "%s: listening on %s%s%s (model %s, %d %s, %s%s)\n", command_name(srv),
-                bound.family == AF_UNIX ? "" : http ? "http://" : "tcp://", text,
+                bound.family == AF_UNIX ? (tls ? "tls+" : "") : http ? (tls ? "https://" : "http://") : tls ? "tls://" : "tcp://",
+                text,
                 bound.family == AF_UNIX || !http ? "" : "/", srv->model->name,
                 srv->model->event_loops ? srv->cfg->workers : srv->cfg->threads,
                 srv->model->event_loops ? "workers" : "threads",
@@ -269,16 +277,19 @@ static void announce(const struct server *srv)
     }
 }
 
-/* SIGINT and SIGTERM (stop) and SIGUSR1 (reopen the access log) are taken
- * synchronously by the main thread with sigwait; workers inherit the blocked
- * mask and never see them. SIGPIPE is ignored so that a client hanging up
- * costs only its connection. */
-static int block_stop_signals(sigset_t *set)
+/* SIGINT and SIGTERM (stop), SIGUSR1 (reopen the access log) and, with TLS
+ * listeners, SIGHUP (reload the certificates) are taken synchronously by the
+ * main thread with sigwait; workers inherit the blocked mask and never see
+ * them. SIGPIPE is ignored so that a client hanging up costs only its
+ * connection. */
+static int block_stop_signals(const struct server *srv, sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGUSR1);
+    if (serve_stacks_reloadable(srv))
+        sigaddset(set, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
     /* SIGUSR2 asks a forked child to drain (only the child unblocks it),
      * and is the handover thread's word to main (serve/handover.h). */
@@ -307,13 +318,18 @@ static void reopen_log(const struct server *srv)
         log_error("SIGUSR1: access log %s reopened", path);
 }
 
-/* Waits for a stop signal, reopening the log at each SIGUSR1 meanwhile. */
+/* Waits for a stop signal, reopening the log at each SIGUSR1 and reloading
+ * the certificates at each SIGHUP meanwhile. */
 static int wait_for_stop(const struct server *srv, const sigset_t *set)
 {
     for (;;) {
         int sig = 0;
         if (sigwait(set, &sig) != 0)
             continue;
+        if (sig == SIGHUP) {
+            serve_stacks_reload(srv);
+            continue;
+        }
         if (sig != SIGUSR1)
             return sig;
         reopen_log(srv);
@@ -431,6 +447,8 @@ static void retire(struct server *srv, const sigset_t *stop_signals)
         int sig = sigtimedwait(stop_signals, NULL, &slice);
         if (sig == SIGUSR1)
             reopen_log(srv);
+        else if (sig == SIGHUP)
+            serve_stacks_reload(srv);
         else if (sig > 0)
             break;
     }
@@ -464,7 +482,7 @@ int serve_run(const struct serve_config *cfg)
     static struct server srv;
     sigset_t stop_signals;
     int status = 1;
-    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0 ||
+    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&srv, &stop_signals) != 0 ||
         files_start(&srv.files) != 0)
         goto out;
     if (srv.model->start(&srv) != 0 || status_start(&srv) != 0) {

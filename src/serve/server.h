@@ -15,6 +15,7 @@
 
 #define SERVE_MAX_LISTEN 16
 #define SERVE_MAX_WORKERS 256
+#define SERVE_MAX_CERTS 16
 
 /* What one listener adds in front of the server's protocol: each flag is a
  * layer stacked over it (serve/stack.c builds the stack). */
@@ -28,6 +29,12 @@ struct serve_config {
     struct net_addr listen[SERVE_MAX_LISTEN];
     struct serve_listen_opts listen_opts[SERVE_MAX_LISTEN]; /* of listen[i] */
     int listen_count;
+    /* The TLS listeners' certificates: pairs of PEM files, the first the
+     * default, the others chosen by the name the client asks for (SNI). */
+    const char *tls_cert[SERVE_MAX_CERTS];
+    const char *tls_key[SERVE_MAX_CERTS];
+    int tls_certs;
+    int tls_self_signed; /* instead: a certificate for localhost made at start */
     int workers;         /* event loops, for the event-driven models */
     int threads;         /* threads of the pool model */
     const char *model;

@@ -174,7 +174,7 @@ static void served_tree(const struct fixture *fx, int abi)
     int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     int tree_fd = open(fx->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int log_fd = open(fx->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    struct sandbox_rules rules = {tree_fd, fx->tree, log_fd, fx->log, abi};
+    struct sandbox_rules rules = {tree_fd, fx->tree, log_fd, fx->log, abi, {NULL}, 0};
     CHECK_EQ_INT(sandbox_apply(&rules, note, sizeof note), abi);
     snprintf(want, sizeof want, "landlock ABI %d", abi);
     CHECK(strncmp(note, want, strlen(want)) == 0);
@@ -216,7 +216,7 @@ static void demo_site(const struct fixture *fx, int unused)
     int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     int tree_fd = open(fx->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* open, but not granted */
     int log_fd = open(fx->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    struct sandbox_rules rules = {-1, NULL, log_fd, fx->log, 0};
+    struct sandbox_rules rules = {-1, NULL, log_fd, fx->log, 0, {NULL}, 0};
     CHECK(sandbox_apply(&rules, note, sizeof note) >= 1);
     CHECK(strstr(note, "no files to read") != NULL);
     CHECK(strstr(note, "(the access log's directory)") != NULL);
@@ -228,6 +228,27 @@ static void demo_site(const struct fixture *fx, int unused)
     CHECK_EQ_INT(try_open(fx->logs, "access.log", O_WRONLY | O_APPEND), 0);
 }
 
+/* A TLS certificate's directory: its files stay readable (SIGHUP reads a
+ * renewed one), nothing there can be listed or written. */
+static void certificate_dir(const struct fixture *fx, int unused)
+{
+    char note[512], cert[192];
+    (void)unused;
+    snprintf(cert, sizeof cert, "%s/cert.pem", fx->logs);
+    int fd = open(cert, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    struct sandbox_rules rules = {-1, NULL, -1, NULL, 0, {cert}, 1};
+    CHECK(sandbox_apply(&rules, note, sizeof note) >= 1);
+    CHECK(strstr(note, "readable certificate directories") != NULL);
+    CHECK_EQ_INT(try_open(fx->logs, "cert.pem", O_RDONLY), 0);
+    CHECK_EQ_INT(try_open(fx->logs, "cert.pem", O_WRONLY), EACCES);
+    CHECK_EQ_INT(try_open(fx->logs, "other.pem", O_WRONLY | O_CREAT), EACCES);
+    CHECK_EQ_INT(list_dir(fx->logs), -EACCES);
+    CHECK_EQ_INT(try_open(fx->tree, "inside.txt", O_RDONLY), EACCES);
+}
+
 /* A log in the directory above the tree: a grant on that directory would
  * make the tree writable, so only the log file itself is. */
 static void log_above_tree(const struct fixture *fx, int unused)
@@ -237,7 +258,7 @@ static void log_above_tree(const struct fixture *fx, int unused)
     int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     int tree_fd = open(fx->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int log_fd = open(path(log, sizeof log, fx->dir, "above.log"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    struct sandbox_rules rules = {tree_fd, fx->tree, log_fd, log, 0};
+    struct sandbox_rules rules = {tree_fd, fx->tree, log_fd, log, 0, {NULL}, 0};
     CHECK(sandbox_apply(&rules, note, sizeof note) >= 1);
     CHECK(strstr(note, "directory") == NULL);
     check_confined(fx, status_fd, note);
@@ -256,7 +277,7 @@ static void log_in_tree(const struct fixture *fx, int unused)
     int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     int tree_fd = open(fx->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int log_fd = open(path(log, sizeof log, fx->tree, "in-tree.log"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    struct sandbox_rules rules = {tree_fd, fx->tree, log_fd, log, 0};
+    struct sandbox_rules rules = {tree_fd, fx->tree, log_fd, log, 0, {NULL}, 0};
     CHECK(sandbox_apply(&rules, note, sizeof note) >= 1);
     CHECK(strstr(note, "directory") == NULL);
     check_confined(fx, status_fd, note);
@@ -276,7 +297,7 @@ static void log_via_symlink(const struct fixture *fx, int unused)
     path(link, sizeof link, fx->logs, "link.log");
     CHECK(symlink(fx->log, link) == 0 || errno == EEXIST);
     int log_fd = open(link, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    struct sandbox_rules rules = {-1, NULL, log_fd, link, 0};
+    struct sandbox_rules rules = {-1, NULL, log_fd, link, 0, {NULL}, 0};
     CHECK(sandbox_apply(&rules, note, sizeof note) >= 1);
     CHECK(strstr(note, "directory") == NULL);
     check_confined(fx, status_fd, note);
@@ -292,7 +313,7 @@ static void no_landlock(const struct fixture *fx, int unused)
     char note[512];
     (void)unused;
     int status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    struct sandbox_rules rules = {-1, NULL, -1, NULL, 0};
+    struct sandbox_rules rules = {-1, NULL, -1, NULL, 0, {NULL}, 0};
     CHECK_EQ_INT(sandbox_apply(&rules, note, sizeof note), 0);
     CHECK(strncmp(note, "not available (", 15) == 0);
     CHECK(strstr(note, "continuing unconfined") != NULL);
@@ -314,6 +335,7 @@ int main(void)
         in_child(served_tree, &fx, a);
     if (abi > 0) {
         in_child(demo_site, &fx, 0);
+        in_child(certificate_dir, &fx, 0);
         in_child(log_above_tree, &fx, 0);
         in_child(log_in_tree, &fx, 0);
         in_child(log_via_symlink, &fx, 0);
