@@ -154,6 +154,10 @@ static void remember_request(struct http_conn *c, const struct http_request *req
     c->referer = h ? h->value : (struct http_span){NULL, 0};
     h = http_find_header(req, "user-agent");
     c->user_agent = h ? h->value : (struct http_span){NULL, 0};
+    if (c->ctx->log_host) {
+        h = http_find_header(req, "host");
+        c->host = h ? h->value : (struct http_span){NULL, 0};
+    }
 }
 
 /* The chunked body bytes that came with the head are decoded before the
@@ -187,7 +191,7 @@ static void plan_answer(struct http_conn *c, const struct http_request_info *inf
     struct http_reply *r = &c->reply;
     struct http_reply_ctx *rc = &c->ctx->reply;
     if (info->method == HTTP_METHOD_OPTIONS)
-        http_reply_options(r, rc, now);
+        http_reply_options(r, rc, &c->ctx->req, now);
     else if (info->method == HTTP_METHOD_OTHER)
         http_reply_error(r, rc, 405, now);
     else if (info->method == HTTP_METHOD_UNKNOWN)
@@ -380,6 +384,7 @@ static void log_exchange(struct http_conn *c, time_t now)
     if (c->have_req) {
         e.referer = c->referer;
         e.user_agent = c->user_agent;
+        e.host = c->host;
     }
     c->ctx->on_log(c->ctx->log_ctx, &e);
 }

@@ -36,6 +36,7 @@ struct http_log_entry {
     uint64_t body_bytes; /* body bytes actually sent */
     struct http_span referer;
     struct http_span user_agent;
+    struct http_span host; /* the Host field as sent, when http_ctx.log_host */
     time_t now;
 };
 
@@ -52,6 +53,7 @@ struct http_ctx {
     uint64_t max_body; /* Content-Length beyond this is 413 */
     void (*on_log)(void *log_ctx, const struct http_log_entry *entry); /* NULL: no log */
     void *log_ctx;
+    int log_host; /* the log wants the Host field (--vhosts) */
     struct http_buf_pool pool;
     struct http_request req;     /* scratch: the request whose response is being built */
     struct http_reply_ctx reply; /* the handler, max_age and the builder's scratch */
@@ -97,6 +99,7 @@ struct http_conn {
     struct http_span log_line;  /* the request line as received, for the log */
     struct http_span referer;   /* for the log */
     struct http_span user_agent; /* for the log */
+    struct http_span host;       /* for the log, when http_ctx.log_host */
     struct http_reply reply;    /* the answer: its plan, head buffer and resource */
 };
 

@@ -19,6 +19,7 @@
 #ifndef DUCT_HTTP_REPLY_H
 #define DUCT_HTTP_REPLY_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -27,6 +28,7 @@
 #include "http/date.h"
 #include "http/parse.h"
 #include "http/range.h"
+#include "http/site.h"
 
 /* What the static-file handler found for a normalised path. */
 struct http_resource {
@@ -81,7 +83,11 @@ struct http_output {
     uint64_t file_len;
 };
 
-#define HTTP_HEAD_BUF 1024
+/* Room for the largest head duct builds: a redirect's Location (512 bytes at
+ * most) or a preflight's echoed headers, plus the site's added header lines
+ * (HTTP_SITE_FIELDS_MAX). */
+#define HTTP_HEAD_BUF 2048
+#define HTTP_LOCATION_MAX 512
 
 /* Per-worker state shared by the answers of that worker's connections (not
  * thread-safe). */
@@ -91,6 +97,14 @@ struct http_reply_ctx {
     struct http_date_cache date;
     struct http_range ranges[HTTP_RANGE_MAX]; /* scratch: the ranges of the part being planned */
     uint64_t boundaries;                      /* multipart answers so far, to vary the boundary */
+    /* --header, --cors, --fallback, --try-html, --error-page, --vhosts; NULL
+     * when none is on, and then nothing below is touched. */
+    const struct http_site *site;
+    /* Scratch while an answer is planned with a site: "/host" under --vhosts
+     * (else empty), and the handler's path built from it. */
+    char site_prefix[HTTP_SITE_HOST_MAX + 2];
+    size_t site_prefix_len;
+    char site_path[HTTP_SITE_HOST_MAX + 2 + PATH_MAX + 8]; /* + ".html" */
 };
 
 /* One answer being planned or sent. Everything in it belongs to the exchange
@@ -128,8 +142,10 @@ void http_reply_init(struct http_reply *r);
  * for 405. */
 void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int status, time_t now);
 
-/* Plans the answer to OPTIONS: 204 with Allow. */
-void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now);
+/* Plans the answer to OPTIONS: 204 with Allow; with --cors, a CORS preflight
+ * (Origin and Access-Control-Request-Method) gets the Access-Control-Allow-*
+ * fields too. */
+void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req, time_t now);
 
 /* Plans the answer to a GET or HEAD of target (origin-form, query included):
  * normalises its path, resolves it through rc->handler and answers with the

@@ -7,6 +7,7 @@
 #include "cli/args.h"
 #include "net/addr.h"
 #include "serve/server.h"
+#include "serve/site.h"
 
 static void usage(FILE *out)
 {
@@ -35,6 +36,25 @@ static void usage(FILE *out)
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "      --list-max N        entries a listing shows at most; a note counts the rest\n"
                  "                          (default 10000)\n"
+                 "      --index NAME        a directory's index file; repeat for more, tried in order\n"
+                 "                          (default index.html)\n"
+                 "\n"
+                 "site options (all off by default):\n"
+                 "      --header 'N: V'     add a header to answers about a file and to redirects\n"
+                 "                          (repeatable; nginx add_header, Caddy header)\n"
+                 "      --header-always 'N: V'  the same, and on error answers too (add_header ... always)\n"
+                 "      --cors [ORIGIN]     Access-Control-Allow-Origin: ORIGIN (default *) on every\n"
+                 "                          answer; a CORS preflight OPTIONS gets 204 with GET, HEAD\n"
+                 "      --fallback PATH     a missing path with no extension gets the file PATH under\n"
+                 "                          the root, status 200 (single-page apps; try_files ... /index.html)\n"
+                 "      --try-html          /about is answered by /about.html; /about.html redirects\n"
+                 "                          to /about (try_files $uri $uri.html)\n"
+                 "      --error-page CODE=PATH  the body of error CODE (4xx, 5xx) is the file PATH under\n"
+                 "                          the root (repeatable; nginx error_page, Caddy handle_errors)\n"
+                 "      --vhosts DIR        serve DIR/HOST/ for the Host HOST, DIR/_default/ for an\n"
+                 "                          unknown one, else 404 (instead of DIR; the access log then\n"
+                 "                          starts each line with host:port, GoAccess VCOMBINED)\n"
+                 "\n"
                  "      --no-sandbox        do not confine the process (default: once started, read\n"
                  "                          only DIR, write only the access log, no new privileges)\n"
                  "  -q, --quiet             no start-up or stop messages\n"
@@ -88,6 +108,7 @@ static const struct option serve_options[] = {
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {"list-max", required_argument, NULL, OPT_LIST_MAX},
     {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+    SERVE_SITE_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -219,7 +240,10 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
             fprintf(stderr, "duct serve: see duct serve --help\n");
             return 2;
         default:
-            status = set_number(cfg, opt, optarg);
+            if (serve_site_is_option(opt))
+                status = serve_site_option(cfg, opt, optarg, argc, argv, &optind);
+            else
+                status = set_number(cfg, opt, optarg);
             break;
         }
         if (status)
@@ -229,8 +253,9 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
         fprintf(stderr, "duct serve: one DIR at most (got \"%s\" too)\n", argv[optind + 1]);
         return 2;
     }
-    if (optind < argc)
-        cfg->dir = argv[optind];
+    int site_status = serve_site_finish(cfg, optind < argc ? argv[optind] : NULL);
+    if (site_status)
+        return site_status;
     if (cfg->listen_count == 0)
         return add_listen(cfg, "127.0.0.1:8080");
     return 0;

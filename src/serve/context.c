@@ -20,6 +20,10 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     ctx->http.reply.max_age = srv->cfg->max_age;
     ctx->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
     ctx->http.log_ctx = &ctx->log;
+    if (http_site_active(&srv->cfg->site))
+        ctx->http.reply.site = &srv->cfg->site;
+    ctx->http.log_host = srv->cfg->site.vhosts;
+    ctx->log.vhost = srv->cfg->site.vhosts;
     return 0;
 }
 

@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/site.h"
 #include "net/addr.h"
 #include "serve/files.h"
 #include "serve/proto.h"
 
 #define SERVE_MAX_LISTEN 16
 #define SERVE_MAX_WORKERS 256
+#define SERVE_MAX_INDEX 8
 
 struct serve_config {
     const char *dir; /* NULL: the built-in demo site */
@@ -38,6 +40,12 @@ struct serve_config {
                           * and duct cat's echo server, which reads no files */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
     const char *command;  /* names the program in messages: "duct serve" when NULL */
+    /* --index, in order; none given: index.html. */
+    const char *index[SERVE_MAX_INDEX];
+    int index_count;
+    /* --header, --cors, --fallback, --try-html, --error-page, --vhosts
+     * (serve/site.h); dir is the --vhosts DIR under --vhosts. */
+    struct http_site site;
 };
 
 struct server;
