@@ -154,10 +154,6 @@ static void remember_request(struct http_conn *c, const struct http_request *req
     c->referer = h ? h->value : (struct http_span){NULL, 0};
     h = http_find_header(req, "user-agent");
     c->user_agent = h ? h->value : (struct http_span){NULL, 0};
-    if (c->ctx->log_host) {
-        h = http_find_header(req, "host");
-        c->host = h ? h->value : (struct http_span){NULL, 0};
-    }
 }
 
 /* The chunked body bytes that came with the head are decoded before the
@@ -217,6 +213,9 @@ static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
     r->keep_alive = info.keep_alive && !c->draining;
     r->http10 = req->version_minor == 0;
     r->head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
+    r->host = info.host;
+    if (c->ctx->log_host)
+        c->host = info.host;
     if (status == 0 && info.content_length > c->ctx->max_body)
         status = 413;
     if (status == 0 && info.chunked)

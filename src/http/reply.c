@@ -594,8 +594,7 @@ static size_t resolve_site(struct http_reply *r, struct http_reply_ctx *rc, cons
     unsigned accept = http_accept_encoding(req);
     rc->site_prefix_len = 0;
     if (site->vhosts) {
-        const struct http_header *host = http_find_header(req, "host");
-        size_t n = host ? http_site_host(host->value.ptr, host->value.len, rc->site_prefix + 1) : 0;
+        size_t n = r->host.len ? http_site_host(r->host.ptr, r->host.len, rc->site_prefix + 1) : 0;
         if (n == 0)
             n = strlen(strcpy(rc->site_prefix + 1, "_default"));
         rc->site_prefix[0] = '/';
