@@ -188,10 +188,11 @@ int http_site_add_error_page(struct http_site *site, const char *spec, char *err
         return -1;
     }
     struct http_error_page *p = &site->pages[site->page_count];
-    long n = site_path(end + 1, p->path, sizeof p->path, "--error-page", err, errlen);
+    const char *path = end + 1;
+    long n = site_path(path, p->path, sizeof p->path, "--error-page", err, errlen);
     if (n < 0)
         return -1;
-    if (p->path[n - 1] == '/') {
+    if (path[strlen(path) - 1] == '/') { /* normalising keeps a trailing '/' */
         snprintf(err, errlen, "--error-page %ld: \"%s\" names a directory, not a file", status, end + 1);
         return -1;
     }
@@ -228,7 +229,8 @@ static size_t ipv6_literal(const char *v, size_t len, char *out)
     size_t n = (size_t)(close - v) + 1;
     for (size_t i = 1; i + 1 < n; i++) {
         unsigned char c = (unsigned char)v[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.') ||
+            (c == '.' && v[i - 1] == '.'))
             return 0;
     }
     for (size_t i = n; i < len; i++) /* only ":port" may follow */
@@ -252,8 +254,8 @@ size_t http_site_host(const char *v, size_t len, char *out)
             return 0;
     if (n > 0 && v[n - 1] == '.')
         n--; /* "example.com." is the same host */
-    if (n == 0 || n >= HTTP_SITE_HOST_MAX)
-        return 0;
+    if (n == 0 || n >= HTTP_SITE_HOST_MAX || v[n - 1] == '.')
+        return 0; /* "a.." is an empty last label */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
         c = c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;

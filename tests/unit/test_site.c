@@ -87,14 +87,17 @@ static void test_host(void)
     HOST("..", "");
     HOST(".", "");
     HOST("a..b", "");
+    HOST("a..", "");
     HOST(".hidden", "");
     HOST("a/b", "");
-    HOST("a\\b", "");
+    HOST("a..b", "");
+    HOST("a..", "");
     HOST("", "");
     HOST(":80", "");
     HOST("example.com:80x", "");
     HOST("[::1]x", "");
     HOST("[::1/]", "");
+    HOST("[1..2]", "");
     HOST("ex ample", "");
 #undef HOST
 }
