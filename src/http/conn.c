@@ -256,6 +256,7 @@ static void reject_head(struct http_conn *c, int status, time_t now)
     c->reply.keep_alive = 0;
     c->reply.http10 = 0;
     c->reply.head_only = 0;
+    c->reply.host = (struct http_span){NULL, 0}; /* the head's fields are not to be trusted */
     http_reply_error(&c->reply, &c->ctx->reply, status, now);
 }
 

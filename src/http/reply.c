@@ -179,17 +179,26 @@ static void respond_error(struct http_reply *r, struct http_reply_ctx *rc, int s
     respond_error_with(r, rc, status, NULL, 0, now);
 }
 
-/* An error answered before (or without) a resource: under --vhosts its error
- * page comes from the default site, the host being unknown or unread. */
+/* Under --vhosts, "/host" for the request's checked host, or "/_default";
+ * else nothing. The handler's paths start with it. */
+static void site_prefix(const struct http_reply *r, struct http_reply_ctx *rc)
+{
+    rc->site_prefix_len = 0;
+    if (!rc->site->vhosts)
+        return;
+    size_t n = r->host.len ? http_site_host(r->host.ptr, r->host.len, rc->site_prefix + 1) : 0;
+    if (n == 0)
+        n = strlen(strcpy(rc->site_prefix + 1, "_default"));
+    rc->site_prefix[0] = '/';
+    rc->site_prefix_len = n + 1;
+}
+
+/* An error answered without a resource (a refused head, a method not
+ * served): its error page, if any, is the request's host's. */
 void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int status, time_t now)
 {
-    if (rc->site) {
-        rc->site_prefix_len = 0;
-        if (rc->site->vhosts) {
-            memcpy(rc->site_prefix, "/_default", sizeof "/_default");
-            rc->site_prefix_len = sizeof "/_default" - 1;
-        }
-    }
+    if (rc->site)
+        site_prefix(r, rc);
     respond_error(r, rc, status, now);
 }
 
@@ -592,14 +601,7 @@ static size_t resolve_site(struct http_reply *r, struct http_reply_ctx *rc, cons
 {
     const struct http_site *site = rc->site;
     unsigned accept = http_accept_encoding(req);
-    rc->site_prefix_len = 0;
-    if (site->vhosts) {
-        size_t n = r->host.len ? http_site_host(r->host.ptr, r->host.len, rc->site_prefix + 1) : 0;
-        if (n == 0)
-            n = strlen(strcpy(rc->site_prefix + 1, "_default"));
-        rc->site_prefix[0] = '/';
-        rc->site_prefix_len = n + 1;
-    }
+    site_prefix(r, rc);
     lookup(r, rc, path, len, "", accept);
     if (site->try_html && r->res.status == 200 && !(r->res.flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
         size_t clean = clean_name(path, len);

@@ -114,7 +114,8 @@ struct http_reply {
     int keep_alive; /* the connection survives this answer; else it says Connection: close */
     int http10;     /* the request was HTTP/1.0: a kept connection says so (RFC 9112 §9.3) */
     int head_only;  /* the request was HEAD: the head without its body */
-    struct http_span host; /* the request's host (Host, or an absolute-form target's), for --vhosts */
+    struct http_span host; /* the request's host (Host, or an absolute-form target's), for --vhosts;
+                              empty when unknown */
     /* The plan. */
     struct http_resource res; /* what the handler resolved, until the answer is sent */
     struct http_output out;   /* what to send now */

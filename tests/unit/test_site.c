@@ -302,6 +302,25 @@ static void test_vhost_paths(void)
     CHECK_EQ_STR(env->fake.asked[0], "/_default/");
     answer(env, "GET http://H.example/about.html HTTP/1.1\r\nHost: other\r\n\r\n");
     CHECK_EQ_STR(env->fake.asked[0], "/h.example/about.html");
+
+    /* An error page comes from the host's folder, for a 404 as for a 405. */
+    char err[256];
+    CHECK_EQ_INT(http_site_add_error_page(&env->site, "404=/404.html", err, sizeof err), 0);
+    CHECK_EQ_INT(http_site_add_error_page(&env->site, "405=/404.html", err, sizeof err), 0);
+    answer(env, "GET /nope HTTP/1.1\r\nHost: h.example\r\n\r\n");
+    CHECK_EQ_STR(env->fake.asked[1], "/h.example/404.html");
+    CHECK_EQ_INT(env->r.out.file_fd, PAGE_FD);
+    env->fake.count = 0;
+    http_reply_release(&env->r, &env->rc);
+    http_reply_error(&env->r, &env->rc, 405, NOW);
+    CHECK_EQ_STR(env->fake.asked[0], "/h.example/404.html");
+    CHECK_EQ_INT(env->r.status, 405);
+    CHECK(has(&env->r, "\r\nAllow: GET, HEAD, OPTIONS\r\n"));
+    env->fake.count = 0;
+    http_reply_release(&env->r, &env->rc);
+    env->r.host = (struct http_span){NULL, 0};
+    http_reply_error(&env->r, &env->rc, 405, NOW);
+    CHECK_EQ_STR(env->fake.asked[0], "/_default/404.html");
     http_reply_release(&env->r, &env->rc);
     free(env);
 }
