@@ -245,7 +245,9 @@ static size_t ipv6_literal(const char *v, size_t len, char *out)
 size_t http_site_host(const char *v, size_t len, char *out)
 {
     out[0] = '\0';
-    if (len > 0 && v[0] == '[')
+    if (len == 0)
+        return 0;
+    if (v[0] == '[')
         return ipv6_literal(v, len, out);
     const char *colon = memchr(v, ':', len);
     size_t n = colon ? (size_t)(colon - v) : len;
