@@ -83,7 +83,6 @@ static void site_fields(const struct http_reply_ctx *rc, struct http_head *h, in
 }
 
 static void body_from(struct http_reply *r, uint64_t offset, uint64_t len);
-static void release_resource(struct http_reply *r, struct http_reply_ctx *rc);
 static void lookup(struct http_reply *r, struct http_reply_ctx *rc, const char *rel, size_t rel_len,
                    const char *suffix, unsigned accept);
 
@@ -98,8 +97,6 @@ static void set_output(struct http_reply *r, const struct http_head *h, size_t h
     r->bytes_sent = 0;
 }
 
-/* An error answer: a short HTML body inside the head buffer, so that the whole
- * response leaves in one write. extra holds whole field lines, or is NULL. */
 /* --error-page: the body is the page's file, sent whole with the error's
  * status and the file's type, without validators (they would describe the
  * page, not the missing resource) and never as a range. Returns 0 when there
@@ -137,6 +134,9 @@ static int respond_error_page(struct http_reply *r, struct http_reply_ctx *rc, i
     return 1;
 }
 
+/* An error answer: a short HTML body inside the head buffer, so that the whole
+ * response leaves in one write (or the site's page for the status). extra
+ * holds whole field lines, or is NULL. */
 static void respond_error_with(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *extra,
                                size_t extra_len, time_t now)
 {
@@ -611,6 +611,10 @@ static size_t resolve_site(struct http_reply *r, struct http_reply_ctx *rc, cons
     if (r->res.status == 404 && site->try_html && path[len - 1] != '/') {
         release_resource(r, rc);
         lookup(r, rc, path, len, ".html", accept);
+        if (r->res.status != 200 && !(r->res.flags & HTTP_RES_PENDING)) {
+            release_resource(r, rc);
+            r->res.status = 404; /* "about.html/" being a directory makes no "/about" */
+        }
     }
     if (r->res.status == 404 && site->fallback_len && !http_site_looks_like_file(path, len)) {
         release_resource(r, rc);
@@ -634,6 +638,8 @@ void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const 
         http_reply_error(r, rc, len == -414 ? 404 : (int)-len, now);
         return;
     }
+    if (rc->site && (r->res.flags & HTTP_RES_PENDING))
+        site_prefix(r, rc); /* other answers planned meanwhile used the scratch */
     if (r->res.flags & HTTP_RES_PENDING)
         rc->handler.resume(rc->handler.ctx, &r->res);
     else if (rc->site)

@@ -218,6 +218,19 @@ def index_names_decide_listing_and_fallback(srv):
     check_eq((route.status, route.body), (200, HOME), "the fallback directory's index")
 
 
+@TESTS.case()
+def fallback_to_a_listing_waits_for_it(srv):
+    # The fallback's answer may be pending (a listing being built): the
+    # request waits for it and gets it, in every driver.
+    write(srv, "spa/a.txt", b"a\n")
+    srv.start("--list-dirs", "--fallback", "/spa/", "--try-html", "--error-page", "404=/nothing.html")
+    route = get(srv, "/some/route")
+    check_eq(route.status, 200, "a route answered by a listing")
+    check(b"Index of /spa/" in route.body and b"a.txt" in route.body, "the listing of spa/: %r" % route.body[:300])
+    again = get(srv, "/other")
+    check_eq((again.status, again.body), (200, route.body), "the same listing again")
+
+
 def vhost_tree(srv):
     base = os.path.join(srv.workdir, "sites")
     for host, body in (("a.test", b"site a\n"), ("b.test", b"site b\n"), ("_default", b"default site\n")):
