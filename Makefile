@@ -10,7 +10,10 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2 -g
 CFLAGS  ?=
-LDLIBS  := -lpthread -lm
+# Codecs for compression on the fly (libzstd-dev, libbrotli-dev, zlib1g-dev),
+# password hashes for --auth (libcrypt-dev) and nettle (nettle-dev: base64 of
+# Basic credentials, HMAC of the verified ones, constant-time comparison).
+LDLIBS  := -lpthread -lm -lzstd -lbrotlienc -lz -lcrypt -lnettle
 
 ifeq ($(SAN),1)
 BUILD   := build/san
@@ -83,7 +86,7 @@ FUZZ_LIB := $(filter src/http/%,$(LIB_SRC)) src/get/url.c src/bench/url.c
 FUZZ_SECONDS ?= 20
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB)
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB) -lnettle
 
 # Each target is its own make goal, so `make -j2 fuzz` runs two at a time.
 FUZZ_RUNS := $(patsubst build/fuzz/%,fuzz-run-%,$(FUZZ_BIN))

@@ -5,8 +5,10 @@
 enum { Q_ABSENT = -1 };
 
 struct codings {
-    int br, gzip, any; /* q-values in thousandths, or Q_ABSENT */
+    int zstd, br, gzip, identity, any; /* q-values in thousandths, or Q_ABSENT */
 };
+
+#define ORDER_SHIFT 4
 
 static int is_ows(char c)
 {
@@ -60,8 +62,12 @@ static void take_element(const char *p, size_t len, struct codings *c)
             return;
     }
     struct http_span name = {p, n};
-    if (http_span_ieq(name, "br"))
+    if (http_span_ieq(name, "zstd"))
+        c->zstd = q;
+    else if (http_span_ieq(name, "br"))
         c->br = q;
+    else if (http_span_ieq(name, "identity"))
+        c->identity = q;
     else if (http_span_ieq(name, "gzip") || http_span_ieq(name, "x-gzip"))
         c->gzip = q;
     else if (n == 1 && p[0] == '*')
@@ -85,20 +91,63 @@ static void take_line(struct http_span v, struct codings *c)
     }
 }
 
+/* The effective q-value of a coding: its own, else that of "*". */
+static int effective(int q, int any)
+{
+    return q != Q_ABSENT ? q : any;
+}
+
 unsigned http_accept_encoding(const struct http_request *req)
 {
-    struct codings c = {Q_ABSENT, Q_ABSENT, Q_ABSENT};
+    struct codings c = {Q_ABSENT, Q_ABSENT, Q_ABSENT, Q_ABSENT, Q_ABSENT};
     for (size_t i = 0; i < req->header_count; i++)
         if (http_span_ieq(req->headers[i].name, "accept-encoding"))
             take_line(req->headers[i].value, &c);
-    int br = c.br != Q_ABSENT ? c.br : c.any;
-    int gzip = c.gzip != Q_ABSENT ? c.gzip : c.any;
-    unsigned bits = 0;
-    if (br > 0)
-        bits |= HTTP_ACCEPT_BR;
-    if (gzip > 0)
-        bits |= HTTP_ACCEPT_GZIP;
-    if (gzip > br && gzip > 0) /* a preference between two refused codings is none */
-        bits |= HTTP_ACCEPT_PREFER_GZIP;
+    /* In the server's order, so that a stable sort leaves ties to it. */
+    const unsigned bit[3] = {HTTP_ACCEPT_ZSTD, HTTP_ACCEPT_BR, HTTP_ACCEPT_GZIP};
+    const int q[3] = {effective(c.zstd, c.any), effective(c.br, c.any), effective(c.gzip, c.any)};
+    int floor = effective(c.identity, c.any);
+    int rank[3] = {0, 1, 2};
+    for (int i = 1; i < 3; i++)
+        for (int j = i; j > 0 && q[rank[j]] > q[rank[j - 1]]; j--) {
+            int t = rank[j];
+            rank[j] = rank[j - 1];
+            rank[j - 1] = t;
+        }
+    unsigned bits = 0, shift = ORDER_SHIFT;
+    for (int i = 0; i < 3; i++) {
+        int k = rank[i];
+        if (q[k] <= 0 || q[k] < floor)
+            continue;
+        bits |= bit[k] | ((unsigned)(k + 1) << shift);
+        shift += 2;
+    }
     return bits;
+}
+
+unsigned http_accept_pick(unsigned accept, unsigned available)
+{
+    static const unsigned bit[3] = {HTTP_ACCEPT_ZSTD, HTTP_ACCEPT_BR, HTTP_ACCEPT_GZIP};
+    for (unsigned shift = ORDER_SHIFT; shift < ORDER_SHIFT + 6; shift += 2) {
+        unsigned k = (accept >> shift) & 3;
+        if (k == 0)
+            return 0;
+        if (available & bit[k - 1])
+            return bit[k - 1];
+    }
+    return 0;
+}
+
+const char *http_accept_name(unsigned coding)
+{
+    switch (coding) {
+    case HTTP_ACCEPT_ZSTD:
+        return "zstd";
+    case HTTP_ACCEPT_BR:
+        return "br";
+    case HTTP_ACCEPT_GZIP:
+        return "gzip";
+    default:
+        return NULL;
+    }
 }

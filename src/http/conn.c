@@ -186,8 +186,15 @@ static void plan_answer(struct http_conn *c, const struct http_request_info *inf
 {
     struct http_reply *r = &c->reply;
     struct http_reply_ctx *rc = &c->ctx->reply;
-    if (info->method == HTTP_METHOD_OPTIONS)
-        http_reply_options(r, rc, &c->ctx->req, now);
+    const struct http_auth *auth = &c->ctx->auth;
+    /* A CORS preflight carries no credentials (Fetch standard), so it is
+     * answered before --auth asks for them; it reveals no content. */
+    if (info->method == HTTP_METHOD_OPTIONS && http_reply_preflight(r, rc, &c->ctx->req, now))
+        return;
+    if (auth->check && !auth->check(auth->ctx, &c->ctx->req, c->user, sizeof c->user))
+        http_reply_error_fields(r, rc, 401, auth->challenge, strlen(auth->challenge), now);
+    else if (info->method == HTTP_METHOD_OPTIONS)
+        http_reply_options(r, rc, now);
     else if (info->method == HTTP_METHOD_OTHER)
         http_reply_error(r, rc, 405, now);
     else if (info->method == HTTP_METHOD_UNKNOWN)
@@ -376,6 +383,7 @@ static void log_exchange(struct http_conn *c, time_t now)
         return;
     struct http_log_entry e = {
         .peer = c->peer,
+        .user = c->user[0] ? c->user : NULL,
         .request_line = c->log_line,
         .status = c->reply.status,
         .body_bytes = http_reply_body_bytes(&c->reply),
@@ -394,6 +402,7 @@ static void finish_exchange(struct http_conn *c, time_t now)
     log_exchange(c, now);
     http_reply_release(&c->reply, &c->ctx->reply);
     c->have_req = 0;
+    c->user[0] = '\0';
     c->log_line = (struct http_span){NULL, 0};
     if (!c->reply.keep_alive)
         c->state = HTTP_CONN_CLOSE;

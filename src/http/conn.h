@@ -31,6 +31,7 @@
 /* One finished exchange, for the access log. Spans are valid only during the call. */
 struct http_log_entry {
     const char *peer; /* "127.0.0.1" */
+    const char *user; /* the authenticated user (combined's %u), or NULL */
     struct http_span request_line; /* empty when no request line could be parsed */
     int status;
     uint64_t body_bytes; /* body bytes actually sent */
@@ -47,6 +48,18 @@ struct http_buf_pool {
     void *free_list;
 };
 
+/* Authentication, asked before any request is answered. The hook is the
+ * caller's (serve/auth.c): it may take a lock and run one password hash. */
+struct http_auth {
+    /* 1 when req may be answered, with user[0..cap) the user's name for the
+     * log; 0 to answer 401. NULL: no authentication. */
+    int (*check)(void *ctx, const struct http_request *req, char *user, size_t cap);
+    void *ctx;
+    const char *challenge; /* whole field lines a 401 carries: "WWW-Authenticate: ...\r\n" */
+};
+
+#define HTTP_USER_MAX 64
+
 /* Per-worker context shared by that worker's connections (not thread-safe). */
 struct http_ctx {
     size_t max_head;   /* request line and header section limit (414 / 431) */
@@ -57,6 +70,7 @@ struct http_ctx {
     struct http_buf_pool pool;
     struct http_request req;     /* scratch: the request whose response is being built */
     struct http_reply_ctx reply; /* the handler, max_age and the builder's scratch */
+    struct http_auth auth;       /* check NULL: none */
 };
 
 enum http_want {
@@ -100,6 +114,7 @@ struct http_conn {
     struct http_span referer;   /* for the log */
     struct http_span user_agent; /* for the log */
     struct http_span host;       /* for the log, when http_ctx.log_host */
+    char user[HTTP_USER_MAX];   /* the authenticated user, for the log; "" when none */
     struct http_reply reply;    /* the answer: its plan, head buffer and resource */
 };
 

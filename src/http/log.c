@@ -73,11 +73,33 @@ static size_t quoted(char *out, struct http_span field, size_t cap)
     return n;
 }
 
+/* %u: the authenticated user, escaped, with a space as \x20 so that the
+ * field stays one word; "-" when none. */
+static size_t user_field(char *out, const char *user)
+{
+    size_t n = 0;
+    if (!user || !*user) {
+        out[0] = '-';
+        return 1;
+    }
+    for (; *user && n < 200; user++) {
+        if (*user == ' ') {
+            memcpy(out + n, "\\x20", 4);
+            n += 4;
+        } else {
+            n += http_log_escape(user, 1, out + n, 4);
+        }
+    }
+    return n;
+}
+
 size_t http_log_combined(char *out, const struct http_log_entry *e)
 {
     size_t n = http_log_escape(e->peer, strlen(e->peer), out, 64);
-    memcpy(out + n, " - - ", 5);
-    n += 5;
+    memcpy(out + n, " - ", 3);
+    n += 3;
+    n += user_field(out + n, e->user);
+    out[n++] = ' ';
     n += format_log_time(e->now, out + n);
     out[n++] = ' ';
     n += quoted(out + n, e->request_line, 4000);

@@ -202,6 +202,14 @@ void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int statu
     respond_error(r, rc, status, now);
 }
 
+void http_reply_error_fields(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *fields,
+                             size_t len, time_t now)
+{
+    if (rc->site)
+        site_prefix(r, rc);
+    respond_error_with(r, rc, status, fields, len, now);
+}
+
 /* A CORS preflight (Fetch standard, "CORS-preflight request"): the methods
  * duct serves and, echoed, the headers the page wants to send (duct ignores
  * request headers it does not know, so any token is fine), for Max-Age
@@ -231,10 +239,13 @@ static int respond_preflight(struct http_reply *r, struct http_reply_ctx *rc, co
     return 1;
 }
 
-void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req, time_t now)
+int http_reply_preflight(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req, time_t now)
 {
-    if (rc->site && rc->site->cors && respond_preflight(r, rc, req, now))
-        return;
+    return rc->site && rc->site->cors && respond_preflight(r, rc, req, now);
+}
+
+void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now)
+{
     struct http_head h;
     begin_head(r, rc, &h, 204, now);
     http_head_field_str(&h, "Allow", ALLOW_METHODS);
@@ -344,7 +355,7 @@ static void content_range_field(struct http_head *h, const struct http_range *ra
 
 static void body_from(struct http_reply *r, uint64_t offset, uint64_t len)
 {
-    if (r->res.fd >= 0) {
+    if (r->res.fd >= 0 && !(r->res.flags & HTTP_RES_SHARED)) {
         r->out.file_fd = r->res.fd;
         r->out.file_offset = offset;
         r->out.file_len = len;
@@ -559,6 +570,16 @@ static void respond_resource(struct http_reply *r, struct http_reply_ctx *rc, co
         respond_ranges_or_full(r, rc, req, &v, now);
 }
 
+/* The codings the client takes, and whether it asks for a range (which
+ * only a GET can: RFC 9110 §14.2). */
+static unsigned accept_of(const struct http_reply *r, const struct http_request *req)
+{
+    unsigned accept = http_accept_encoding(req);
+    if (!r->head_only && http_find_header(req, "range"))
+        accept |= HTTP_ACCEPT_RANGE;
+    return accept;
+}
+
 /* Resolves prefix + rel + suffix (the prefix being "/host" under --vhosts)
  * into r->res through the handler. */
 static void lookup(struct http_reply *r, struct http_reply_ctx *rc, const char *rel, size_t rel_len,
@@ -600,7 +621,7 @@ static size_t resolve_site(struct http_reply *r, struct http_reply_ctx *rc, cons
                            const char *path, size_t len)
 {
     const struct http_site *site = rc->site;
-    unsigned accept = http_accept_encoding(req);
+    unsigned accept = accept_of(r, req);
     site_prefix(r, rc);
     lookup(r, rc, path, len, "", accept);
     if (site->try_html && r->res.status == 200 && !(r->res.flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
@@ -645,7 +666,7 @@ void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const 
     else if (rc->site)
         clean = resolve_site(r, rc, req, path, (size_t)len);
     else
-        rc->handler.resolve(rc->handler.ctx, path, (size_t)len, http_accept_encoding(req), &r->res);
+        rc->handler.resolve(rc->handler.ctx, path, (size_t)len, accept_of(r, req), &r->res);
     if (r->res.flags & HTTP_RES_PENDING)
         return; /* the caller waits, then asks again */
     if (r->res.status == 200 && !clean) {

@@ -41,7 +41,8 @@ struct http_resource {
     time_t mtime;             /* Last-Modified */
     uint64_t etag_id;         /* the file's identity (inode); the ETag itself is mtime-size, so replicas agree */
     const char *content_type; /* lives as long as the handler */
-    const char *encoding;     /* Content-Encoding of a precompressed sibling ("br", "gzip"), else NULL */
+    const char *encoding;     /* Content-Encoding of a precompressed sibling or a variant compressed on
+                                 the fly ("zstd", "br", "gzip"), else NULL */
     unsigned flags;           /* HTTP_RES_* */
     void *handle;             /* the handler's own, for release */
 };
@@ -51,6 +52,10 @@ enum {
     HTTP_RES_GENERATED = 2, /* made by the handler (a listing): no validators, no ranges */
     HTTP_RES_PENDING = 4,   /* not ready yet: fd becomes readable when it is, then the handler's
                                resume fills the rest (a listing being built elsewhere) */
+    HTTP_RES_SHARED = 8,    /* the body is data, which the handler shares between responses (a
+                               variant compressed on the fly) and holds through handle; fd, when
+                               >= 0, is the file it was made from, kept for a cache to check that
+                               it did not change, never sent */
 };
 
 struct http_handler {
@@ -144,10 +149,18 @@ void http_reply_init(struct http_reply *r);
  * for 405. */
 void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int status, time_t now);
 
-/* Plans the answer to OPTIONS: 204 with Allow; with --cors, a CORS preflight
- * (Origin and Access-Control-Request-Method) gets the Access-Control-Allow-*
- * fields too. */
-void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req, time_t now);
+/* The same with extra field lines (each ending in CRLF), such as a 401's
+ * WWW-Authenticate. */
+void http_reply_error_fields(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *fields,
+                             size_t len, time_t now);
+
+/* Plans the answer to OPTIONS: 204 with Allow. */
+void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now);
+
+/* With --cors, plans the answer to a CORS preflight (an OPTIONS with Origin
+ * and Access-Control-Request-Method): 204 with the Access-Control-Allow-*
+ * fields. Returns 0, planning nothing, for any other request. */
+int http_reply_preflight(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req, time_t now);
 
 /* Plans the answer to a GET or HEAD of target (origin-form, query included):
  * normalises its path, resolves it through rc->handler and answers with the

@@ -36,6 +36,20 @@ static void usage(FILE *out)
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "      --list-max N        entries a listing shows at most; a note counts the rest\n"
                  "                          (default 10000)\n"
+                 "      --compress on|off   compress text on the fly with zstd, br or gzip, as the\n"
+                 "                          client prefers, when the file has no precompressed\n"
+                 "                          .zst/.br/.gz sibling (default on); compressed once per\n"
+                 "                          version of a file, outside the event loops, kept in memory\n"
+                 "      --compress-types L  media types to compress, comma-separated, type/* for a\n"
+                 "                          whole type (default text/*, JavaScript, JSON, XML, SVG,\n"
+                 "                          WebAssembly)\n"
+                 "      --compress-min B    smallest file compressed, in bytes (default 256)\n"
+                 "      --compress-max B    largest file compressed, in bytes (default 8388608)\n"
+                 "      --compress-cache B  bytes of compressed variants kept (default 67108864)\n"
+                 "      --auth FILE         require HTTP Basic authentication against an htpasswd\n"
+                 "                          file (bcrypt from htpasswd -B, or SHA-512-crypt), read at\n"
+                 "                          start; answers 401 otherwise (default: no authentication)\n"
+                 "      --auth-realm R      the realm the 401 names (default \"duct\")\n"
                  "      --index NAME        a directory's index file; repeat for more, tried in order\n"
                  "                          (default index.html)\n"
                  "\n"
@@ -89,6 +103,13 @@ enum {
     OPT_LIST_DIRS,
     OPT_LIST_MAX,
     OPT_NO_SANDBOX,
+    OPT_COMPRESS,
+    OPT_COMPRESS_TYPES,
+    OPT_COMPRESS_MIN,
+    OPT_COMPRESS_MAX,
+    OPT_COMPRESS_CACHE,
+    OPT_AUTH,
+    OPT_AUTH_REALM,
 };
 
 static const struct option serve_options[] = {
@@ -110,6 +131,13 @@ static const struct option serve_options[] = {
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {"list-max", required_argument, NULL, OPT_LIST_MAX},
     {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
+    {"compress-types", required_argument, NULL, OPT_COMPRESS_TYPES},
+    {"compress-min", required_argument, NULL, OPT_COMPRESS_MIN},
+    {"compress-max", required_argument, NULL, OPT_COMPRESS_MAX},
+    {"compress-cache", required_argument, NULL, OPT_COMPRESS_CACHE},
+    {"auth", required_argument, NULL, OPT_AUTH},
+    {"auth-realm", required_argument, NULL, OPT_AUTH_REALM},
     SERVE_SITE_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -133,6 +161,57 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->max_age = -1;
     cfg->list_max = 10000;
     cfg->sandbox = 1;
+    cfg->compress = 1;
+    cfg->compress_min = 256;
+    cfg->compress_max = 8 << 20;
+    cfg->compress_cache = 64 << 20;
+    cfg->auth_realm = "duct";
+}
+
+/* The flags of compression on the fly and authentication. Returns 0, or 2
+ * for a usage error. */
+static int set_site_option(struct serve_config *cfg, int opt, const char *arg)
+{
+    char err[256];
+    long long v;
+    switch (opt) {
+    case OPT_COMPRESS:
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            fprintf(stderr, "duct serve: --compress wants on or off, not \"%s\"\n", arg);
+            return 2;
+        }
+        cfg->compress = arg[1] == 'n';
+        return 0;
+    case OPT_COMPRESS_TYPES:
+        if (compress_types_check(arg, err, sizeof err) != 0) {
+            fprintf(stderr, "duct serve: %s\n", err);
+            return 2;
+        }
+        cfg->compress_types = arg;
+        return 0;
+    case OPT_COMPRESS_MIN:
+    case OPT_COMPRESS_MAX:
+        if (parse_count(opt == OPT_COMPRESS_MIN ? "--compress-min" : "--compress-max", arg, 0, 1LL << 30, &v) != 0)
+            return 2;
+        *(opt == OPT_COMPRESS_MIN ? &cfg->compress_min : &cfg->compress_max) = (uint64_t)v;
+        return 0;
+    case OPT_COMPRESS_CACHE:
+        if (parse_count("--compress-cache", arg, 0, 1LL << 40, &v) != 0)
+            return 2;
+        cfg->compress_cache = (size_t)v;
+        return 0;
+    case OPT_AUTH:
+        cfg->auth_file = arg;
+        return 0;
+    default:
+        for (const unsigned char *c = (const unsigned char *)arg; *c; c++)
+            if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\') {
+                fprintf(stderr, "duct serve: --auth-realm takes no control character, '\"' or '\\'\n");
+                return 2;
+            }
+        cfg->auth_realm = arg;
+        return 0;
+    }
 }
 
 static int add_listen(struct serve_config *cfg, const char *text)
@@ -244,6 +323,8 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
         default:
             if (serve_site_is_option(opt))
                 status = serve_site_option(cfg, opt, optarg, argc, argv, &optind);
+            else if (opt >= OPT_COMPRESS)
+                status = set_site_option(cfg, opt, optarg);
             else
                 status = set_number(cfg, opt, optarg);
             break;
@@ -258,6 +339,10 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
     int site_status = serve_site_finish(cfg, optind < argc ? argv[optind] : NULL);
     if (site_status)
         return site_status;
+    if (cfg->compress_min > cfg->compress_max) {
+        fprintf(stderr, "duct serve: --compress-min is above --compress-max\n");
+        return 2;
+    }
     if (cfg->listen_count == 0)
         return add_listen(cfg, "127.0.0.1:8080");
     return 0;

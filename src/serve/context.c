@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "serve/auth.h"
+
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
     memset(ctx, 0, offsetof(struct serve_ctx, log));
@@ -24,6 +26,8 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
         ctx->http.reply.site = &srv->cfg->site;
     ctx->http.log_host = srv->cfg->site.vhosts;
     ctx->log.vhost = srv->cfg->site.vhosts;
+    if (srv->auth)
+        ctx->http.auth = (struct http_auth){auth_check, srv->auth, auth_challenge(srv->auth)};
     return 0;
 }
 

@@ -10,11 +10,15 @@
 
 #define SLOTS 512 /* direct-mapped by path hash; a collision replaces */
 #define KEY_MAX 240
+/* In a resource handed out from an entry: its handle is the entry. (A
+ * compressed variant that could not be kept has the handler's own handle.) */
+#define HELD_HERE (1u << 31)
 
 struct cached_file {
     struct http_resource res; /* status 200, fd owned by the entry */
     time_t second;            /* valid while the clock shows this second */
     long mtime_nsec;          /* with res.mtime, tells a rewritten file */
+    uint64_t file_size;       /* the file's, which a compressed variant's res.size is not */
     int refs;                 /* responses still sending from res.fd */
     int evicted;              /* out of its slot: freed when refs drops to 0 */
     unsigned accept;          /* the codings the client took: they may choose a sibling */
@@ -53,22 +57,26 @@ static void hand_out(struct cached_file *e, struct http_resource *res)
     e->refs++;
     *res = e->res;
     res->handle = e;
+    res->flags |= HELD_HERE;
 }
 
 /* Keeps a freshly opened file for the rest of this second. */
 static void remember(struct file_cache *cache, size_t slot, const char *path, size_t len, unsigned accept,
-                     time_t now, struct http_resource *res)
+                     time_t now, struct http_resource *res, void *handler_own)
 {
     struct cached_file *e = malloc(sizeof *e);
     if (!e)
         return; /* uncached: res->handle stays NULL and release closes it */
     struct stat st;
-    if (fstat(res->fd, &st) != 0 || st.st_mtim.tv_sec != res->mtime) {
+    if (fstat(res->fd, &st) != 0 || st.st_mtim.tv_sec != res->mtime ||
+        (!(res->flags & HTTP_RES_SHARED) && (uint64_t)st.st_size != res->size)) {
         free(e);
         return;
     }
     e->res = *res;
+    e->res.handle = handler_own;
     e->mtime_nsec = st.st_mtim.tv_nsec;
+    e->file_size = (uint64_t)st.st_size;
     e->second = now;
     e->refs = 0;
     e->evicted = 0;
@@ -89,7 +97,7 @@ static void remember(struct file_cache *cache, size_t slot, const char *path, si
 static int unchanged(const struct cached_file *e)
 {
     struct stat st;
-    return fstat(e->res.fd, &st) == 0 && st.st_nlink > 0 && (uint64_t)st.st_size == e->res.size &&
+    return fstat(e->res.fd, &st) == 0 && st.st_nlink > 0 && (uint64_t)st.st_size == e->file_size &&
            st.st_mtim.tv_sec == e->res.mtime && st.st_mtim.tv_nsec == e->mtime_nsec;
 }
 
@@ -118,16 +126,19 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
     cache->base.resolve(cache->base.ctx, path, len, accept, res);
     if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))
         return; /* a listing: never cached here, and its handle is the handler's */
+    void *handler_own = res->handle; /* a compressed variant's reference */
     res->handle = NULL;
     if (res->status == 200 && res->fd >= 0 && len <= KEY_MAX)
-        remember(cache, slot, path, len, accept, now, res);
+        remember(cache, slot, path, len, accept, now, res, handler_own);
+    if (!res->handle)
+        res->handle = handler_own; /* not cached: the handler's release takes it back */
 }
 
 static void release(void *ctx, struct http_resource *res)
 {
     struct file_cache *cache = ctx;
     struct cached_file *e = res->handle;
-    if (!e || (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
+    if (!(res->flags & HELD_HERE)) {
         cache->base.release(cache->base.ctx, res);
         return;
     }

@@ -102,15 +102,17 @@ static const char *resolve_index(struct files *files, int dir_fd, const struct s
     return name;
 }
 
-/* Precompressed siblings in the server's order of preference. */
+/* Precompressed siblings, one per coding the server knows. */
 static const struct sibling {
     const char *suffix;
-    const char *coding;
-    unsigned accept;
+    unsigned coding;
 } siblings[] = {
-    {".br", "br", HTTP_ACCEPT_BR},
-    {".gz", "gzip", HTTP_ACCEPT_GZIP},
+    {".zst", HTTP_ACCEPT_ZSTD},
+    {".br", HTTP_ACCEPT_BR},
+    {".gz", HTTP_ACCEPT_GZIP},
 };
+
+#define SIBLINGS (sizeof siblings / sizeof siblings[0])
 
 static int ends_with(const char *s, size_t len, const char *suffix)
 {
@@ -137,33 +139,48 @@ static int open_sibling(int root, const char *path, size_t path_len, const char 
     return fd;
 }
 
-/* "file.br" or "file.gz" next to a file stands in for it when the client
- * takes that coding; it keeps the file's Content-Type. Any sibling makes
- * every answer about the file vary by Accept-Encoding. A request for
- * "file.gz" itself gets that file as it is. */
+/* "file.zst", "file.br" or "file.gz" next to a file stands in for it when
+ * the client takes that coding (the one it prefers among those present);
+ * it keeps the file's Content-Type. Any sibling makes every answer about the
+ * file vary by Accept-Encoding. A request for "file.gz" itself gets that
+ * file as it is. */
 static void choose_sibling(int root, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
 {
-    if (ends_with(path, path_len, ".br") || ends_with(path, path_len, ".gz"))
-        return;
-    int prefer_gzip = (accept & HTTP_ACCEPT_PREFER_GZIP) != 0;
-    for (int k = 0; k < 2; k++) {
-        const struct sibling *sib = &siblings[prefer_gzip ? 1 - k : k];
-        struct stat st;
-        int fd = open_sibling(root, path, path_len, sib->suffix, &st);
-        if (fd < 0)
-            continue;
+    int fds[SIBLINGS];
+    struct stat sts[SIBLINGS];
+    unsigned present = 0;
+    for (size_t k = 0; k < SIBLINGS; k++)
+        if (ends_with(path, path_len, siblings[k].suffix))
+            return;
+    for (size_t k = 0; k < SIBLINGS; k++) {
+        fds[k] = open_sibling(root, path, path_len, siblings[k].suffix, &sts[k]);
+        if (fds[k] >= 0)
+            present |= siblings[k].coding;
+    }
+    if (present)
         res->flags |= HTTP_RES_VARY;
-        if (!(accept & sib->accept) || res->encoding) {
-            close(fd);
+    unsigned chosen = http_accept_pick(accept, present);
+    for (size_t k = 0; k < SIBLINGS; k++) {
+        if (fds[k] < 0)
+            continue;
+        if (siblings[k].coding != chosen) {
+            close(fds[k]);
             continue;
         }
         close(res->fd);
-        res->fd = fd;
-        res->size = (uint64_t)st.st_size;
-        res->mtime = st.st_mtime;
-        res->etag_id = (uint64_t)st.st_ino;
-        res->encoding = sib->coding;
+        res->fd = fds[k];
+        res->size = (uint64_t)sts[k].st_size;
+        res->mtime = sts[k].st_mtime;
+        res->etag_id = (uint64_t)sts[k].st_ino;
+        res->encoding = http_accept_name(chosen);
     }
+}
+
+/* With no sibling, a compressible file may be sent compressed on the fly. */
+static void offer_compression(const struct files *files, unsigned accept, struct http_resource *res)
+{
+    if (files->compress && res->status == 200 && !(res->flags & HTTP_RES_VARY))
+        compress_offer(files->compress, res, accept);
 }
 
 /* A directory's index may have siblings too ("index.html.gz"). */
@@ -200,6 +217,7 @@ static void resolve_in(struct files *files, int root, const char *path, size_t p
         if (path[path_len - 1] == '/') {
             const char *index = resolve_index(files, fd, &st, path, path_len, res);
             choose_index_sibling(root, path, path_len, index, accept, res);
+            offer_compression(files, accept, res);
             return;
         }
         close(fd);
@@ -214,6 +232,7 @@ static void resolve_in(struct files *files, int root, const char *path, size_t p
     }
     fill_from_stat(res, fd, &st, files, path, path_len);
     choose_sibling(root, path, path_len, accept, res);
+    offer_compression(files, accept, res);
 }
 
 /* The folder of a host below the --vhosts root, or of "_default"; -1 when
@@ -294,6 +313,10 @@ static void resolve_demo(void *ctx, const char *path, size_t path_len, unsigned 
 static void release(void *ctx, struct http_resource *res)
 {
     struct files *files = ctx;
+    if (res->flags & HTTP_RES_SHARED) {
+        compress_put(files->compress, res);
+        return;
+    }
     if (res->flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING)) {
         listing_cache_put(files->listings, res);
         return;
@@ -373,6 +396,7 @@ int files_open(struct files *files, const char *dir, char *err, size_t errlen)
     files->root_fd = -1;
     files->started = time(NULL);
     files->listings = NULL;
+    files->compress = NULL;
     if (build_mime_table(files, err, errlen) != 0)
         return -1;
     if (!dir)
@@ -404,10 +428,23 @@ void files_close(struct files *files)
     files->mime = NULL;
     listing_cache_free(files->listings);
     files->listings = NULL;
+    compress_cache_free(files->compress);
+    files->compress = NULL;
 }
 
 int files_list_dirs(struct files *files, size_t list_max)
 {
     files->listings = listing_cache_new(list_max);
     return files->listings ? 0 : -1;
+}
+
+int files_compress(struct files *files, const struct compress_settings *settings)
+{
+    files->compress = compress_cache_new(settings);
+    return files->compress ? 0 : -1;
+}
+
+int files_start(struct files *files)
+{
+    return files->compress ? compress_cache_start(files->compress) : 0;
 }

@@ -8,6 +8,7 @@
 
 #include "http/conn.h"
 #include "http/mime.h"
+#include "serve/compress.h"
 #include "serve/listing_cache.h"
 
 struct files {
@@ -20,6 +21,7 @@ struct files {
     int index_count;
     int vhosts; /* --vhosts: a path's first segment names the host's folder under the root,
                    and a host with no folder is served from "_default" */
+    struct compress_cache *compress; /* --compress on: text compressed on the fly; NULL: off */
 };
 
 /* Opens dir (NULL: the demo site) and builds the MIME table, extended by
@@ -30,6 +32,14 @@ void files_close(struct files *files);
 /* Turns listings on (--list-dirs), each of at most list_max entries. 0, or -1
  * when out of memory. */
 int files_list_dirs(struct files *files, size_t list_max);
+
+/* Turns compression on the fly on (--compress on). 0, or -1 when out of
+ * memory. */
+int files_compress(struct files *files, const struct compress_settings *settings);
+
+/* Starts what runs beside the workers (the compressor), once the process is
+ * confined and the stop signals blocked. 0, or -1. */
+int files_start(struct files *files);
 
 /* The handler that http_conn calls; shared by all workers (it holds no
  * per-request state). */

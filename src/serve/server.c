@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "net/sock.h"
+#include "serve/auth.h"
 #include "serve/engine.h"
 #include "serve/log.h"
 #include "serve/sandbox.h"
@@ -181,8 +182,36 @@ static int confine(struct server *srv)
     return -1;
 }
 
+static int is_loopback(const struct net_addr *addr)
+{
+    if (addr->family == AF_UNIX)
+        return 1;
+    if (addr->family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&addr->sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&addr->sa;
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+}
+
+/* Basic credentials are a password in base64: readable by anyone on the
+ * path unless the connection is encrypted or never leaves the host. */
+static void warn_auth_exposed(const struct server *srv)
+{
+    for (int i = 0; i < srv->cfg->listen_count && srv->auth; i++) {
+        char text[NET_ADDR_TEXT_MAX];
+        if (is_loopback(&srv->cfg->listen[i]))
+            continue;
+        net_addr_format(&srv->cfg->listen[i], text, sizeof text);
+        log_error("warning: --auth on %s, which is not TLS and not loopback: passwords cross the network "
+                  "readable by anyone on the path",
+                  text);
+    }
+}
+
 static void announce(const struct server *srv)
 {
+    warn_auth_exposed(srv);
     for (int i = 0; i < srv->cfg->listen_count && !srv->cfg->quiet; i++) {
         struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->listen[i].family};
         char text[NET_ADDR_TEXT_MAX];
@@ -268,6 +297,21 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
         log_error("out of memory for the listing cache");
         return -1;
     }
+    if (srv->proto->uses_files && cfg->compress && cfg->dir) {
+        struct compress_settings cs = {cfg->compress_types ? cfg->compress_types : COMPRESS_DEFAULT_TYPES,
+                                       cfg->compress_min, cfg->compress_max, cfg->compress_cache};
+        if (files_compress(&srv->files, &cs) != 0) {
+            log_error("out of memory for the compression cache");
+            return -1;
+        }
+    }
+    if (srv->proto->uses_files && cfg->auth_file) {
+        srv->auth = auth_load(cfg->auth_file, cfg->auth_realm, err, sizeof err);
+        if (!srv->auth) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
     srv->access_fd = access_log_open(cfg->access_log);
     if (srv->access_fd == -1) {
         log_error("cannot open access log %s: %s", cfg->access_log, strerror(errno));
@@ -287,7 +331,8 @@ int serve_run(const struct serve_config *cfg)
     static struct server srv;
     sigset_t stop_signals;
     int status = 1;
-    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0)
+    if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0 ||
+        files_start(&srv.files) != 0)
         goto out;
     if (srv.model->start(&srv) != 0) {
         srv.model->stop(&srv);
@@ -314,5 +359,7 @@ out:
     if (srv.access_fd > STDERR_FILENO)
         close(srv.access_fd);
     files_close(&srv.files);
+    auth_free(srv.auth);
+    srv.auth = NULL;
     return status;
 }

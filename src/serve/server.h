@@ -36,6 +36,13 @@ struct serve_config {
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
     int list_dirs;       /* HTML listings of directories without index.html */
     size_t list_max;     /* entries a listing shows at most; a note counts the others */
+    int compress;        /* --compress on (the default): text compressed on the fly */
+    const char *compress_types; /* media types compressed; NULL: COMPRESS_DEFAULT_TYPES */
+    uint64_t compress_min;      /* smaller files are sent as they are */
+    uint64_t compress_max;      /* larger ones too */
+    size_t compress_cache;      /* bytes of compressed variants kept */
+    const char *auth_file;      /* --auth: htpasswd file; NULL: no authentication */
+    const char *auth_realm;     /* --auth-realm */
     int sandbox;         /* confine the process once set up (serve/sandbox.h); 0: --no-sandbox,
                           * and duct cat's echo server, which reads no files */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
@@ -70,6 +77,7 @@ struct server {
     const struct serve_model *model;
     const struct serve_proto *proto; /* never NULL */
     struct files files;
+    struct auth *auth;    /* --auth, or NULL */
     int access_fd;        /* -1: no access log */
     int max_fds;          /* the descriptor limit after raising it */
     int listen_fd[SERVE_MAX_WORKERS][SERVE_MAX_LISTEN]; /* worker w's listener for address i */

@@ -107,6 +107,29 @@ def cors_and_preflight(srv):
                                                                    out), "curl's preflight: %s" % short(out))
 
 
+@TESTS.case(models=("epoll", "thread", "uring"))
+def cors_preflight_needs_no_credentials(srv):
+    htpasswd = need_program("htpasswd")
+    pw = os.path.join(srv.workdir, "htpasswd")
+    status, _, err = run_text([htpasswd, "-b", "-c", "-B", "-C", "4", pw, "ann", "secret"], timeout=20)
+    check_eq(status, 0, "htpasswd: %s" % short(err))
+    srv.start("--auth", pw, "--cors", "http://app.test", "--error-page", "401=/style.css")
+    pre = get(srv, "/index.html", method="OPTIONS", headers=[
+        ("Origin", "http://app.test"), ("Access-Control-Request-Method", "GET"),
+        ("Access-Control-Request-Headers", "authorization")])
+    check_eq((pre.status, pre.header("access-control-allow-headers")), (204, "authorization"),
+             "a preflight is answered without credentials")
+    plain = get(srv, "/index.html", method="OPTIONS")
+    check_eq(plain.status, 401, "a plain OPTIONS still needs them")
+    denied = get(srv, "/index.html", headers=[("Origin", "http://app.test")])
+    check_eq((denied.status, denied.header("access-control-allow-origin")), (401, "http://app.test"),
+             "a 401 tells its status across origins")
+    check(denied.header("www-authenticate") is not None and denied.body == STYLE,
+          "the 401 keeps its challenge and takes the error page: %r" % denied)
+    ok = get(srv, "/index.html", headers=[("Authorization", "Basic YW5uOnNlY3JldA==")])
+    check_eq((ok.status, ok.body), (200, INDEX), "with credentials")
+
+
 @TESTS.case(models=("epoll", "fork", "uring"))
 def cors_named_origin(srv):
     srv.start("--cors", "https://app.example")

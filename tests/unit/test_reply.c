@@ -145,7 +145,7 @@ static void test_error_framing(void)
     /* HTTP/1.0 keeps the connection only when told (RFC 9112 §9.3). */
     env.r.keep_alive = 1;
     env.r.http10 = 1;
-    http_reply_options(&env.r, &env.rc, &env.req, NOW);
+    http_reply_options(&env.r, &env.rc, NOW);
     CHECK(head_is(&env.r, "HTTP/1.1 204 No Content\r\nServer: duct\r\nDate: " NOW_DATE "\r\n"
                           "Allow: GET, HEAD, OPTIONS\r\nConnection: keep-alive\r\n\r\n"));
     CHECK_EQ_INT(env.r.status, 204);

@@ -212,8 +212,10 @@ static void answer(struct env *env, const char *head)
     CHECK_EQ_INT(http_request_interpret(&env->req, &env->info), 0);
     env->r.head_only = env->info.method == HTTP_METHOD_HEAD;
     env->r.host = env->info.host;
-    if (env->info.method == HTTP_METHOD_OPTIONS)
-        http_reply_options(&env->r, &env->rc, &env->req, NOW);
+    if (env->info.method == HTTP_METHOD_OPTIONS && !http_reply_preflight(&env->r, &env->rc, &env->req, NOW))
+        http_reply_options(&env->r, &env->rc, NOW);
+    else if (env->info.method == HTTP_METHOD_OPTIONS)
+        ;
     else
         http_reply_resource(&env->r, &env->rc, &env->req, env->info.path, NOW);
 }
