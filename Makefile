@@ -81,8 +81,8 @@ test: $(BIN) $(UNIT_BIN)
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-# The HTTP core, and the clients' URL readers (pure: no I/O, no allocation).
-FUZZ_LIB := $(filter src/http/%,$(LIB_SRC)) src/get/url.c src/bench/url.c
+# The HTTP core, the clients' URL readers and the PROXY header parser (pure: no I/O, no allocation).
+FUZZ_LIB := $(filter src/http/%,$(LIB_SRC)) src/get/url.c src/bench/url.c src/net/proxy.c
 FUZZ_SECONDS ?= 20
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)

@@ -102,15 +102,17 @@ size_t http_log_combined(char *out, const struct http_log_entry *e)
     out[n++] = ' ';
     n += format_log_time(e->now, out + n);
     out[n++] = ' ';
-    n += quoted(out + n, e->request_line, 4000);
+    /* The cuts keep every line below HTTP_LOG_READER_MAX (GoAccess reads
+     * 4096-byte lines): the request line, then the client's two headers. */
+    n += quoted(out + n, e->request_line, 2000);
     out[n++] = ' ';
     n += http_u64_to_dec((uint64_t)e->status, out + n);
     out[n++] = ' ';
     n += http_u64_to_dec(e->body_bytes, out + n);
     out[n++] = ' ';
-    n += quoted(out + n, e->referer, 1800);
+    n += quoted(out + n, e->referer, 800);
     out[n++] = ' ';
-    n += quoted(out + n, e->user_agent, 1800);
+    n += quoted(out + n, e->user_agent, 1000);
     out[n++] = '\n';
     return n;
 }
@@ -121,6 +123,8 @@ size_t http_log_vhost_combined(char *out, const struct http_log_entry *e)
     size_t n = http_site_host(e->host.ptr, e->host.len, host);
     if (n == 0)
         host[n++] = '-';
+    if (n > HTTP_LOG_VHOST_MAX)
+        n = HTTP_LOG_VHOST_MAX; /* the line stays within what GoAccess reads */
     memcpy(out, host, n);
     out[n++] = ':';
     /* The port as the client named it; only digits reach the line. */

@@ -14,16 +14,16 @@ static void *accept_loop(void *arg)
     for (;;) {
         struct sockaddr_storage peer;
         socklen_t peer_len;
-        int listen_fd = blocking_wait_listener(a->srv, a->stop_fd, a->idle ? 1000 : -1);
-        if (listen_fd == -2) {
+        int listener = blocking_wait_listener(a->srv, a->stop_fd, a->idle ? 1000 : -1);
+        if (listener == -2) {
             a->idle(a->model);
             continue;
         }
-        if (listen_fd < 0)
+        if (listener < 0)
             break;
-        int fd = blocking_accept(a->srv, listen_fd, a->stop_fd, &peer, &peer_len);
+        int fd = blocking_accept(a->srv, listener, a->stop_fd, &peer, &peer_len);
         if (fd >= 0)
-            a->hand_over(a->model, fd, &peer, peer_len);
+            a->hand_over(a->model, fd, listener, &peer, peer_len);
     }
     return NULL;
 }

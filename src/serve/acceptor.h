@@ -13,7 +13,7 @@ struct acceptor {
     struct server *srv;
     /* Takes ownership of fd and of its --max-conns slot (blocking_serve or
      * blocking_refuse gives it back). */
-    void (*hand_over)(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len);
+    void (*hand_over)(void *model, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len);
     void *model;
     /* Optional: called at least once a second while no connection comes, for
      * a model whose accept thread also serves (the iterative model's

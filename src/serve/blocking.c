@@ -114,14 +114,14 @@ static void notice_stop(struct blocking_worker *bw, void *c, time_t now, int64_t
     /* A thread waiting on a slow client sees the stop up to a slice late:
      * its deadline still runs from the stop itself. */
     engine_begin_drain(&bw->ew, bw->set && bw->set->stopping ? bw->set->stop_ms : now_ms);
-    bw->ew.proto->drain(c, now);
+    engine_proto_of(c)->drain(c, now);
 }
 
 /* The response waits for work done elsewhere (a listing being built by
  * another thread): this thread waits for it like for its socket. */
 static enum io_result wait_for_work(struct blocking_worker *bw, void *c, time_t now, int64_t until_ms)
 {
-    const struct serve_proto *p = bw->ew.proto;
+    const struct serve_proto *p = engine_proto_of(c);
     if (!wait_ready(bw, p->wait_fd(c), POLLIN, until_ms))
         return IO_AGAIN;
     p->resume(c, now); /* stays waiting when the wake-up was a stop asked for instead */
@@ -135,7 +135,7 @@ static enum io_result wait_for_work(struct blocking_worker *bw, void *c, time_t 
 static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c, uint8_t *phase, int64_t *since_ms,
                                     int park)
 {
-    const struct serve_proto *p = bw->ew.proto;
+    const struct serve_proto *p = engine_proto_of(c);
     int progressed = 0;
     for (;;) {
         time_t now = serve_clock();
@@ -189,7 +189,8 @@ static void linger(struct blocking_worker *bw, int fd)
         ;
 }
 
-void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+void blocking_serve(struct blocking_worker *bw, int fd, int listener, const struct sockaddr_storage *peer,
+                    socklen_t peer_len)
 {
     struct engine_peer from;
     if (net_set_nonblock(fd, 1) != 0)
@@ -197,7 +198,7 @@ void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_st
     net_set_nodelay(fd);
     engine_peer_set(&from, (const struct sockaddr *)peer, peer_len);
     bw->ew.stats.accepted++;
-    void *c = engine_attach(&bw->ew, &from, serve_clock());
+    void *c = engine_attach(&bw->ew, (unsigned)listener, &from, serve_clock());
     enum engine_close why = ENGINE_CLOSE_NO_MEMORY;
     if (c) {
         uint8_t phase = ENGINE_PHASE_HEAD;
@@ -218,7 +219,7 @@ void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_st
 
 int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec)
 {
-    const struct serve_proto *p = bw->ew.proto;
+    const struct serve_proto *p = engine_proto(&bw->ew, ec);
     int64_t now_ms = timer_clock_ms();
     void *c = ec->proto;
     enum engine_close why = ENGINE_CLOSE_NO_MEMORY;
@@ -230,13 +231,13 @@ int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec)
         why = ENGINE_CLOSE_HEADER_TIMEOUT;
         goto close;
     }
-    if (!c && !(c = ec->proto = engine_attach(&bw->ew, &ec->peer, serve_clock())))
+    if (!c && !(c = ec->proto = engine_attach(&bw->ew, ec->listener, &ec->peer, serve_clock())))
         goto close;
     why = serve_loop(bw, ec->fd, c, &ec->phase, &ec->since_ms, 1);
     if (bw->ew.ctx.log.len)
         access_log_flush(&bw->ew.ctx.log);
     if (why == ENGINE_CLOSE_COUNT) {
-        if (p->idle(c)) {
+        if (serve_proto_releasable(p, c)) {
             engine_detach(&bw->ew, c);
             ec->proto = NULL;
         }
@@ -271,15 +272,15 @@ int blocking_wait_listener(struct server *srv, int stop_fd, int timeout_ms)
             return -1;
         for (int i = 0; i < n; i++)
             if (fds[i].revents)
-                return fds[i].fd;
+                return i;
     }
 }
 
-int blocking_accept(struct server *srv, int listen_fd, int stop_fd, struct sockaddr_storage *peer,
+int blocking_accept(struct server *srv, int listener, int stop_fd, struct sockaddr_storage *peer,
                     socklen_t *peer_len)
 {
     *peer_len = sizeof *peer;
-    int fd = net_accept(listen_fd, 0, peer, peer_len);
+    int fd = net_accept(srv->listen_fd[0][listener], 0, peer, peer_len);
     if (fd < 0) {
         if (engine_accept_failed(errno) == ENGINE_ACCEPT_PAUSE) {
             struct pollfd stop = {.fd = stop_fd, .events = POLLIN};
@@ -288,14 +289,14 @@ int blocking_accept(struct server *srv, int listen_fd, int stop_fd, struct socka
         return -1;
     }
     if (!engine_admit(srv)) {
-        engine_refuse(srv, fd);
+        engine_refuse(srv, fd, (unsigned)listener);
         return -1;
     }
     return fd;
 }
 
-void blocking_refuse(struct server *srv, int fd)
+void blocking_refuse(struct server *srv, int fd, int listener)
 {
     engine_leave(srv);
-    engine_refuse(srv, fd);
+    engine_refuse(srv, fd, (unsigned)listener);
 }

@@ -43,8 +43,10 @@ void blocking_set_destroy(struct blocking_set *set);
 /* Ends reading on every connection in the set, and on those added later. */
 void blocking_set_stop(struct blocking_set *set);
 
-/* Serves fd to its end and closes it, giving back its --max-conns slot. */
-void blocking_serve(struct blocking_worker *bw, int fd, const struct sockaddr_storage *peer, socklen_t peer_len);
+/* Serves fd, accepted on listener, to its end and closes it, giving back
+ * its --max-conns slot. */
+void blocking_serve(struct blocking_worker *bw, int fd, int listener, const struct sockaddr_storage *peer,
+                    socklen_t peer_len);
 
 /* One turn of a connection the pool model's poll set found readable:
  * reads what has arrived and serves every response it completes with
@@ -56,19 +58,19 @@ int blocking_turn(struct blocking_worker *bw, struct engine_conn *ec);
 
 /* Waits until one of srv's listeners (this is worker 0's set) has a
  * connection, or stop_fd is readable, or timeout_ms passes (-1: no limit).
- * Returns the listener, -1 on stop, or -2 when the time passed. */
+ * Returns the listener's index, -1 on stop, or -2 when the time passed. */
 int blocking_wait_listener(struct server *srv, int stop_fd, int timeout_ms);
 
-/* Accepts one connection from listen_fd and admits it against --max-conns
+/* Accepts one connection from the listener and admits it against --max-conns
  * (a connection over the limit is refused with the engine's 503). Returns
  * the descriptor, which owns a slot until blocking_serve or
  * blocking_refuse ends it, or -1 (nothing to do; already handled). An
  * accept failure that calls for a pause waits on stop_fd for it. */
-int blocking_accept(struct server *srv, int listen_fd, int stop_fd, struct sockaddr_storage *peer,
+int blocking_accept(struct server *srv, int listener, int stop_fd, struct sockaddr_storage *peer,
                     socklen_t *peer_len);
 
 /* Refuses a connection that blocking_accept admitted but no one can serve
  * (no thread, no process): the engine's 503, and the slot given back. */
-void blocking_refuse(struct server *srv, int fd);
+void blocking_refuse(struct server *srv, int fd, int listener);
 
 #endif

@@ -17,7 +17,10 @@ static void usage(FILE *out)
                  "\n"
                  "options:\n"
                  "  -l, --listen ADDR       listen on ADDR; may be repeated (default 127.0.0.1:8080)\n"
-                 "                          ADDR: 127.0.0.1:8080, [::1]:8080, :8080, unix:/path\n"
+                 "                          ADDR: 127.0.0.1:8080, [::1]:8080, :8080, unix:/path;\n"
+                 "                          proxy:ADDR wants a PROXY protocol header (v1 or v2, as\n"
+                 "                          HAProxy's send-proxy sends) first on each connection and\n"
+                 "                          logs the client it names; no valid header: closed\n"
                  "  -m, --model M           concurrency model (default epoll), one of:\n");
     for (int i = 0; serve_models[i]; i++)
         fprintf(out, "                            %-9s %s\n", serve_models[i]->name, serve_models[i]->summary);
@@ -50,6 +53,10 @@ static void usage(FILE *out)
                  "                          file (bcrypt from htpasswd -B, or SHA-512-crypt), read at\n"
                  "                          start; answers 401 otherwise (default: no authentication)\n"
                  "      --auth-realm R      the realm the 401 names (default \"duct\")\n"
+                 "      --status-listen ADDR\n"
+                 "                          serve /healthz (200, or 503 once a stop began) and\n"
+                 "                          /metrics (Prometheus text) on ADDR, a listener of its\n"
+                 "                          own (default: off)\n"
                  "      --index NAME        a directory's index file; repeat for more, tried in order\n"
                  "                          (default index.html)\n"
                  "\n"
@@ -78,7 +85,8 @@ static void usage(FILE *out)
                  "\n"
                  "SIGINT or SIGTERM stops accepting, closes idle connections, finishes responses\n"
                  "in flight and exits 0; what still runs after --drain-timeout is cut (exit 1), and a\n"
-                 "second signal stops at once (exit 1).\n");
+                 "second signal stops at once (exit 1). SIGUSR1 reopens the access log (after\n"
+                 "logrotate renamed it).\n");
 }
 
 /* A whole decimal number in [min, max]; anything else is a usage error. */
@@ -103,6 +111,7 @@ enum {
     OPT_LIST_DIRS,
     OPT_LIST_MAX,
     OPT_NO_SANDBOX,
+    OPT_STATUS_LISTEN,
     OPT_COMPRESS,
     OPT_COMPRESS_TYPES,
     OPT_COMPRESS_MIN,
@@ -138,6 +147,7 @@ static const struct option serve_options[] = {
     {"compress-cache", required_argument, NULL, OPT_COMPRESS_CACHE},
     {"auth", required_argument, NULL, OPT_AUTH},
     {"auth-realm", required_argument, NULL, OPT_AUTH_REALM},
+    {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
     SERVE_SITE_OPTIONS,
     {NULL, 0, NULL, 0},
 };
@@ -217,15 +227,32 @@ static int set_site_option(struct serve_config *cfg, int opt, const char *arg)
 static int add_listen(struct serve_config *cfg, const char *text)
 {
     char err[256];
+    const char *arg = text;
+    struct serve_listen_opts opts = {0};
+    if (strncmp(text, "proxy:", 6) == 0) {
+        opts.proxy = 1;
+        text += 6;
+    }
     if (cfg->listen_count == SERVE_MAX_LISTEN) {
         fprintf(stderr, "duct serve: at most %d --listen addresses\n", SERVE_MAX_LISTEN);
         return 2;
     }
     if (net_addr_parse(text, &cfg->listen[cfg->listen_count], err, sizeof err) != 0) {
-        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", text, err);
+        fprintf(stderr, "duct serve: bad --listen \"%s\": %s\n", arg, err);
         return 1;
     }
-    cfg->listen_count++;
+    cfg->listen_opts[cfg->listen_count++] = opts;
+    return 0;
+}
+
+static int set_status_listen(struct serve_config *cfg, const char *text)
+{
+    char err[256];
+    if (net_addr_parse(text, &cfg->status_listen, err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: bad --status-listen \"%s\": %s\n", text, err);
+        return 1; /* as a bad --listen address */
+    }
+    cfg->status_listen_set = 1;
     return 0;
 }
 
@@ -316,6 +343,9 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
             break;
         case OPT_NO_SANDBOX:
             cfg->sandbox = 0;
+            break;
+        case OPT_STATUS_LISTEN:
+            status = set_status_listen(cfg, optarg);
             break;
         case '?':
             fprintf(stderr, "duct serve: see duct serve --help\n");

@@ -7,6 +7,18 @@
 
 #include "serve/auth.h"
 
+/* Every exchange is counted for /metrics, and logged when there is a log. */
+static void exchange_done(void *opaque, const struct http_log_entry *entry)
+{
+    struct serve_ctx *ctx = opaque;
+    int64_t now_us = metrics_now_us();
+    int64_t *started = ctx->started_us;
+    metrics_count(&ctx->metrics, entry, started && *started ? now_us - *started : 0);
+    if (started)
+        *started = now_us; /* a pipelined request behind this one starts now */
+    access_log_write(&ctx->log, entry);
+}
+
 int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
 {
     memset(ctx, 0, offsetof(struct serve_ctx, log));
@@ -20,8 +32,8 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     }
     http_ctx_init(&ctx->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(ctx->files));
     ctx->http.reply.max_age = srv->cfg->max_age;
-    ctx->http.on_log = srv->access_fd >= 0 ? access_log_write : NULL;
-    ctx->http.log_ctx = &ctx->log;
+    ctx->http.on_log = exchange_done;
+    ctx->http.log_ctx = ctx;
     if (http_site_active(&srv->cfg->site))
         ctx->http.reply.site = &srv->cfg->site;
     ctx->http.log_host = srv->cfg->site.vhosts;

@@ -11,11 +11,17 @@
 #include "serve/clock.h"
 #include "serve/filecache.h"
 #include "serve/log.h"
+#include "serve/metrics.h"
 #include "serve/server.h"
 
 struct serve_ctx {
     struct file_cache *files;
     struct http_ctx http;
+    struct metrics_local metrics; /* folded into the server's totals by engine_tick */
+    /* When the exchange the connection core is working on began (monotonic
+     * us): the protocol adapter points it at its connection's before each
+     * call that may finish an exchange, so the log callback can time it. */
+    int64_t *started_us;
     struct access_log log; /* last: its 64 KiB buffer is touched only by lines written */
 };
 

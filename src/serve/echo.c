@@ -30,9 +30,10 @@ static void echo_update(struct echo_conn *e)
     e->out.data_len = e->end - e->start;
 }
 
-static void echo_init(void *conn, struct serve_ctx *ctx, const char *peer)
+static void echo_init(void *conn, const struct serve_proto *self, struct serve_ctx *ctx, const char *peer)
 {
     struct echo_conn *e = conn;
+    (void)self;
     (void)ctx;
     (void)peer;
     e->state = ECHO_OPEN;

@@ -1,6 +1,7 @@
 #include "serve/engine.h"
 
 #include <arpa/inet.h>
+#include <stdalign.h>
 #include <errno.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -13,13 +14,6 @@
 
 #include "net/addr.h"
 #include "serve/log.h"
-
-/* The server's totals live in shared memory so that forked children can add
- * theirs; every worker adds once, when it ends. */
-struct engine_totals {
-    _Atomic uint64_t accepted;
-    _Atomic uint64_t closes[ENGINE_CLOSE_COUNT];
-};
 
 static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_DONE] = "done",
@@ -35,6 +29,7 @@ static const char *const close_names[ENGINE_CLOSE_COUNT] = {
     [ENGINE_CLOSE_FILE_CHANGED] = "file-changed",
     [ENGINE_CLOSE_STOP] = "stop",
     [ENGINE_CLOSE_DRAIN_CUT] = "drain-cut",
+    [ENGINE_CLOSE_PROXY_HEADER] = "proxy-header",
 };
 
 const char *engine_close_name(enum engine_close why)
@@ -52,10 +47,11 @@ void engine_timeouts_init(struct engine_timeouts *t, const struct serve_config *
     t->ms[ENGINE_PHASE_LINGER] = ENGINE_LINGER_MS;
 }
 
-enum engine_phase engine_phase_of(const struct serve_proto *p, const void *conn)
+enum engine_phase engine_phase_of(const void *conn)
 {
     if (!conn)
         return ENGINE_PHASE_IDLE;
+    const struct serve_proto *p = engine_proto_of(conn);
     enum serve_want want = p->want(conn);
     if (want == SERVE_WANT_WRITE || want == SERVE_WANT_WAIT)
         return ENGINE_PHASE_SEND; /* a response under way, even while its body is being made */
@@ -70,7 +66,7 @@ int64_t engine_deadline(const struct engine_timeouts *t, enum engine_phase phase
 int64_t engine_track(const struct engine_worker *ew, uint8_t *phase, int64_t *since_ms, const void *conn,
                      int64_t now_ms, int progressed)
 {
-    enum engine_phase next = engine_phase_of(ew->proto, conn);
+    enum engine_phase next = engine_phase_of(conn);
     if (next == ENGINE_PHASE_IDLE && *phase == ENGINE_PHASE_HEAD && !progressed)
         next = ENGINE_PHASE_HEAD;
     /* A send's clock runs from its last progress, an idle one's from the
@@ -116,9 +112,9 @@ void engine_leave(struct server *srv)
  * Closing with a request unread would answer with a reset that can destroy
  * the 503 before the client reads it: what has already arrived is read and
  * dropped first, without waiting for more. */
-void engine_refuse(const struct server *srv, int fd)
+void engine_refuse(const struct server *srv, int fd, unsigned listener)
 {
-    const char *busy = srv->proto->refusal;
+    const char *busy = engine_listener_proto(srv, listener)->refusal;
     char scratch[512];
     if (busy && send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
         errno != ECONNRESET && errno != EPIPE)
@@ -167,18 +163,37 @@ int engine_worker_init(struct engine_worker *ew, struct server *srv)
 {
     memset(ew, 0, offsetof(struct engine_worker, ctx)); /* serve_ctx_init does the rest */
     ew->srv = srv;
-    ew->proto = srv->proto;
     engine_timeouts_init(&ew->timeouts, srv->cfg);
     return serve_ctx_init(&ew->ctx, srv);
 }
 
+/* What engine_attach puts before each protocol object, padded so that the
+ * object keeps the strictest alignment. */
+struct obj_head {
+    const struct serve_proto *proto;
+    unsigned listener;
+};
+#define OBJ_HEAD \
+    ((sizeof(struct obj_head) + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t))
+
+static struct obj_head *head_of(const void *conn)
+{
+    return (struct obj_head *)((char *)(uintptr_t)conn - OBJ_HEAD);
+}
+
+const struct serve_proto *engine_proto_of(const void *conn)
+{
+    return head_of(conn)->proto;
+}
+
 static void free_pool(struct engine_worker *ew)
 {
-    while (ew->pool) {
-        void **obj = ew->pool;
-        ew->pool = *obj;
-        free(obj);
-    }
+    for (int i = 0; i < SERVE_MAX_LISTEN; i++)
+        while (ew->pool[i]) {
+            void **obj = ew->pool[i];
+            ew->pool[i] = *obj;
+            free(head_of(obj));
+        }
 }
 
 void engine_trim(struct engine_worker *ew)
@@ -187,17 +202,28 @@ void engine_trim(struct engine_worker *ew)
     serve_ctx_trim(&ew->ctx);
 }
 
+void engine_fold(struct engine_worker *ew)
+{
+    struct engine_totals *t = ew->srv->totals;
+    struct metrics_local *m = &ew->ctx.metrics;
+    if (ew->ctx.files)
+        file_cache_take_counts(ew->ctx.files, &m->v[METRICS_CACHE_HITS], &m->v[METRICS_CACHE_MISSES]);
+    if (t) {
+        if (ew->stats.accepted)
+            atomic_fetch_add(&t->accepted, ew->stats.accepted);
+        for (int i = 0; i < ENGINE_CLOSE_COUNT; i++)
+            if (ew->stats.closes[i])
+                atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
+        metrics_fold(&t->metrics, m);
+    }
+    memset(&ew->stats, 0, sizeof ew->stats);
+}
+
 void engine_worker_destroy(struct engine_worker *ew)
 {
     if (!ew->srv)
         return;
-    struct engine_totals *t = ew->srv->totals;
-    if (t) {
-        atomic_fetch_add(&t->accepted, ew->stats.accepted);
-        for (int i = 0; i < ENGINE_CLOSE_COUNT; i++)
-            atomic_fetch_add(&t->closes[i], ew->stats.closes[i]);
-    }
-    memset(&ew->stats, 0, sizeof ew->stats);
+    engine_fold(ew);
     free_pool(ew);
     serve_ctx_destroy(&ew->ctx);
 }
@@ -207,7 +233,7 @@ void engine_peer_set(struct engine_peer *peer, const struct sockaddr *sa, sockle
     memset(peer, 0, sizeof *peer);
     if (!sa || len < (socklen_t)sizeof(sa_family_t))
         return;
-    peer->family = sa->sa_family;
+    peer->family = (uint8_t)sa->sa_family;
     if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in))
         memcpy(peer->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
     else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6))
@@ -242,26 +268,36 @@ static void peer_text(const struct engine_peer *peer, char *out, size_t cap)
     snprintf(out, cap, "%s", peer->family == AF_UNIX ? "unix" : "-");
 }
 
-void *engine_attach(struct engine_worker *ew, const struct engine_peer *peer, time_t now)
+void *engine_attach(struct engine_worker *ew, unsigned listener, const struct engine_peer *peer, time_t now)
 {
     char text[INET6_ADDRSTRLEN + 2];
-    void **obj = ew->pool;
-    if (obj)
-        ew->pool = *obj;
-    else if (!(obj = malloc(ew->proto->conn_size)))
-        return NULL;
+    const struct serve_proto *p = engine_listener_proto(ew->srv, listener);
+    void **obj = ew->pool[listener];
+    if (obj) {
+        ew->pool[listener] = *obj;
+    } else {
+        struct obj_head *head = malloc(OBJ_HEAD + p->conn_size);
+        if (!head)
+            return NULL;
+        *head = (struct obj_head){p, listener};
+        obj = (void **)((char *)head + OBJ_HEAD);
+        /* The object is the allocation OBJ_HEAD bytes in: free_pool and the
+         * caller's detach give back head_of(obj). */
+        // cppcheck-suppress memleak
+    }
     peer_text(peer, text, sizeof text);
-    ew->proto->init(obj, &ew->ctx, text);
+    p->init(obj, p, &ew->ctx, text);
     if (ew->draining)
-        ew->proto->drain(obj, now);
+        p->drain(obj, now);
     return obj;
 }
 
 void engine_detach(struct engine_worker *ew, void *conn)
 {
-    ew->proto->release(conn);
-    *(void **)conn = ew->pool;
-    ew->pool = conn;
+    const struct obj_head *head = head_of(conn);
+    head->proto->release(conn);
+    *(void **)conn = ew->pool[head->listener];
+    ew->pool[head->listener] = conn;
 }
 
 void engine_begin_drain(struct engine_worker *ew, int64_t now_ms)
@@ -279,6 +315,7 @@ void engine_tick(struct engine_worker *ew, time_t now)
     ew->ticked = now;
     if (ew->ctx.files)
         file_cache_tick(ew->ctx.files, now);
+    engine_fold(ew);
     log_limits_flush(timer_clock_ms(), 0);
 }
 
@@ -286,11 +323,13 @@ void engine_tick(struct engine_worker *ew, time_t now)
 
 enum engine_close engine_end_reason(const struct engine_worker *ew, const void *conn)
 {
-    switch (ew->proto->end(conn)) {
+    switch (engine_proto_of(conn)->end(conn)) {
     case SERVE_END_PEER:
         return ENGINE_CLOSE_PEER_CLOSED;
     case SERVE_END_REFUSED:
         return ENGINE_CLOSE_REFUSED;
+    case SERVE_END_PROXY_HEADER:
+        return ENGINE_CLOSE_PROXY_HEADER;
     case SERVE_END_DONE:
         break;
     }
@@ -315,9 +354,10 @@ enum engine_close engine_errno_reason(int err)
 
 int engine_should_linger(const struct engine_worker *ew, const void *conn, enum engine_close why)
 {
+    (void)ew;
     if (why != ENGINE_CLOSE_DONE && why != ENGINE_CLOSE_REFUSED && why != ENGINE_CLOSE_STOP)
         return 0;
-    return conn && ew->proto->unread(conn);
+    return conn && engine_proto_of(conn)->unread(conn);
 }
 
 void engine_linger_begin(int fd)
@@ -363,11 +403,12 @@ void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why)
 
 /* ---- the event drivers' connections ------------------------------------ */
 
-void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd, const struct sockaddr *peer,
-                       socklen_t peer_len, int64_t now_ms)
+void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd, unsigned listener,
+                       const struct sockaddr *peer, socklen_t peer_len, int64_t now_ms)
 {
     timer_init(&ec->timer);
     ec->fd = fd;
+    ec->listener = (uint8_t)listener;
     ec->proto = NULL;
     ec->flags = 0;
     ec->phase = ENGINE_PHASE_HEAD;
@@ -381,7 +422,7 @@ void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd,
 void *engine_conn_proto(struct engine_worker *ew, struct engine_conn *ec, time_t now)
 {
     if (!ec->proto)
-        ec->proto = engine_attach(ew, &ec->peer, now);
+        ec->proto = engine_attach(ew, ec->listener, &ec->peer, now);
     return ec->proto;
 }
 
@@ -389,7 +430,8 @@ void engine_conn_settle(struct engine_worker *ew, struct engine_conn *ec, int64_
 {
     if (ec->phase == ENGINE_PHASE_LINGER)
         return;
-    if (ec->proto && ew->proto->want(ec->proto) == SERVE_WANT_READ && ew->proto->idle(ec->proto)) {
+    const struct serve_proto *p = engine_proto(ew, ec);
+    if (ec->proto && serve_proto_releasable(p, ec->proto)) {
         engine_detach(ew, ec->proto);
         ec->proto = NULL;
     }
@@ -490,3 +532,6 @@ void engine_report(const struct server *srv)
         snprintf(line + n, sizeof line - n, " none");
     log_error("%s", line);
 }
+
+/* What an idle connection costs, kept: a listener index had to fit. */
+_Static_assert(sizeof(struct engine_conn) <= 64, "an idle connection's record fits a cache line");

@@ -19,6 +19,7 @@
 
 #include "loop/timer.h"
 #include "serve/context.h"
+#include "serve/metrics.h"
 #include "serve/proto.h"
 #include "serve/server.h"
 
@@ -41,6 +42,7 @@ enum engine_close {
     ENGINE_CLOSE_FILE_CHANGED,   /* a file shrank under its response */
     ENGINE_CLOSE_STOP,           /* idle when a graceful stop began */
     ENGINE_CLOSE_DRAIN_CUT,      /* still busy when the stop's --drain-timeout passed */
+    ENGINE_CLOSE_PROXY_HEADER,   /* no valid PROXY header on a listener that wants one */
     ENGINE_CLOSE_COUNT
 };
 
@@ -75,7 +77,7 @@ struct engine_timeouts {
 void engine_timeouts_init(struct engine_timeouts *t, const struct serve_config *cfg);
 
 /* The phase of a protocol object (NULL: a connection with nothing in flight). */
-enum engine_phase engine_phase_of(const struct serve_proto *p, const void *conn);
+enum engine_phase engine_phase_of(const void *conn);
 
 /* When a phase that began (or last progressed) at since_ms ends. */
 int64_t engine_deadline(const struct engine_timeouts *t, enum engine_phase phase, int64_t since_ms);
@@ -102,7 +104,7 @@ void engine_leave(struct server *srv);
 /* The one answer beyond the limit, in every model: the protocol's refusal
  * (HTTP 503 with Retry-After) written without reading the request and
  * without waiting, then close. */
-void engine_refuse(const struct server *srv, int fd);
+void engine_refuse(const struct server *srv, int fd, unsigned listener);
 
 /* ---- accepting --------------------------------------------------------- */
 
@@ -119,14 +121,15 @@ enum engine_accept engine_accept_failed(int err);
 
 struct engine_worker {
     struct server *srv;
-    const struct serve_proto *proto;
     struct engine_timeouts timeouts;
     struct engine_stats stats;
     /* The event drivers' deadlines. NULL in a thread that hands its
      * connections back to another that owns the wheel (the blocking models):
      * the engine_conn_* calls then leave the timer alone. */
     struct timer_wheel *timers;
-    void *pool;        /* free protocol objects, linked through their first bytes */
+    /* Free protocol objects of each listener's stack (their sizes differ:
+     * TLS wraps HTTP), linked through their first bytes. */
+    void *pool[SERVE_MAX_LISTEN];
     int draining;      /* a graceful stop began */
     int64_t drain_end; /* monotonic ms when the stop cuts what is left */
     time_t ticked;     /* the second of the last engine_tick */
@@ -136,9 +139,9 @@ struct engine_worker {
     struct serve_ctx ctx;
 };
 
-/* The peer's address in 18 bytes, formatted only when a request starts. */
+/* The peer's address in 17 bytes, formatted only when a request starts. */
 struct engine_peer {
-    uint16_t family; /* AF_INET, AF_INET6, AF_UNIX */
+    uint8_t family; /* AF_INET, AF_INET6, AF_UNIX: all below 256 */
     uint8_t addr[16];
 };
 
@@ -160,12 +163,31 @@ struct engine_conn {
     int fd;
     uint8_t phase;       /* enum engine_phase */
     uint8_t flags;       /* the driver's own */
+    uint8_t listener;    /* the address it came in on: which protocol stack it speaks */
     struct engine_peer peer;
 };
 
+/* The protocol stack a listener's connections speak (TLS in front of HTTP,
+ * or HTTP alone). */
+static inline const struct serve_proto *engine_listener_proto(const struct server *srv, unsigned listener)
+{
+    return srv->stack[listener];
+}
+
+/* The protocol a connection speaks: what every driver calls instead of
+ * assuming one protocol per server. */
+static inline const struct serve_proto *engine_proto(const struct engine_worker *ew, const struct engine_conn *ec)
+{
+    return engine_listener_proto(ew->srv, ec->listener);
+}
+
+/* The protocol a protocol object runs, for a caller that has only the object:
+ * engine_attach keeps it just before the object. */
+const struct serve_proto *engine_proto_of(const void *conn);
+
 /* A new connection: no protocol object yet, under the header timeout. */
-void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd, const struct sockaddr *peer,
-                       socklen_t peer_len, int64_t now_ms);
+void engine_conn_start(struct engine_worker *ew, struct engine_conn *ec, int fd, unsigned listener,
+                       const struct sockaddr *peer, socklen_t peer_len, int64_t now_ms);
 
 /* The connection's protocol object, attached from the pool if it has none.
  * NULL when out of memory. */
@@ -201,9 +223,9 @@ int engine_worker_init(struct engine_worker *ew, struct server *srv);
  * connection of this worker is open. Safe after a failed init. */
 void engine_worker_destroy(struct engine_worker *ew);
 
-/* A protocol object for a connection from peer, from the pool; drained at
- * once when a stop is under way. NULL when out of memory. */
-void *engine_attach(struct engine_worker *ew, const struct engine_peer *peer, time_t now);
+/* A protocol object of listener's stack for a connection from peer, from the
+ * pool; drained at once when a stop is under way. NULL when out of memory. */
+void *engine_attach(struct engine_worker *ew, unsigned listener, const struct engine_peer *peer, time_t now);
 
 /* Releases a protocol object and gives it back to the pool. */
 void engine_detach(struct engine_worker *ew, void *conn);
@@ -248,6 +270,18 @@ int engine_linger_read(int fd, uint32_t *dropped);
 void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why);
 
 /* ---- the server's totals ----------------------------------------------- */
+
+/* The server's totals live in shared memory so that forked children can add
+ * theirs; every worker adds what it counted once a second (engine_tick) and
+ * when it ends. */
+struct engine_totals {
+    _Atomic uint64_t accepted;
+    _Atomic uint64_t closes[ENGINE_CLOSE_COUNT];
+    struct metrics_shared metrics;
+};
+
+/* Adds the worker's counters to the server's totals, and starts them again. */
+void engine_fold(struct engine_worker *ew);
 
 /* Shared memory, so that forked children add theirs too. 0 or -1. */
 int engine_totals_open(struct server *srv);

@@ -30,6 +30,7 @@ struct file_cache {
     struct http_handler base;
     time_t (*clock)(void); /* the second resolve keys on */
     time_t ticked;         /* the second of the last file_cache_tick */
+    uint64_t hits, misses; /* since file_cache_take_counts */
     struct cached_file *slots[SLOTS];
 };
 
@@ -114,9 +115,11 @@ static void resolve(void *ctx, const char *path, size_t len, unsigned accept, st
     struct cached_file *e = cache->slots[slot];
     int mine = e && same_key(e, path, len, accept);
     if (mine && e->second == now && unchanged(e)) {
+        cache->hits++;
         hand_out(e, res);
         return;
     }
+    cache->misses++;
     /* An entry that can no longer be handed out lets its file go now, even
      * when the file is gone and the answer is a 404. */
     if (e && (e->second != now || mine)) {
@@ -175,6 +178,13 @@ void file_cache_tick(struct file_cache *cache, time_t now)
             cache->slots[i] = NULL;
         }
     }
+}
+
+void file_cache_take_counts(struct file_cache *cache, uint64_t *hits, uint64_t *misses)
+{
+    *hits += cache->hits;
+    *misses += cache->misses;
+    cache->hits = cache->misses = 0;
 }
 
 void file_cache_free(struct file_cache *cache)

@@ -15,6 +15,7 @@
 #ifndef DUCT_SERVE_FILECACHE_H
 #define DUCT_SERVE_FILECACHE_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "http/conn.h"
@@ -33,5 +34,9 @@ struct http_handler file_cache_handler(struct file_cache *cache);
  * closed at once, or when the last response sending from it is released.
  * Does nothing when called again within the same second. */
 void file_cache_tick(struct file_cache *cache, time_t now);
+
+/* Adds the lookups answered from the cache (hits) and from the file system
+ * (misses) since the last call, for /metrics. */
+void file_cache_take_counts(struct file_cache *cache, uint64_t *hits, uint64_t *misses);
 
 #endif

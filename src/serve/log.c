@@ -147,6 +147,20 @@ int access_log_open(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
+int access_log_reopen(const char *path, int fd)
+{
+    int fresh = access_log_open(path);
+    if (fresh < 0)
+        return -1;
+    if (fresh == fd)
+        return 0;
+    int ok = dup3(fresh, fd, O_CLOEXEC) >= 0;
+    int err = errno;
+    close(fresh);
+    errno = err;
+    return ok ? 0 : -1;
+}
+
 void access_log_init(struct access_log *log, int fd)
 {
     log->fd = fd;

@@ -68,6 +68,12 @@ struct access_log {
  * descriptor, -2 for "no log", or -1 with errno. */
 int access_log_open(const char *path);
 
+/* Opens path again onto fd (dup2), for log rotation: every worker keeps
+ * writing to the same descriptor, which now names the new file, and a line
+ * goes whole to one file or the other. Async-signal-safe (a forked child
+ * calls it from its signal handler). 0, or -1 with errno, fd unchanged. */
+int access_log_reopen(const char *path, int fd);
+
 void access_log_init(struct access_log *log, int fd);
 
 /* The http_ctx on_log callback: formats one Combined Log Format line. */

@@ -44,6 +44,7 @@ enum serve_end {
     SERVE_END_DONE,   /* the exchange is over and the protocol chose to close */
     SERVE_END_PEER,   /* the peer closed its side first */
     SERVE_END_REFUSED, /* the peer's input was refused (a 4xx), framing no longer trusted */
+    SERVE_END_PROXY_HEADER, /* a listener that wants a PROXY header did not get a valid one */
 };
 
 struct serve_proto {
@@ -51,7 +52,9 @@ struct serve_proto {
     size_t conn_size;        /* bytes of one connection object */
     int uses_files;          /* needs the per-worker file cache and HTTP context */
     const char *refusal;     /* sent to a client no one can serve (an HTTP 503), or NULL: just close */
-    void (*init)(void *conn, struct serve_ctx *ctx, const char *peer); /* a new connection */
+    /* A new connection; self is the protocol being run (a layer finds its
+     * inner protocol and shared state there). */
+    void (*init)(void *conn, const struct serve_proto *self, struct serve_ctx *ctx, const char *peer);
     enum serve_want (*want)(const void *conn);                         /* read, write or close next */
     char *(*read_space)(void *conn, size_t *room);       /* where to read; NULL: no memory, close */
     void (*received)(void *conn, size_t n, time_t now);  /* n bytes read; 0 is end of input */
@@ -72,7 +75,25 @@ struct serve_proto {
     /* The object moves to another thread, which serves it from now on with
      * its own context (the pool model hands connections between threads). */
     void (*rebind)(void *conn, struct serve_ctx *ctx);
+    /* A layer (TLS in front of HTTP) is a protocol built at start-up for the
+     * listeners that ask for it: the protocol it carries, and its own state
+     * shared by all its connections (certificates). NULL in a protocol that
+     * is not a layer. */
+    const struct serve_proto *inner;
+    void *layer;
+    /* Its objects hold what a connection cannot lose between requests (the
+     * client address of a PROXY header, a TLS session): a driver never
+     * releases one while the connection lives, even when idle says so. */
+    int keeps_state;
 };
+
+/* Whether a driver may release a connection's object now and attach a fresh
+ * one when its next bytes come: an idle connection of a protocol that can
+ * start again from nothing. */
+static inline int serve_proto_releasable(const struct serve_proto *p, const void *conn)
+{
+    return !p->keeps_state && p->want(conn) == SERVE_WANT_READ && p->idle(conn);
+}
 
 /* The static-file HTTP/1.1 server: a thin adapter around http_conn. */
 extern const struct serve_proto serve_proto_http;

@@ -1,13 +1,38 @@
 /* serve_proto_http: each member forwards to the http_conn function of the
  * same name, so HTTP behaves exactly as when the drivers called conn.c
  * directly; the translations between http_* and serve_* types are a few
- * moves each. */
+ * moves each. Around the connection, the adapter keeps when its current
+ * exchange began, for the response-time histogram of /metrics (the core
+ * reads no clock). */
+#include <stddef.h>
+
 #include "serve/context.h"
 #include "serve/proto.h"
 
-static void http_init(void *conn, struct serve_ctx *ctx, const char *peer)
+struct timed_conn {
+    struct http_conn c; /* first: the object is an http_conn to whoever casts it */
+    int64_t started_us; /* 0: no exchange under way */
+};
+
+static struct serve_ctx *serve_ctx_of(struct http_conn *c)
 {
-    http_conn_init(conn, &ctx->http, peer);
+    return (struct serve_ctx *)(void *)((char *)c->ctx - offsetof(struct serve_ctx, http));
+}
+
+/* Before a call that may finish an exchange: the log callback times it. */
+static struct http_conn *timed(void *conn)
+{
+    struct timed_conn *t = conn;
+    serve_ctx_of(&t->c)->started_us = &t->started_us;
+    return &t->c;
+}
+
+static void http_init(void *conn, const struct serve_proto *self, struct serve_ctx *ctx, const char *peer)
+{
+    (void)self;
+    struct timed_conn *t = conn;
+    http_conn_init(&t->c, &ctx->http, peer);
+    t->started_us = 0;
 }
 
 static enum serve_want http_want(const void *conn)
@@ -32,7 +57,10 @@ static char *http_read_space(void *conn, size_t *room)
 
 static void http_received(void *conn, size_t n, time_t now)
 {
-    http_conn_received(conn, n, now);
+    struct timed_conn *t = conn;
+    if (n && (t->started_us == 0 || http_conn_idle(&t->c)))
+        t->started_us = metrics_now_us(); /* the first bytes of a request */
+    http_conn_received(timed(conn), n, now);
 }
 
 static void http_output(const void *conn, struct serve_output *out)
@@ -43,17 +71,19 @@ static void http_output(const void *conn, struct serve_output *out)
 
 static void http_sent(void *conn, size_t n, time_t now)
 {
-    http_conn_sent(conn, n, now);
+    struct http_conn *c = timed(conn);
+    serve_ctx_of(c)->metrics.v[METRICS_SENT_BYTES] += n;
+    http_conn_sent(c, n, now);
 }
 
 static void http_abort(void *conn)
 {
-    http_conn_abort(conn);
+    http_conn_abort(timed(conn));
 }
 
 static void http_drain(void *conn, time_t now)
 {
-    http_conn_drain(conn, now);
+    http_conn_drain(timed(conn), now);
 }
 
 static int http_idle(const void *conn)
@@ -81,7 +111,9 @@ static int http_unread(const void *conn)
 
 static void http_release(void *conn)
 {
-    http_conn_release(conn);
+    struct http_conn *c = timed(conn);
+    http_conn_release(c);
+    serve_ctx_of(c)->started_us = NULL; /* the object goes back to a pool */
 }
 
 static int http_wait_fd(const void *conn)
@@ -91,7 +123,7 @@ static int http_wait_fd(const void *conn)
 
 static void http_resume(void *conn, time_t now)
 {
-    http_conn_resume(conn, now);
+    http_conn_resume(timed(conn), now);
 }
 
 /* Buffers are plain heap blocks: one taken from another thread's pool is
@@ -103,7 +135,7 @@ static void http_rebind(void *conn, struct serve_ctx *ctx)
 
 const struct serve_proto serve_proto_http = {
     .name = "http",
-    .conn_size = sizeof(struct http_conn),
+    .conn_size = sizeof(struct timed_conn),
     .uses_files = 1,
     .refusal = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
     .init = http_init,

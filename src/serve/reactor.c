@@ -80,7 +80,7 @@ static void forget_conn(struct worker *w, struct engine_conn *ec, int fd)
  * close (on resuming, or released). */
 static void end_wait(struct worker *w, struct engine_conn *ec)
 {
-    int wait_fd = w->ew.proto->wait_fd(ec->proto);
+    int wait_fd = engine_proto(&w->ew, ec)->wait_fd(ec->proto);
     if (wait_fd >= 0) {
         loop_watch(w->loop, wait_fd, 0);
         w->by_fd[wait_fd] = NULL;
@@ -121,7 +121,7 @@ static void end_conn(struct worker *w, struct engine_conn *ec, enum engine_close
  * follow its phase (and give an idle protocol object back). */
 static void settle(struct worker *w, struct engine_conn *ec, int64_t now_ms, int progressed)
 {
-    int mask = ec->proto && w->ew.proto->want(ec->proto) == SERVE_WANT_WRITE ? LOOP_WRITE : LOOP_READ;
+    int mask = ec->proto && engine_proto(&w->ew, ec)->want(ec->proto) == SERVE_WANT_WRITE ? LOOP_WRITE : LOOP_READ;
     engine_conn_settle(&w->ew, ec, now_ms, progressed);
     if (loop_watch(w->loop, ec->fd, mask) != 0)
         log_syscall("loop_watch", w->backend, errno);
@@ -133,7 +133,7 @@ static void settle(struct worker *w, struct engine_conn *ec, int64_t now_ms, int
  * connection. */
 static void begin_wait(struct worker *w, struct engine_conn *ec, int64_t now_ms, int progressed)
 {
-    int wait_fd = w->ew.proto->wait_fd(ec->proto);
+    int wait_fd = engine_proto(&w->ew, ec)->wait_fd(ec->proto);
     engine_conn_settle(&w->ew, ec, now_ms, progressed);
     if (wait_fd < 0 || loop_watch(w->loop, wait_fd, LOOP_READ) != 0) {
         log_syscall("loop_watch", "wait descriptor", wait_fd < 0 ? EBADF : errno);
@@ -150,7 +150,7 @@ static void begin_wait(struct worker *w, struct engine_conn *ec, int64_t now_ms,
  * keeps a pipelining client from holding the worker. */
 static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t now_ms)
 {
-    const struct serve_proto *p = w->ew.proto;
+    const struct serve_proto *p = engine_proto(&w->ew, ec);
     int progressed = 0;
     if (ec->phase == ENGINE_PHASE_LINGER) {
         if (!engine_conn_lingered(&w->ew, ec))
@@ -207,12 +207,13 @@ static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t 
 /* A crowd beyond select's reach is refused one by one: one line a second. */
 static struct log_limit beyond_backend = LOG_LIMIT_INIT("connection refused: descriptor beyond the backend");
 
-static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer, socklen_t peer_len, int64_t now_ms)
+static void admit(struct worker *w, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len,
+                  int64_t now_ms)
 {
     struct server *srv = w->ew.srv;
     struct engine_conn *ec;
     if (!engine_admit(srv)) {
-        engine_refuse(srv, fd);
+        engine_refuse(srv, fd, (unsigned)listener);
         return;
     }
     /* select cannot watch a descriptor >= FD_SETSIZE: loop_watch refuses it
@@ -227,7 +228,7 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
         goto refuse;
     }
     net_set_nodelay(fd);
-    engine_conn_start(&w->ew, ec, fd, (const struct sockaddr *)peer, peer_len, now_ms);
+    engine_conn_start(&w->ew, ec, fd, (unsigned)listener, (const struct sockaddr *)peer, peer_len, now_ms);
     w->by_fd[fd] = ec;
     if (fd > w->highest_fd)
         w->highest_fd = fd;
@@ -235,15 +236,16 @@ static void admit(struct worker *w, int fd, const struct sockaddr_storage *peer,
     return;
 refuse:
     engine_leave(srv);
-    engine_refuse(srv, fd);
+    engine_refuse(srv, fd, (unsigned)listener);
 }
 
-static int is_listener(const struct worker *w, int fd)
+/* The listener index of fd, or -1 when fd is not a listener. */
+static int listener_of(const struct worker *w, int fd)
 {
     for (int i = 0; i < w->ew.srv->cfg->listen_count; i++)
         if (w->ew.srv->listen_fd[w->index][i] == fd)
-            return 1;
-    return 0;
+            return i;
+    return -1;
 }
 
 static void watch_listeners(struct worker *w, int mask)
@@ -263,14 +265,15 @@ static void pause_listeners(struct worker *w, int64_t now_ms)
 }
 
 /* Accepts up to `limit` pending connections. */
-static void accept_ready(struct worker *w, int listen_fd, int limit, int64_t now_ms)
+static void accept_ready(struct worker *w, int listener, int limit, int64_t now_ms)
 {
+    int listen_fd = w->ew.srv->listen_fd[w->index][listener];
     for (int i = 0; i < limit; i++) {
         struct sockaddr_storage peer;
         socklen_t peer_len = sizeof peer;
         int fd = net_accept(listen_fd, 1, &peer, &peer_len);
         if (fd >= 0) {
-            admit(w, fd, &peer, peer_len, now_ms);
+            admit(w, fd, listener, &peer, peer_len, now_ms);
             continue;
         }
         switch (engine_accept_failed(errno)) {
@@ -304,7 +307,7 @@ static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
         int fd = srv->listen_fd[w->index][i];
         if (fd < 0)
             continue;
-        accept_ready(w, fd, 1 << 20, now_ms);
+        accept_ready(w, i, 1 << 20, now_ms);
         loop_watch(w->loop, fd, 0);
         /* A closed listener makes new clients fail fast instead of waiting
          * in a backlog nobody will accept from. The shared Unix listener is
@@ -319,12 +322,12 @@ static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
         if (!ec || ec->phase == ENGINE_PHASE_LINGER)
             continue;
         if (ec->proto && w->hand_off)
-            w->ew.proto->rebind(ec->proto, &w->ew.ctx); /* a head a thread began: closed like an idle one */
+            engine_proto(&w->ew, ec)->rebind(ec->proto, &w->ew.ctx); /* a head a thread began: closed like an idle one */
         if (!ec->proto || w->hand_off) {
             close_conn(w, ec, ENGINE_CLOSE_STOP);
             continue;
         }
-        w->ew.proto->drain(ec->proto, now);
+        engine_proto(&w->ew, ec)->drain(ec->proto, now);
         drive(w, ec, now, now_ms);
     }
 }
@@ -386,7 +389,7 @@ static void welcome_back(struct worker *w, struct engine_conn *ec)
     w->by_fd[ec->fd] = ec;
     if (w->ew.draining) {
         if (ec->phase != ENGINE_PHASE_LINGER && ec->proto)
-            w->ew.proto->rebind(ec->proto, &w->ew.ctx);
+            engine_proto(&w->ew, ec)->rebind(ec->proto, &w->ew.ctx);
         close_conn(w, ec, ENGINE_CLOSE_STOP);
         return;
     }
@@ -429,9 +432,10 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
         begin_drain(w, now, now_ms);
         return;
     }
-    if (is_listener(w, ev->fd)) {
+    int listener = listener_of(w, ev->fd);
+    if (listener >= 0) {
         if (!w->ew.draining && !w->listeners_paused)
-            accept_ready(w, ev->fd, ACCEPT_BATCH, now_ms);
+            accept_ready(w, listener, ACCEPT_BATCH, now_ms);
         return;
     }
     if (w->hand_off && ev->fd == w->back_fd) {
@@ -447,7 +451,7 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
             return;
         w->resumes_left--;
         end_wait(w, ec);
-        w->ew.proto->resume(ec->proto, now);
+        engine_proto(&w->ew, ec)->resume(ec->proto, now);
     }
     if (w->hand_off && ec->phase != ENGINE_PHASE_LINGER)
         lend(w, ec);

@@ -15,6 +15,8 @@
 #include "serve/engine.h"
 #include "serve/log.h"
 #include "serve/sandbox.h"
+#include "serve/stack.h"
+#include "serve/status.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -228,37 +230,70 @@ static void announce(const struct server *srv)
     }
     if (srv->proto == &serve_proto_http && !srv->cfg->quiet)
         fprintf(stderr, "%s: sandbox: %s\n", command_name(srv), srv->sandbox_note);
+    if (srv->status_fd >= 0 && !srv->cfg->quiet) {
+        struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->status_listen.family};
+        char text[NET_ADDR_TEXT_MAX];
+        if (getsockname(srv->status_fd, (struct sockaddr *)&bound.sa, &bound.len) != 0)
+            bound = srv->cfg->status_listen;
+        net_addr_format(&bound, text, sizeof text);
+        fprintf(stderr, "%s: status on %s%s (/healthz, /metrics)\n", command_name(srv),
+                bound.family == AF_UNIX ? "" : "http://", text);
+    }
 }
 
-/* SIGINT and SIGTERM are taken synchronously by the main thread with
- * sigwait; workers inherit the blocked mask and never see them. SIGPIPE is
- * ignored so that a client hanging up costs only its connection. */
+/* SIGINT and SIGTERM (stop) and SIGUSR1 (reopen the access log) are taken
+ * synchronously by the main thread with sigwait; workers inherit the blocked
+ * mask and never see them. SIGPIPE is ignored so that a client hanging up
+ * costs only its connection. */
 static int block_stop_signals(sigset_t *set)
 {
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGUSR1);
     signal(SIGPIPE, SIG_IGN);
-    /* SIGUSR1 asks a forked child to drain; only the child unblocks it. */
+    /* SIGUSR2 asks a forked child to drain; only the child unblocks it. */
     sigset_t blocked = *set;
-    sigaddset(&blocked, SIGUSR1);
+    sigaddset(&blocked, SIGUSR2);
     int err = pthread_sigmask(SIG_BLOCK, &blocked, NULL);
     if (err != 0)
         log_syscall("pthread_sigmask", NULL, err);
     return err ? -1 : 0;
 }
 
-static int wait_for_stop(const sigset_t *set)
+/* SIGUSR1, as nginx does: logrotate renames the log, then signals; the
+ * log is opened again under its name, and forked children do the same. */
+static void reopen_log(const struct server *srv)
 {
-    int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
+    const char *path = srv->cfg->access_log;
+    if (!path || strcmp(path, "-") == 0 || srv->access_fd < 0)
+        return;
+    if (access_log_reopen(path, srv->access_fd) != 0) {
+        log_error("SIGUSR1: cannot reopen access log %s: %s (still writing to the old file)", path, strerror(errno));
+        return;
+    }
+    if (srv->model->reopened)
+        srv->model->reopened();
+    if (!srv->cfg->quiet)
+        log_error("SIGUSR1: access log %s reopened", path);
+}
+
+/* Waits for a stop signal, reopening the log at each SIGUSR1 meanwhile. */
+static int wait_for_stop(const struct server *srv, const sigset_t *set)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig != SIGUSR1)
+            return sig;
+        reopen_log(srv);
+    }
 }
 
 struct second_signal {
     sigset_t signals;
-    const struct serve_model *model;
+    const struct server *srv;
 };
 
 /* While the first stop signal drains, a second one ends the process at once:
@@ -266,10 +301,10 @@ struct second_signal {
 static void *stop_at_second_signal(void *arg)
 {
     const struct second_signal *ss = arg;
-    int sig = wait_for_stop(&ss->signals);
+    int sig = wait_for_stop(ss->srv, &ss->signals);
     log_error("%s received again: stopping at once, connections in flight are cut", strsignal(sig));
-    if (ss->model->cut)
-        ss->model->cut();
+    if (ss->srv->model->cut)
+        ss->srv->model->cut();
     _exit(1);
 }
 
@@ -280,6 +315,7 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     srv->files.root_fd = -1;
     srv->cfg = cfg;
     srv->access_fd = -1;
+    srv->status_fd = -1;
     srv->model = find_model(cfg->model);
     if (!srv->model) {
         log_error("unknown model \"%s\" (see %s --help)", cfg->model, command_name(srv));
@@ -323,6 +359,8 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     if (engine_totals_open(srv) != 0)
         return -1;
     srv->listen_sets = srv->model->event_loops ? cfg->workers : 1;
+    if (serve_stacks_build(srv) != 0 || status_open(srv) != 0)
+        return -1;
     return open_listeners(srv);
 }
 
@@ -334,31 +372,35 @@ int serve_run(const struct serve_config *cfg)
     if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&stop_signals) != 0 ||
         files_start(&srv.files) != 0)
         goto out;
-    if (srv.model->start(&srv) != 0) {
+    if (srv.model->start(&srv) != 0 || status_start(&srv) != 0) {
         srv.model->stop(&srv);
         goto out;
     }
     announce(&srv);
-    int sig = wait_for_stop(&stop_signals);
+    int sig = wait_for_stop(&srv, &stop_signals);
+    atomic_store(&srv.draining, 1);
     if (!cfg->quiet)
         fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(&srv),
                 strsignal(sig), srv.proto == &serve_proto_http ? "responses" : "connections", cfg->drain_timeout);
     static struct second_signal second_signal;
-    second_signal = (struct second_signal){stop_signals, srv.model};
+    second_signal = (struct second_signal){stop_signals, &srv};
     pthread_t second;
     if (pthread_create(&second, NULL, stop_at_second_signal, &second_signal) == 0)
         pthread_detach(second);
     srv.model->stop(&srv);
+    status_stop(&srv);
     log_limits_flush(timer_clock_ms(), 1);
     engine_report(&srv);
     /* A stop that had to cut responses did not finish its work. */
     status = engine_drain_cut(&srv) ? 1 : 0;
 out:
+    status_stop(&srv);
     engine_totals_close(&srv);
     close_listeners(&srv);
     if (srv.access_fd > STDERR_FILENO)
         close(srv.access_fd);
     files_close(&srv.files);
+    serve_stacks_free(&srv);
     auth_free(srv.auth);
     srv.auth = NULL;
     return status;

@@ -17,9 +17,17 @@
 #define SERVE_MAX_WORKERS 256
 #define SERVE_MAX_INDEX 8
 
+/* What one listener adds in front of the server's protocol: each flag is a
+ * layer stacked over it (serve/stack.c builds the stack). */
+struct serve_listen_opts {
+    unsigned tls : 1;   /* TLS: the server's certificates (serve/proto_tls.c) */
+    unsigned proxy : 1; /* a PROXY protocol header first, outermost (serve/proto_proxy.c) */
+};
+
 struct serve_config {
     const char *dir; /* NULL: the built-in demo site */
     struct net_addr listen[SERVE_MAX_LISTEN];
+    struct serve_listen_opts listen_opts[SERVE_MAX_LISTEN]; /* of listen[i] */
     int listen_count;
     int workers;         /* event loops, for the event-driven models */
     int threads;         /* threads of the pool model */
@@ -47,6 +55,8 @@ struct serve_config {
                           * and duct cat's echo server, which reads no files */
     const struct serve_proto *proto; /* what connections speak; NULL: HTTP (serve_proto_http) */
     const char *command;  /* names the program in messages: "duct serve" when NULL */
+    int status_listen_set; /* --status-listen was given: /healthz and /metrics there */
+    struct net_addr status_listen;
     /* --index, in order; none given: index.html. */
     const char *index[SERVE_MAX_INDEX];
     int index_count;
@@ -70,12 +80,18 @@ struct serve_model {
     /* Optional, from any thread while stop runs: the process is about to end
      * at once; end what would outlive it (the fork model's children). */
     void (*cut)(void);
+    /* Optional: the access log was just reopened (SIGUSR1); processes of the
+     * model that hold their own copy of its descriptor reopen theirs. */
+    void (*reopened)(void);
 };
 
 struct server {
     const struct serve_config *cfg;
     const struct serve_model *model;
-    const struct serve_proto *proto; /* never NULL */
+    const struct serve_proto *proto; /* the innermost protocol (HTTP, echo); never NULL */
+    /* What listener i's connections speak: proto, or layers in front of it. */
+    const struct serve_proto *stack[SERVE_MAX_LISTEN];
+    void *layers; /* what serve/stack.c built for the stacks, freed with them */
     struct files files;
     struct auth *auth;    /* --auth, or NULL */
     int access_fd;        /* -1: no access log */
@@ -86,6 +102,9 @@ struct server {
     atomic_int live;      /* connections being served, for --max-conns */
     struct engine_totals *totals; /* closes by reason, summed over workers (serve/engine.h) */
     void *model_state;
+    atomic_int draining;  /* a stop began: /healthz says 503 */
+    int status_fd;        /* the --status-listen socket, or -1 */
+    struct status_server *status; /* its thread (serve/status.h) */
     char sandbox_note[512]; /* what the sandbox allows, for the start-up message */
 };
 

@@ -202,7 +202,7 @@ static void arm(struct io_uring_sqe *sqe, struct uconn *c, enum op op)
 static void submit_recv(struct worker *w, struct uconn *c)
 {
     size_t room;
-    char *space = w->ew.proto->read_space(c->ec.proto, &room);
+    char *space = engine_proto(&w->ew, &c->ec)->read_space(c->ec.proto, &room);
     struct io_uring_sqe *sqe = space ? get_sqe(w) : NULL;
     if (!sqe) {
         close_conn(w, c, space ? ENGINE_CLOSE_IO_ERROR : ENGINE_CLOSE_NO_MEMORY);
@@ -250,7 +250,7 @@ static void submit_poll(struct worker *w, struct uconn *c, unsigned mask)
 static void submit_wait(struct worker *w, struct uconn *c)
 {
     struct io_uring_sqe *sqe = get_sqe(w);
-    int fd = w->ew.proto->wait_fd(c->ec.proto);
+    int fd = engine_proto(&w->ew, &c->ec)->wait_fd(c->ec.proto);
     if (!sqe || fd < 0) {
         close_conn(w, c, ENGINE_CLOSE_IO_ERROR);
         return;
@@ -306,7 +306,7 @@ static void end_conn(struct worker *w, struct uconn *c, enum engine_close why, i
  * object back and waits (submit_idle_wait). */
 static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms, int progressed)
 {
-    const struct serve_proto *p = w->ew.proto;
+    const struct serve_proto *p = engine_proto(&w->ew, &c->ec);
     void *conn = c->ec.proto;
     if (w->ew.draining && conn && !c->drained) {
         c->drained = 1;
@@ -367,8 +367,9 @@ static void readable(struct worker *w, struct uconn *c, time_t now, int64_t now_
         return;
     }
     c->drained = (uint8_t)w->ew.draining; /* engine_attach drained it */
-    if (w->ew.proto->want(conn) == SERVE_WANT_READ) {
-        enum io_result r = io_recv(c->ec.fd, w->ew.proto, conn, now);
+    const struct serve_proto *p = engine_proto(&w->ew, &c->ec);
+    if (p->want(conn) == SERVE_WANT_READ) {
+        enum io_result r = io_recv(c->ec.fd, p, conn, now);
         if (r == IO_CLOSE) {
             close_conn(w, c, engine_errno_reason(errno));
             return;
@@ -413,7 +414,7 @@ static void idle_recv_done(struct worker *w, struct uconn *c, int res, unsigned 
     }
     void *conn = engine_conn_proto(&w->ew, &c->ec, now);
     size_t room = 0;
-    char *space = conn ? w->ew.proto->read_space(conn, &room) : NULL;
+    char *space = conn ? engine_proto(&w->ew, &c->ec)->read_space(conn, &room) : NULL;
     if (!space || room < (size_t)res) {
         recycle(w, flags);
         close_conn(w, c, ENGINE_CLOSE_NO_MEMORY);
@@ -423,7 +424,7 @@ static void idle_recv_done(struct worker *w, struct uconn *c, int res, unsigned 
     memcpy(space, w->idle_bufs + (size_t)bid * IDLE_BUF_SIZE, (size_t)res);
     recycle(w, flags);
     c->drained = (uint8_t)w->ew.draining; /* engine_attach drained it */
-    w->ew.proto->received(conn, (size_t)res, now);
+    engine_proto(&w->ew, &c->ec)->received(conn, (size_t)res, now);
     drive(w, c, now, now_ms, 1);
 }
 
@@ -444,7 +445,7 @@ static void conn_done(struct worker *w, struct uconn *c, int res, unsigned flags
     /* An idle or lingering connection holds no protocol object: its poll
      * (or a poll that failed) leads to readable(). */
     int holds_object = c->ec.phase != ENGINE_PHASE_LINGER && c->ec.proto;
-    const struct serve_proto *p = w->ew.proto;
+    const struct serve_proto *p = engine_proto(&w->ew, &c->ec);
     enum next_step next = NEXT_DRIVE;
     int progressed = 0;
     if (res < 0) {
@@ -476,12 +477,12 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
     struct server *srv = w->ew.srv;
     struct uconn *c = NULL;
     if (!engine_admit(srv)) {
-        engine_refuse(srv, fd);
+        engine_refuse(srv, fd, (unsigned)l->index);
         return;
     }
     if (!(c = slab_take(&w->records))) {
         engine_leave(srv);
-        engine_refuse(srv, fd);
+        engine_refuse(srv, fd, (unsigned)l->index);
         return;
     }
     if (net_set_nodelay(fd) != 0)
@@ -489,7 +490,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
     c->tok.kind = TOKEN_CONN;
     c->op = OP_NONE;
     c->closing = c->drained = 0;
-    engine_conn_start(&w->ew, &c->ec, fd, (const struct sockaddr *)&l->peer, l->peer_len, now_ms);
+    engine_conn_start(&w->ew, &c->ec, fd, (unsigned)l->index, (const struct sockaddr *)&l->peer, l->peer_len, now_ms);
     c->prev = NULL;
     c->next = w->conns;
     if (w->conns)

@@ -848,7 +848,7 @@ def need_model(model):
             _model_missing[model] = lines[0] if lines else None
         finally:
             srv.kill()
-            shutil.rmtree(workdir, ignore_errors=True)
+            (os.environ.get("KEEP") or shutil.rmtree(workdir, ignore_errors=True))
     if _model_missing[model]:
         raise Missing("model %s unavailable: %s" % (model, _model_missing[model]))
 
@@ -1004,7 +1004,7 @@ def run_server_case(suite, model, case, index, setup=None):
             srv.kill()
             for fn in srv.cleanup:
                 fn()
-            shutil.rmtree(workdir, ignore_errors=True)
+            (os.environ.get("KEEP") or shutil.rmtree(workdir, ignore_errors=True))
 
     return suite.run(name, body, timeout=case.timeout, on_timeout=srv.kill)
 
@@ -1027,7 +1027,7 @@ def main(name, body):
         suite.record("setup", "fail", "%s: %s" % (type(e).__name__, e))
     finally:
         stop_all()
-        shutil.rmtree(suite.dir, ignore_errors=True)
+        os.environ.get("KEEP") or shutil.rmtree(suite.dir, ignore_errors=True)
     print("# %s: %.1f s" % (name, time.monotonic() - began), flush=True)
     return suite.report()
 

@@ -36,7 +36,8 @@ from harness import (
 
 # The names of engine.c's close_names, in its order.
 CLOSE_NAMES = ("done", "peer-closed", "peer-reset", "io-error", "refused-request", "header-timeout",
-               "idle-timeout", "send-timeout", "over-limit", "no-memory", "file-changed", "stop", "drain-cut")
+               "idle-timeout", "send-timeout", "over-limit", "no-memory", "file-changed", "stop", "drain-cut",
+               "proxy-header")
 
 
 

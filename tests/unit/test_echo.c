@@ -12,7 +12,7 @@ static const struct serve_proto *p = &serve_proto_echo;
 static void *new_conn(void)
 {
     void *c = malloc(p->conn_size);
-    p->init(c, NULL, "peer");
+    p->init(c, p, NULL, "peer");
     return c;
 }
 

@@ -32,9 +32,10 @@ struct fake_conn {
     time_t last_now;
 };
 
-static void fake_init(void *conn, struct serve_ctx *ctx, const char *peer)
+static void fake_init(void *conn, const struct serve_proto *self, struct serve_ctx *ctx, const char *peer)
 {
     struct fake_conn *f = conn;
+    (void)self;
     (void)ctx;
     memset(f, 0, sizeof *f);
     f->want = SERVE_WANT_READ;
@@ -102,6 +103,7 @@ static void setup_server(int max_conns)
     memset(&srv, 0, sizeof srv);
     srv.cfg = &cfg;
     srv.proto = &fake_proto;
+    srv.stack[0] = &fake_proto;
     srv.access_fd = -1;
 }
 
@@ -126,34 +128,38 @@ static void test_deadlines(void)
 static void test_track(void)
 {
     struct engine_worker ew;
-    struct fake_conn f;
+    struct engine_peer nowhere;
     setup_server(10);
     CHECK_EQ_INT(engine_worker_init(&ew, &srv), 0);
-    fake_init(&f, NULL, "x");
+    engine_peer_set(&nowhere, NULL, 0);
+    struct fake_conn *fp = engine_attach(&ew, 0, &nowhere, 0);
+    CHECK(fp != NULL);
+    CHECK(engine_proto_of(fp) == &fake_proto); /* the object knows what it runs */
     uint8_t phase = ENGINE_PHASE_HEAD;
     int64_t since = 0;
     /* A new connection with nothing yet stays under the header timeout. */
-    CHECK_EQ_INT(engine_track(&ew, &phase, &since, &f, 500, 0), 30000);
+    CHECK_EQ_INT(engine_track(&ew, &phase, &since, fp, 500, 0), 30000);
     CHECK_EQ_INT(phase, ENGINE_PHASE_HEAD);
     /* Bytes of a head trickle in: the deadline does not move. */
-    f.idle = 0;
-    CHECK_EQ_INT(engine_track(&ew, &phase, &since, &f, 9000, 1), 30000);
-    CHECK_EQ_INT(engine_track(&ew, &phase, &since, &f, 29000, 1), 30000);
+    fp->idle = 0;
+    CHECK_EQ_INT(engine_track(&ew, &phase, &since, fp, 9000, 1), 30000);
+    CHECK_EQ_INT(engine_track(&ew, &phase, &since, fp, 29000, 1), 30000);
     /* The response is leaving: the send timeout from each progress. */
-    f.want = SERVE_WANT_WRITE;
-    CHECK_EQ_INT(engine_track(&ew, &phase, &since, &f, 29500, 1), 29500 + 45000);
+    fp->want = SERVE_WANT_WRITE;
+    CHECK_EQ_INT(engine_track(&ew, &phase, &since, fp, 29500, 1), 29500 + 45000);
     CHECK_EQ_INT(phase, ENGINE_PHASE_SEND);
-    CHECK_EQ_INT(engine_track(&ew, &phase, &since, &f, 40000, 0), 29500 + 45000);
-    CHECK_EQ_INT(engine_track(&ew, &phase, &since, &f, 50000, 1), 50000 + 45000);
+    CHECK_EQ_INT(engine_track(&ew, &phase, &since, fp, 40000, 0), 29500 + 45000);
+    CHECK_EQ_INT(engine_track(&ew, &phase, &since, fp, 50000, 1), 50000 + 45000);
     /* Done and idle: the idle timeout from the end of the response. */
-    f.want = SERVE_WANT_READ;
-    f.idle = 1;
+    fp->want = SERVE_WANT_READ;
+    fp->idle = 1;
     CHECK_EQ_INT(engine_track(&ew, &phase, &since, NULL, 51000, 1), 51000 + 60000);
     CHECK_EQ_INT(phase, ENGINE_PHASE_IDLE);
     /* The next head's first byte starts the header timeout anew. */
-    f.idle = 0;
-    CHECK_EQ_INT(engine_track(&ew, &phase, &since, &f, 70000, 1), 70000 + 30000);
+    fp->idle = 0;
+    CHECK_EQ_INT(engine_track(&ew, &phase, &since, fp, 70000, 1), 70000 + 30000);
     CHECK_EQ_INT(phase, ENGINE_PHASE_HEAD);
+    engine_detach(&ew, fp);
     engine_worker_destroy(&ew);
 }
 
@@ -171,7 +177,7 @@ static int64_t expire_at(int wall_jump)
     ew.timers = &wheel;
     int fds[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
-    engine_conn_start(&ew, &ec, fds[0], (struct sockaddr *)&peer, sizeof peer, 0);
+    engine_conn_start(&ew, &ec, fds[0], 0, (struct sockaddr *)&peer, sizeof peer, 0);
     /* A request is answered at 1 s (wall clock 1000 s, then jumping). */
     time_t wall = 1000;
     struct fake_conn *f = engine_conn_proto(&ew, &ec, wall);
@@ -218,7 +224,7 @@ static void test_pool_and_peer(void)
     timer_wheel_init(&wheel, 0);
     ew.timers = &wheel;
     inet_pton(AF_INET, "192.0.2.7", &v4.sin_addr);
-    engine_conn_start(&ew, &ec, 99, (struct sockaddr *)&v4, sizeof v4, 0);
+    engine_conn_start(&ew, &ec, 99, 0, (struct sockaddr *)&v4, sizeof v4, 0);
     CHECK(ec.proto == NULL); /* nothing held before a byte arrives */
     CHECK(timer_armed(&ec.timer));
     struct fake_conn *f = engine_conn_proto(&ew, &ec, 7);
@@ -229,7 +235,7 @@ static void test_pool_and_peer(void)
         struct engine_peer q;
         inet_pton(AF_INET, quads[i], &v4.sin_addr);
         engine_peer_set(&q, (struct sockaddr *)&v4, sizeof v4);
-        struct fake_conn *o = engine_attach(&ew, &q, 0);
+        struct fake_conn *o = engine_attach(&ew, 0, &q, 0);
         CHECK_EQ_STR(o->peer, quads[i]);
         engine_detach(&ew, o);
     }
@@ -363,7 +369,7 @@ static void test_refusal(void)
     const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     CHECK_EQ_INT(send(c, req, sizeof req - 1, 0), sizeof req - 1);
     usleep(20000); /* the request is in the server's receive queue: the case a plain close would reset */
-    engine_refuse(&srv, s);
+    engine_refuse(&srv, s, 0);
     size_t n = drain_peer(c, got, sizeof got, &err);
     CHECK_EQ_INT(err, 0);
     CHECK_EQ_MEM(got, n, fake_proto.refusal, strlen(fake_proto.refusal));

@@ -255,6 +255,7 @@ static void test_worst_case_line(void)
     };
     size_t n = format_line(out, &e);
     CHECK(n <= HTTP_LOG_LINE_MAX);
+    CHECK(n < HTTP_LOG_READER_MAX);
     CHECK_EQ_INT(count_unescaped_quotes(out, n), 6);
     CHECK_EQ_INT(count_byte(out, n, '\n'), 1);
     CHECK(memmem(out, n, "[31/Dec/9999:23:59:59 +0000] \"\\xFF", 34) != NULL);

@@ -398,6 +398,10 @@ static void test_vhost_log(void)
     e.host = (struct http_span){"[::1]:99", 8};
     n = http_log_vhost_combined(line, &e);
     CHECK(memcmp(line, "[::1]:99 127.0.0.1 ", 19) == 0);
+    static const char long_host[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test:1";
+    e.host = (struct http_span){long_host, sizeof long_host - 1};
+    n = http_log_vhost_combined(line, &e);
+    CHECK(memcmp(line + HTTP_LOG_VHOST_MAX, ":1 127.0.0.1 ", 13) == 0);
     e.host = (struct http_span){NULL, 0};
     n = http_log_vhost_combined(line, &e);
     CHECK(memcmp(line, "-:- 127.0.0.1 ", 14) == 0);

@@ -9,6 +9,7 @@
  * or ENOMEM) the client is answered 503 and the server goes on. */
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@ static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fork_model *running;
 
 /* In a child: the connection being served, and the drain request, for the
- * SIGUSR1 handler. */
+ * SIGUSR2 handler; the access log, for the SIGUSR1 one. */
 static volatile sig_atomic_t child_fd = -1;
 static volatile sig_atomic_t child_stop;
 
@@ -45,46 +46,68 @@ static void on_drain_signal(int sig)
         shutdown(child_fd, SHUT_RD); /* async-signal-safe: ends reading, not the response */
 }
 
+static const char *child_log_path;
+static int child_log_fd = -1;
+
+/* The parent reopened the access log (SIGUSR1): this process's copy of the
+ * descriptor still names the old file. Everything here is async-signal-safe. */
+static void on_reopen_signal(int sig)
+{
+    (void)sig;
+    int err = errno;
+    if (child_log_fd >= 0 && child_log_path)
+        access_log_reopen(child_log_path, child_log_fd);
+    errno = err;
+}
+
 static void close_listeners(struct server *srv)
 {
     for (int i = 0; i < srv->cfg->listen_count; i++)
         close(srv->listen_fd[0][i]);
 }
 
-static void serve_in_child(struct fork_model *m, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+static void serve_in_child(struct fork_model *m, int fd, int listener, const struct sockaddr_storage *peer,
+                           socklen_t peer_len)
 {
     struct server *srv = m->acceptor.srv;
     struct blocking_worker worker;
     struct sigaction sa = {.sa_handler = on_drain_signal};
+    struct sigaction reopen = {.sa_handler = on_reopen_signal, .sa_flags = SA_RESTART};
     close_listeners(srv);
+    if (srv->status_fd >= 0)
+        close(srv->status_fd);
     close(m->acceptor.stop_fd);
     log_limits_forked();
     sigset_t drain;
     child_fd = fd;
-    sigaction(SIGUSR1, &sa, NULL);
-    /* SIGUSR1 stayed blocked (serve_run blocks it) until the handler is in
-     * place: a drain request sent at once is held, not fatal. */
+    child_log_fd = srv->cfg->access_log && strcmp(srv->cfg->access_log, "-") != 0 ? srv->access_fd : -1;
+    child_log_path = srv->cfg->access_log;
+    sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGUSR1, &reopen, NULL);
+    /* SIGUSR2 and SIGUSR1 stayed blocked (serve_run blocks them) until the
+     * handlers are in place: a request sent at once is held, not fatal. */
     sigemptyset(&drain);
+    sigaddset(&drain, SIGUSR2);
     sigaddset(&drain, SIGUSR1);
     pthread_sigmask(SIG_UNBLOCK, &drain, NULL);
     if (blocking_worker_init(&worker, srv, NULL) == 0) {
         worker.stop_flag = &child_stop;
-        blocking_serve(&worker, fd, peer, peer_len);
+        blocking_serve(&worker, fd, listener, peer, peer_len);
     } else {
-        blocking_refuse(srv, fd);
+        blocking_refuse(srv, fd, listener);
     }
     blocking_worker_destroy(&worker);
     log_limits_flush(timer_clock_ms(), 1); /* what this process held back */
     _exit(0);
 }
 
-static void spawn(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+static void spawn(void *model, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     struct fork_model *m = model;
     pthread_mutex_lock(&m->lock);
     pid_t pid = m->count < m->cap ? fork() : (errno = EAGAIN, -1);
     if (pid == 0)
-        serve_in_child(m, fd, peer, peer_len);
+        serve_in_child(m, fd, listener, peer, peer_len);
     if (pid > 0) {
         m->children[m->count++] = pid;
         pthread_cond_broadcast(&m->changed);
@@ -92,7 +115,7 @@ static void spawn(void *model, int fd, const struct sockaddr_storage *peer, sock
     pthread_mutex_unlock(&m->lock);
     if (pid < 0) {
         log_syscall("fork", "connection", errno);
-        blocking_refuse(m->acceptor.srv, fd);
+        blocking_refuse(m->acceptor.srv, fd, listener);
         return;
     }
     close(fd);
@@ -159,7 +182,7 @@ static void stop(struct server *srv)
     acceptor_stop(&m->acceptor);
     pthread_mutex_lock(&m->lock);
     for (int i = 0; i < m->count; i++)
-        kill(m->children[i], SIGUSR1);
+        kill(m->children[i], SIGUSR2);
     m->stopping = 1;
     pthread_cond_broadcast(&m->changed);
     pthread_mutex_unlock(&m->lock);
@@ -187,10 +210,25 @@ static void cut(void)
     pthread_mutex_unlock(&running_lock);
 }
 
+/* The access log was reopened: children forked before hold the old file. A
+ * child forked after the reopen has the new one, and the lock orders the two. */
+static void reopened(void)
+{
+    pthread_mutex_lock(&running_lock);
+    if (running) {
+        pthread_mutex_lock(&running->lock);
+        for (int i = 0; i < running->count; i++)
+            kill(running->children[i], SIGUSR1);
+        pthread_mutex_unlock(&running->lock);
+    }
+    pthread_mutex_unlock(&running_lock);
+}
+
 const struct serve_model serve_model_fork = {
     .name = "fork",
     .summary = "a process per connection, blocking I/O",
     .start = start,
     .stop = stop,
     .cut = cut,
+    .reopened = reopened,
 };

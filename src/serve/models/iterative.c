@@ -19,10 +19,10 @@ struct iterative {
     struct blocking_worker worker;
 };
 
-static void serve_now(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+static void serve_now(void *model, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     struct iterative *it = model;
-    blocking_serve(&it->worker, fd, peer, peer_len);
+    blocking_serve(&it->worker, fd, listener, peer, peer_len);
 }
 
 /* Between clients the thread waits in accept: the worker's housekeeping

@@ -28,6 +28,7 @@ struct job {
     struct thread_model *model;
     int fd;
     socklen_t peer_len;
+    int listener;
     struct sockaddr_storage peer;
 };
 
@@ -45,23 +46,23 @@ static void *serve_connection(void *arg)
     struct thread_model *m = job->model;
     struct blocking_worker worker;
     if (blocking_worker_init(&worker, m->acceptor.srv, &m->serving) == 0)
-        blocking_serve(&worker, job->fd, &job->peer, job->peer_len);
+        blocking_serve(&worker, job->fd, job->listener, &job->peer, job->peer_len);
     else
-        blocking_refuse(m->acceptor.srv, job->fd);
+        blocking_refuse(m->acceptor.srv, job->fd, job->listener);
     blocking_worker_destroy(&worker);
     free(job);
     thread_done(m);
     return NULL;
 }
 
-static void spawn(void *model, int fd, const struct sockaddr_storage *peer, socklen_t peer_len)
+static void spawn(void *model, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     struct thread_model *m = model;
     pthread_t thread;
     struct job *job = malloc(sizeof *job);
     if (!job)
         goto refuse;
-    *job = (struct job){.model = m, .fd = fd, .peer_len = peer_len, .peer = *peer};
+    *job = (struct job){.model = m, .fd = fd, .peer_len = peer_len, .listener = listener, .peer = *peer};
     pthread_mutex_lock(&m->lock);
     m->threads++;
     pthread_mutex_unlock(&m->lock);
@@ -72,7 +73,7 @@ static void spawn(void *model, int fd, const struct sockaddr_storage *peer, sock
     free(job);
     thread_done(m);
 refuse:
-    blocking_refuse(m->acceptor.srv, fd);
+    blocking_refuse(m->acceptor.srv, fd, listener);
 }
 
 static int start(struct server *srv)
