@@ -41,7 +41,7 @@ proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # One run: prints "requests busy_seconds process_seconds".
 run() {
     local bin=$1 pid req b0 b1 p0 p1 header=()
-    taskset -c "$SERVER_CPU" "$bin" serve "$TMP" --model "$MODEL" --workers 1 --listen "127.0.0.1:$PORT" --quiet &
+    taskset -c "$SERVER_CPU" "$bin" serve "$TMP" --allow-root --model "$MODEL" --workers 1 --listen "127.0.0.1:$PORT" --quiet &
     pid=$!
     for _ in $(seq 50); do (: <>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
     [ "$CLOSE" = 1 ] && header=(-H "Connection: close")

@@ -18,7 +18,7 @@
 #   ROUNDS [3]               rounds per scenario
 #   DURATION [10]            seconds per wrk run
 #   SCENARIOS [keepalive close big idle generators]  any of them (space or comma separated)
-#   SERVERS [duct nginx lighttpd h2o]
+#   SERVERS [duct duct-uring nginx lighttpd h2o]   duct-uring: duct's uring model, its own row
 #   CONNS [100]              wrk connections for keepalive and close
 #   BIG_CONNS [4]            wrk connections for big
 #   IDLE_CONNS [10000]       idle keep-alive connections for idle
@@ -28,7 +28,15 @@
 #   DUCT [./duct]  NGINX [/usr/sbin/nginx]  LIGHTTPD [/usr/sbin/lighttpd]  H2O [/usr/bin/h2o]
 #   WRK [/usr/bin/wrk]
 #   KEEP_TMP [0]             1 keeps the temp dir (configs, server logs, wrk outputs)
-#   NGINX_OPEN_FILE_CACHE [0] 1 adds `open_file_cache max=1000 inactive=60s;` to nginx's config
+#   NGINX_OPEN_FILE_CACHE [1] 1 adds `open_file_cache max=1000 inactive=60s;` to nginx's config
+#                            (nginx at its best; the report says which); 0 leaves it off
+#   SYSCALLS [1]             1: after the rounds, a separate short run per server and throughput
+#                            scenario under `strace -c -f` counts syscalls per request (needs strace)
+#   SYSCALL_SECONDS [2]      seconds of that run
+#
+# The deciding figure is requests (or MiB) per busy second of CPU $SERVER_CPU: user + nice +
+# system + irq + softirq of that CPU in /proc/stat, which also counts the kernel's network work
+# done on the server's behalf that the process's own times can miss.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,7 +46,7 @@ CONF_DIR=$HERE/conf
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 SCENARIOS=${SCENARIOS:-keepalive close big idle generators}
-SERVERS=${SERVERS:-duct nginx lighttpd h2o}
+SERVERS=${SERVERS:-duct duct-uring nginx lighttpd h2o}
 CONNS=${CONNS:-100}
 BIG_CONNS=${BIG_CONNS:-4}
 IDLE_CONNS=${IDLE_CONNS:-10000}
@@ -52,7 +60,9 @@ LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
 H2O=${H2O:-/usr/bin/h2o}
 WRK=${WRK:-/usr/bin/wrk}
 KEEP_TMP=${KEEP_TMP:-0}
-NGINX_OPEN_FILE_CACHE=${NGINX_OPEN_FILE_CACHE:-0}
+NGINX_OPEN_FILE_CACHE=${NGINX_OPEN_FILE_CACHE:-1}
+SYSCALLS=${SYSCALLS:-1}
+SYSCALL_SECONDS=${SYSCALL_SECONDS:-2}
 
 SCENARIOS=${SCENARIOS//,/ }
 SERVERS=${SERVERS//,/ }
@@ -72,7 +82,7 @@ for s in $SCENARIOS; do
     esac
 done
 for s in $SERVERS; do
-    case $s in duct | nginx | lighttpd | h2o) ;; *) die "unknown server '$s' (duct, nginx, lighttpd, h2o)" ;; esac
+    case $s in duct | duct-uring | nginx | lighttpd | h2o) ;; *) die "unknown server '$s' (duct, duct-uring, nginx, lighttpd, h2o)" ;; esac
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -86,6 +96,7 @@ need curl curl
 need taskset util-linux
 need python3 python3
 need "$WRK" wrk
+if [[ $SYSCALLS == 1 ]]; then need strace strace; fi
 for s in $SERVERS; do
     case $s in
     nginx) need "$NGINX" nginx ;;
@@ -114,7 +125,7 @@ if [[ " $SCENARIOS " == *" generators "* && " $SERVERS " != *" duct "* ]]; then
     die "the generators scenario runs against duct: keep duct in SERVERS"
 fi
 
-if [[ ( " $SERVERS " == *" duct "* || " $SCENARIOS " == *" generators "* ) && ! -x $DUCT ]]; then
+if [[ ( " $SERVERS " == *" duct"* || " $SCENARIOS " == *" generators "* ) && ! -x $DUCT ]]; then
     log "building duct"
     make -C "$REPO" >&2
 fi
@@ -174,6 +185,11 @@ children_cpu() {
 # busy_ticks: user + nice + system ticks of CPUs $SERVER_CPU and $CLIENT_CPU (all processes).
 busy_ticks() {
     awk -v a="cpu$SERVER_CPU" -v b="cpu$CLIENT_CPU" '$1 == a || $1 == b { t += $2 + $3 + $4 } END { print t + 0 }' /proc/stat
+}
+
+# server_cpu_busy: user + nice + system + irq + softirq ticks of CPU $SERVER_CPU alone.
+server_cpu_busy() {
+    awk -v a="cpu$SERVER_CPU" '$1 == a { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
 
 # cpu_ticks PID: utime + stime of the whole process (all threads), in clock ticks.
@@ -238,14 +254,16 @@ start_server() { # start_server NAME; returns 1 if it does not come up
     pick_port
     port=$PICKED
     case $name in
-    duct)
-        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --workers 1 --max-conns "$SERVER_MAX_CONNS" --quiet)
-        VERSION[duct]=$("$DUCT" --version 2>&1 | head -n1 || true)
-        VERSION[duct]+=" ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
+    duct | duct-uring)
+        cmd=("$DUCT" serve "$ROOT" --allow-root --listen "127.0.0.1:$port" --workers 1 --max-conns "$SERVER_MAX_CONNS" --quiet)
+        [[ $name == duct-uring ]] && cmd+=(--model uring)
+        VERSION[$name]=$("$DUCT" --version 2>&1 | head -n1 || true)
+        VERSION[$name]+=" ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
         if [[ -n $(git -C "$REPO" status --porcelain -- src 2>/dev/null) ]]; then
-            VERSION[duct]+=", src/ has uncommitted changes"
+            VERSION[$name]+=", src/ has uncommitted changes"
         fi
-        VERSION[duct]+="; binary built $(date -u -r "$DUCT" '+%Y-%m-%d %H:%M UTC'))"
+        VERSION[$name]+="; binary built $(date -u -r "$DUCT" '+%Y-%m-%d %H:%M UTC'))"
+        [[ $name == duct-uring ]] && VERSION[$name]+=", --model uring"
         ;;
     nginx)
         render nginx.conf.in "$TMP/nginx.conf" "$port"
@@ -311,7 +329,7 @@ done
 # ---------------------------------------------------------------------------------------------
 # Runs.
 
-# scenario server round rps mibps p99_ms requests secs errors cpu_s wrk_cpu_s others_cpu_s
+# scenario server round rps mibps p99_ms requests secs errors cpu_s wrk_cpu_s others_cpu_s cpu0_busy_s
 RESULTS=$TMP/results.tsv
 : >"$RESULTS"
 declare -A WRKCMD=()
@@ -349,7 +367,7 @@ parse_wrk() {
 }
 
 run_one() { # run_one SCENARIO SERVER ROUND
-    local sc=$1 name=$2 round=$3 port=${PORT[$2]} pid=${SPID[$2]} out t0 t1 c0 c1 b0 b1 parsed cpu wcpu ocpu
+    local sc=$1 name=$2 round=$3 port=${PORT[$2]} pid=${SPID[$2]} out t0 t1 c0 c1 b0 b1 s0 s1 parsed cpu wcpu ocpu busy
     local path=1k.bin conns=$CONNS extra=()
     case $sc in
     close) extra=(-H 'Connection: close') ;;
@@ -365,11 +383,13 @@ run_one() { # run_one SCENARIO SERVER ROUND
     out=$TMP/wrk-$sc-$name-$round.txt
     children_cpu c0
     b0=$(busy_ticks)
+    s0=$(server_cpu_busy)
     t0=$(cpu_ticks "$pid")
     if ! "${cmd[@]}" >"$out" 2>&1; then
         log "  wrk exited non-zero for $name ($sc, round $round)"
     fi
     t1=$(cpu_ticks "$pid")
+    s1=$(server_cpu_busy)
     b1=$(busy_ticks)
     children_cpu c1
     if ! alive "$pid"; then
@@ -383,9 +403,10 @@ run_one() { # run_one SCENARIO SERVER ROUND
         # user+system time on the two CPUs that was neither the server's nor wrk's: other load
         ocpu=$(awk -v a="$b0" -v b="$b1" -v s="$cpu" -v w="$wcpu" -v hz="$CLK_TCK" \
             'BEGIN { o = (b - a) / hz - s - w; printf "%.2f", (o < 0 ? 0 : o) }')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$name" "$round" "${parsed// /$'\t'}" "$cpu" "$wcpu" "$ocpu" >>"$RESULTS"
+        busy=$(awk -v a="$s0" -v b="$s1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$name" "$round" "${parsed// /$'\t'}" "$cpu" "$wcpu" "$ocpu" "$busy" >>"$RESULTS"
         read -r rps mibps p99 _ _ errs <<<"$parsed"
-        log "  $sc round $round: $name $rps req/s, $mibps MiB/s, p99 $p99 ms, server cpu $cpu s, wrk cpu $wcpu s, others $ocpu s, errors $errs"
+        log "  $sc round $round: $name $rps req/s, $mibps MiB/s, p99 $p99 ms, server cpu $cpu s, cpu$SERVER_CPU busy $busy s, wrk cpu $wcpu s, others $ocpu s, errors $errs"
     else
         log "  $sc round $round: $name: no result from wrk; its output:"
         tail -n 20 "$out" >&2 || true
@@ -458,6 +479,24 @@ run_gen() { # run_gen GENERATOR ROUND
     log "  generators round $round: $gen $rps req/s, p99 $p99 ms, client cpu $wcpu s, server cpu $cpu s, errors $errs"
 }
 
+# count_syscalls SCENARIO SERVER: syscalls per request in a separate short run under
+# `strace -c -f` (which slows the server down: a count, not a speed).
+declare -A SYSC=()
+count_syscalls() {
+    local sc=$1 name=$2 port=${PORT[$2]} pid=${SPID[$2]} spid req calls extra=() out=$TMP/strace-$1-$2.txt
+    [[ $sc == close ]] && extra=(-H 'Connection: close')
+    strace -c -f -p "$pid" -o "$out" 2>/dev/null &
+    spid=$!
+    sleep 0.5
+    req=$(taskset -c "$CLIENT_CPU" "$WRK" -t1 "-c$CONNS" "-d${SYSCALL_SECONDS}s" "${extra[@]+"${extra[@]}"}" \
+        "http://127.0.0.1:$port/1k.bin" 2>/dev/null | awk '/ requests in / { print $1 }')
+    kill -INT "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    calls=$(awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { n += $4 } END { print n + 0 }' "$out" 2>/dev/null || echo 0)
+    SYSC[$sc/$name]=$(awk -v c="$calls" -v q="${req:-0}" 'BEGIN { if (q > 0 && c > 0) printf "%.2f\n", c / q; else print "-" }')
+    log "  syscalls $sc: $name ${SYSC[$sc/$name]} per request ($calls calls, ${req:-0} requests)"
+}
+
 n=${#ACTIVE[@]}
 for sc in $SCENARIOS; do
     log "scenario $sc: $ROUNDS round(s) of ${DURATION}s per server"
@@ -485,6 +524,16 @@ for sc in $SCENARIOS; do
     done
 done
 
+if [[ $SYSCALLS == 1 ]]; then
+    for sc in $SCENARIOS; do
+        case $sc in keepalive | close) ;; *) continue ;; esac
+        log "scenario $sc: syscalls per request, ${SYSCALL_SECONDS}s under strace per server"
+        for name in "${ACTIVE[@]}"; do
+            [[ -n ${FAILED[$name]:-} ]] || count_syscalls "$sc" "$name"
+        done
+    done
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Report.
 
@@ -505,7 +554,13 @@ echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)), kernel $(uname -r)"
 echo "- load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "- servers pinned to CPU $SERVER_CPU, wrk (1 thread) pinned to CPU $CLIENT_CPU; one worker each; access logs off"
-if [[ $NGINX_OPEN_FILE_CACHE == 1 ]]; then echo "- nginx with open_file_cache max=1000 inactive=60s (NGINX_OPEN_FILE_CACHE=1)"; fi
+if [[ $NGINX_OPEN_FILE_CACHE == 1 ]]; then
+    echo "- nginx with open_file_cache max=1000 inactive=60s (NGINX_OPEN_FILE_CACHE=1, the default: nginx at its best)"
+else
+    echo "- nginx without open_file_cache (NGINX_OPEN_FILE_CACHE=0)"
+fi
+echo "- deciding figure: requests (MiB for big) per busy second of CPU $SERVER_CPU (user+nice+system+irq+softirq in /proc/stat)"
+if [[ $SYSCALLS == 1 ]]; then echo "- syscalls per request: a separate ${SYSCALL_SECONDS}s run per server under strace -c -f (a count, not a speed)"; fi
 echo "- ROUNDS=$ROUNDS DURATION=${DURATION}s SCENARIOS='$SCENARIOS'; rounds interleaved, starting server rotated each round"
 for s in $SERVERS; do
     echo "- $s: ${VERSION[$s]:-unknown version}"
@@ -593,11 +648,12 @@ for sc in $SCENARIOS; do
     fi
     duct_med=nan
     if [[ " ${ACTIVE[*]} " == *" duct "* ]]; then
-        mapfile -t v < <(col "$sc" duct "$field")
+        mapfile -t v < <(awk -F'\t' -v s="$sc" -v n=duct -v big="$([[ $sc == big ]] && echo 1 || echo 0)" \
+            '$1 == s && $2 == n && $4 != "fail" && $13 > 0 { print (big ? $5 * $8 : $7) / $13 }' "$RESULTS")
         ((${#v[@]})) && duct_med=$(median "${v[@]}")
     fi
-    echo "| server | median $unit | each round | median p99 (ms) | $per | server CPU | wrk CPU | other load | wrk errors | vs duct |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|---|---:|"
+    echo "| server | ${per/CPU-s/busy CPU$SERVER_CPU-s} | median $unit | each round | median p99 (ms) | $per (process) | syscalls per request | server CPU | wrk CPU | other load | wrk errors | vs duct (busy CPU$SERVER_CPU) |"
+    echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"
     for s in $SERVERS; do
         if [[ " ${ACTIVE[*]} " != *" $s "* ]]; then
             echo "| $s | - | failed to start: ${FAILED[$s]:-} | - | - | - | - | - | - | - |"
@@ -616,6 +672,10 @@ for sc in $SCENARIOS; do
             '$1 == s && $2 == n && $4 != "fail" && $10 > 0 { print (big ? $5 * $8 : $7) / $10 }' "$RESULTS")
         eff=nan
         ((${#v[@]})) && eff=$(median "${v[@]}")
+        mapfile -t v < <(awk -F'\t' -v s="$sc" -v n="$s" -v big="$([[ $sc == big ]] && echo 1 || echo 0)" \
+            '$1 == s && $2 == n && $4 != "fail" && $13 > 0 { print (big ? $5 * $8 : $7) / $13 }' "$RESULTS")
+        busy=nan
+        ((${#v[@]})) && busy=$(median "${v[@]}")
         mapfile -t v < <(awk -F'\t' -v s="$sc" -v n="$s" '$1 == s && $2 == n && $4 != "fail" && $8 > 0 && $10 >= 0 { print 100 * $10 / $8 }' "$RESULTS")
         cpu=nan
         ((${#v[@]})) && cpu=$(median "${v[@]}")
@@ -628,10 +688,10 @@ for sc in $SCENARIOS; do
         errs=$(awk -F'\t' -v s="$sc" -v n="$s" '$1 == s && $2 == n && $4 != "fail" && $9 != "-" {
             out = out (out == "" ? "" : "; ") "r" $3 ": " $9 } END { print (out == "" ? "none" : out) }' "$RESULTS")
         errs=${errs//,/, }
-        ratio=$(awk -v a="$med" -v b="$duct_med" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2fx\n", a / b }')
+        ratio=$(awk -v a="$busy" -v b="$duct_med" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.2fx\n", a / b }')
         note=""
         [[ -n ${FAILED[$s]:-} ]] && note=" (${FAILED[$s]})"
-        echo "| $s$note | $(fmt "$med" 0) | $rounds | $(fmt "$p99" 2) | $(fmt "$eff" 0) | $(fmt "$cpu" 0)% | $(fmt "$wcpu" 0)% | $(fmt "$ocpu" 0)% | $errs | $ratio |"
+        echo "| $s$note | $(fmt "$busy" 0) | $(fmt "$med" 0) | $rounds | $(fmt "$p99" 2) | $(fmt "$eff" 0) | ${SYSC[$sc/$s]:--} | $(fmt "$cpu" 0)% | $(fmt "$wcpu" 0)% | $(fmt "$ocpu" 0)% | $errs | $ratio |"
     done
     echo
 done

@@ -44,7 +44,7 @@ proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 start_server() {
-    taskset -c "$SERVER_CPU" "$BIN" serve "$TMP" --model "$MODEL" --workers 1 --listen "127.0.0.1:$PORT" --quiet &
+    taskset -c "$SERVER_CPU" "$BIN" serve "$TMP" --allow-root --model "$MODEL" --workers 1 --listen "127.0.0.1:$PORT" --quiet &
     SERVER=$!
     for _ in $(seq 50); do (: <>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 }

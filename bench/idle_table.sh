@@ -176,7 +176,7 @@ start_server() { # start_server NAME: sets SERVER_PID, PORT; returns 1 if it doe
     case $name in
     duct-*)
         # duct raises its own descriptor limit for --max-conns: no prlimit.
-        cmd=("$DUCT" serve "$ROOT" --listen "127.0.0.1:$port" --model "${name#duct-}" --workers 1
+        cmd=("$DUCT" serve "$ROOT" --allow-root --listen "127.0.0.1:$port" --model "${name#duct-}" --workers 1
             --max-conns "$MAX_CONNS" --idle-timeout "$KEEPALIVE")
         VERSION[duct]="$("$DUCT" --version 2>&1 | head -n1 || true) ($(git -C "$REPO" log -1 --format='git %h' 2>/dev/null || echo 'no git')"
         if [[ -n $(git -C "$REPO" status --porcelain -- src 2>/dev/null) ]]; then VERSION[duct]+=", src/ has uncommitted changes"; fi

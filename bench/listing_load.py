@@ -68,7 +68,7 @@ def make_root(base, entries):
 
 
 def start_server(args, root):
-    cmd = [args.duct, "serve", root, "--listen", "127.0.0.1:0", "--model", "epoll", "--workers", "1",
+    cmd = [args.duct, "serve", root, "--allow-root", "--listen", "127.0.0.1:0", "--model", "epoll", "--workers", "1",
            "--list-dirs"]
     if not args.no_list_max:
         cmd += ["--list-max", str(args.entries)]

@@ -194,7 +194,7 @@ start_server() {
     local m=$1 tag=$2 i code cmd
     pick_port
     SPORT=$PICKED
-    cmd=("$BIN" serve "$ROOT" --model "$m" --workers 1 --listen "127.0.0.1:$SPORT" --quiet --max-conns 100000)
+    cmd=("$BIN" serve "$ROOT" --allow-root --model "$m" --workers 1 --listen "127.0.0.1:$SPORT" --quiet --max-conns 100000)
     [[ -n $SERVER_CMD_SHOWN ]] || SERVER_CMD_SHOWN="taskset -c $SERVER_CPU $(quote "${cmd[@]}")"
     taskset -c "$SERVER_CPU" "${cmd[@]}" >"$TMP/server-$tag.log" 2>&1 </dev/null &
     SPID=$!

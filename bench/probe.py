@@ -71,7 +71,7 @@ def render(name, port, root, tmp):
 
 def command(name, port, root, tmp):
     if name == "duct":
-        return [os.environ.get("DUCT", os.path.join(REPO, "duct")), "serve", root, "-l", "127.0.0.1:%d" % port,
+        return [os.environ.get("DUCT", os.path.join(REPO, "duct")), "serve", root, "--allow-root", "-l", "127.0.0.1:%d" % port,
                 "-w", "1", "-q"]
     conf = render(name, port, root, tmp)
     return {"nginx": [BINARIES["nginx"], "-c", conf],

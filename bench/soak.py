@@ -73,7 +73,7 @@ def make_site(root):
 
 
 def start_server(duct, root, model, port):
-    args = [duct, "serve", root, "--model", model, "--workers", "1", "--listen", "127.0.0.1:%d" % port,
+    args = [duct, "serve", root, "--allow-root", "--model", model, "--workers", "1", "--listen", "127.0.0.1:%d" % port,
             "--header-timeout", "5", "--send-timeout", "5", "--idle-timeout", "10", "--access-log",
             os.path.join(root, "..", "access.log")]
     if model == "pool":

@@ -65,6 +65,7 @@ void http_conn_init(struct http_conn *c, struct http_ctx *ctx, const char *peer)
 }
 
 static void log_exchange(struct http_conn *c, time_t now);
+static void gather(struct http_conn *c, time_t now);
 
 /* Called only where no span into the buffer is still needed. */
 static void drop_buffer_if_empty(struct http_conn *c)
@@ -87,11 +88,17 @@ void http_conn_release(struct http_conn *c)
         pool_give(&c->ctx->pool, c->buf);
         c->buf = NULL;
     }
+    if (c->batch) {
+        pool_give(&c->ctx->pool, c->batch);
+        c->batch = NULL;
+    }
     c->state = HTTP_CONN_CLOSE;
 }
 
 enum http_want http_conn_want(const struct http_conn *c)
 {
+    if (c->batch)
+        return HTTP_WANT_WRITE;
     switch (c->state) {
     case HTTP_CONN_HEAD:
     case HTTP_CONN_BODY:
@@ -108,12 +115,12 @@ enum http_want http_conn_want(const struct http_conn *c)
 
 int http_conn_idle(const struct http_conn *c)
 {
-    return c->state == HTTP_CONN_HEAD && c->buf_start == c->buf_end;
+    return c->state == HTTP_CONN_HEAD && c->buf_start == c->buf_end && !c->batch;
 }
 
 const struct http_output *http_conn_output(const struct http_conn *c)
 {
-    return &c->reply.out;
+    return c->batch ? &c->batch_out : &c->reply.out;
 }
 
 char *http_conn_read_space(struct http_conn *c, size_t *room)
@@ -217,7 +224,7 @@ static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
     remember_request(c, req);
     c->buf_start += head_len;
     int status = http_request_interpret(req, &info);
-    r->keep_alive = info.keep_alive && !c->draining;
+    r->keep_alive = info.keep_alive && !c->draining && !(c->ctx->close_all && *c->ctx->close_all);
     r->http10 = req->version_minor == 0;
     r->head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
     r->host = info.host;
@@ -375,6 +382,7 @@ void http_conn_received(struct http_conn *c, size_t n, time_t now)
     if (n == 0)
         c->peer_eof = 1;
     advance(c, now);
+    gather(c, now);
 }
 
 static void log_exchange(struct http_conn *c, time_t now)
@@ -411,12 +419,71 @@ static void finish_exchange(struct http_conn *c, time_t now)
     advance(c, now);
 }
 
+/* Pipelined requests read in one recv are answered in one send: while the
+ * answer planned is all in memory (a cached file, a 304, an error, a HEAD)
+ * and another request head is already buffered, the answer is copied into
+ * the batch and its exchange finished as if it were sent, and the next
+ * request is planned. The batch then leaves as one output. It ends at an
+ * answer with a file body (sent from its descriptor after the batch), at one
+ * that closes the connection, when the buffer runs out of complete heads, or
+ * when the batch is full. The access log lists the exchanges in order, when
+ * their answer is handed to the batch, as nginx logs one handed to the
+ * kernel. */
+static int gatherable(const struct http_conn *c)
+{
+    const struct http_output *o = &c->reply.out;
+    return c->state == HTTP_CONN_SEND && o->file_len == 0 && c->reply.parts == 0;
+}
+
+static int head_buffered(const struct http_conn *c)
+{
+    return c->buf && c->buf_start < c->buf_end && memmem(c->buf + c->buf_start, c->buf_end - c->buf_start, "\r\n\r\n", 4);
+}
+
+static void gather(struct http_conn *c, time_t now)
+{
+    size_t cap = c->ctx->pool.buf_size;
+    while (c->ctx->gather && gatherable(c) && (c->batch || head_buffered(c))) {
+        const struct http_output *o = &c->reply.out;
+        size_t n = o->head_len + o->data_len;
+        if ((c->batch ? c->batch_out.head_len : 0) + n > cap)
+            return; /* the batch goes first, then this answer from where it was built */
+        if (!c->batch) {
+            if (!(c->batch = pool_take(&c->ctx->pool)))
+                return;
+            c->batch_out = (struct http_output){c->batch, 0, NULL, 0, -1, 0, 0};
+        }
+        char *end = c->batch + c->batch_out.head_len;
+        memcpy(end, o->head, o->head_len);
+        if (o->data_len)
+            memcpy(end + o->head_len, o->data, o->data_len);
+        c->batch_out.head_len += n;
+        int done = http_reply_sent(&c->reply, &c->ctx->reply, n);
+        assert(done);
+        (void)done;
+        finish_exchange(c, now);
+    }
+}
+
 void http_conn_sent(struct http_conn *c, size_t n, time_t now)
 {
     c->now = now;
+    if (c->batch) {
+        assert(n <= c->batch_out.head_len);
+        c->batch_out.head += n;
+        c->batch_out.head_len -= n;
+        if (c->batch_out.head_len == 0) {
+            pool_give(&c->ctx->pool, c->batch);
+            c->batch = NULL;
+            gather(c, now);
+        }
+        return;
+    }
     assert(c->state == HTTP_CONN_SEND);
-    if (http_reply_sent(&c->reply, &c->ctx->reply, n))
+    if (http_reply_sent(&c->reply, &c->ctx->reply, n)) {
         finish_exchange(c, now);
+        gather(c, now);
+    }
 }
 
 int http_conn_wait_fd(const struct http_conn *c)

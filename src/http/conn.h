@@ -67,7 +67,12 @@ struct http_ctx {
     void (*on_log)(void *log_ctx, const struct http_log_entry *entry); /* NULL: no log */
     void *log_ctx;
     int log_host; /* the log wants the Host field (--vhosts) */
+    /* NULL, or a flag another process or thread may set at any time: while it
+     * is set every answer closes its connection (a server handing over to its
+     * successor lets each keep-alive client go after its next response). */
+    const volatile int *close_all;
     struct http_buf_pool pool;
+    int gather; /* answers to pipelined requests leave together (see gather in conn.c) */
     struct http_request req;     /* scratch: the request whose response is being built */
     struct http_reply_ctx reply; /* the handler, max_age and the builder's scratch */
     struct http_auth auth;       /* check NULL: none */
@@ -106,6 +111,11 @@ struct http_conn {
     int refused;        /* input was refused (a 4xx that ends the connection, a bad chunked body) */
     time_t now;         /* the latest time a driver reported, for a log line written on release */
     char peer[48];
+    /* Answers to pipelined requests, copied here to leave in one send (see
+     * gather in conn.c): from ctx->pool while some are unsent, else NULL.
+     * While it holds bytes they are the output, before anything else. */
+    char *batch;
+    struct http_output batch_out; /* the unsent rest of batch */
     /* What only an exchange in flight needs, from a parsed (or refused)
      * request head to the last byte of its answer. The spans point into buf,
      * which stays put while the answer is sent. */

@@ -316,12 +316,10 @@ size_t http_reply_etag(const struct http_resource *res, char out[HTTP_REPLY_ETAG
 
 /* What every answer about a file repeats, 304 included (RFC 9110 §15.4.5:
  * ETag, Cache-Control and Vary; Last-Modified helps caches holding no ETag). */
-static void validator_fields(const struct http_reply *r, const struct http_reply_ctx *rc, struct http_head *h,
+static void validator_fields(const struct http_reply *r, struct http_reply_ctx *rc, struct http_head *h,
                              const struct http_validators *v)
 {
-    char date[HTTP_DATE_LEN + 1];
-    http_date_format(v->mtime, date);
-    http_head_field(h, "Last-Modified", date, HTTP_DATE_LEN);
+    http_head_field(h, "Last-Modified", http_date_cached(&rc->last_modified, v->mtime), HTTP_DATE_LEN);
     http_head_field(h, "ETag", v->etag, v->etag_len);
     if (rc->max_age >= 0) {
         char num[24];

@@ -100,6 +100,7 @@ struct http_reply_ctx {
     struct http_handler handler;
     long max_age; /* Cache-Control: max-age of file answers; < 0: none */
     struct http_date_cache date;
+    struct http_date_cache last_modified; /* the last Last-Modified formatted: a hot file's */
     struct http_range ranges[HTTP_RANGE_MAX]; /* scratch: the ranges of the part being planned */
     uint64_t boundaries;                      /* multipart answers so far, to vary the boundary */
     /* --header, --cors, --fallback, --try-html, --error-page, --vhosts; NULL

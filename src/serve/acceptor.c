@@ -21,6 +21,9 @@ static void *accept_loop(void *arg)
         }
         if (listener < 0)
             break;
+        /* A successor accepts from the shared queue now (serve/handover.h). */
+        if (atomic_load(&a->srv->accept_off))
+            break;
         int fd = blocking_accept(a->srv, listener, a->stop_fd, &peer, &peer_len);
         if (fd >= 0)
             a->hand_over(a->model, fd, listener, &peer, peer_len);
@@ -56,9 +59,11 @@ void acceptor_stop(struct acceptor *a)
         log_syscall("write", "acceptor eventfd", errno);
     /* The accept thread may be busy serving (the iterative model) and unable
      * to close the listeners soon. shutdown on a listening socket stops it
-     * listening at once, without racing the thread's poll as close would. */
+     * listening at once, without racing the thread's poll as close would.
+     * Not a socket another process holds: it would stop listening there too. */
     for (int i = 0; i < a->srv->cfg->listen_count; i++)
-        shutdown(a->srv->listen_fd[0][i], SHUT_RDWR);
+        if (!a->srv->listen_kept[i])
+            shutdown(a->srv->listen_fd[0][i], SHUT_RDWR);
     pthread_join(a->thread, NULL);
     close(a->stop_fd);
     a->running = 0;

@@ -162,6 +162,14 @@ static enum engine_close serve_loop(struct blocking_worker *bw, int fd, void *c,
             break;
         case SERVE_WANT_WRITE:
             r = io_send(fd, p, c, now);
+            if (r == IO_DRY && p->want(c) == SERVE_WANT_WRITE) {
+                /* The buffer is full: the bytes moved restart the send
+                 * timeout now, and only room made within it goes on. */
+                until = engine_track(&bw->ew, phase, since_ms, c, now_ms, 1);
+                if (bw->ew.draining && bw->ew.drain_end < until)
+                    until = bw->ew.drain_end;
+                r = IO_AGAIN;
+            }
             if (r == IO_AGAIN)
                 wait_ready(bw, fd, POLLOUT, until);
             break;
@@ -193,9 +201,6 @@ void blocking_serve(struct blocking_worker *bw, int fd, int listener, const stru
                     socklen_t peer_len)
 {
     struct engine_peer from;
-    if (net_set_nonblock(fd, 1) != 0)
-        log_syscall("fcntl", "O_NONBLOCK", errno);
-    net_set_nodelay(fd);
     engine_peer_set(&from, (const struct sockaddr *)peer, peer_len);
     bw->ew.stats.accepted++;
     void *c = engine_attach(&bw->ew, (unsigned)listener, &from, serve_clock());
@@ -280,7 +285,9 @@ int blocking_accept(struct server *srv, int listener, int stop_fd, struct sockad
                     socklen_t *peer_len)
 {
     *peer_len = sizeof *peer;
-    int fd = net_accept(srv->listen_fd[0][listener], 0, peer, peer_len);
+    /* Non-blocking from accept4 on (every wait is a bounded poll), and
+     * TCP_NODELAY inherited from the listener: no syscall per connection. */
+    int fd = net_accept(srv->listen_fd[0][listener], 1, peer, peer_len);
     if (fd < 0) {
         if (engine_accept_failed(errno) == ENGINE_ACCEPT_PAUSE) {
             struct pollfd stop = {.fd = stop_fd, .events = POLLIN};

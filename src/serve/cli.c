@@ -6,6 +6,9 @@
 
 #include "cli/args.h"
 #include "net/addr.h"
+#include "serve/filecache.h"
+#include "serve/activation.h"
+#include "serve/privileges.h"
 #include "serve/server.h"
 #include "serve/site.h"
 
@@ -36,6 +39,11 @@ static void usage(FILE *out)
                  "      --drain-timeout S   seconds a graceful stop waits for responses in flight,\n"
                  "                          then cuts them (default 30; a second signal stops at once)\n"
                  "      --max-age S         send Cache-Control: max-age=S with files (default: none)\n"
+                 "      --cache-max-file BYTES  files up to BYTES are kept in memory, checked against\n"
+                 "                          the disk once a second (default 65536; 0: none)\n"
+                 "      --cache-max-bytes BYTES  memory for kept files, per worker (default 33554432;\n"
+                 "                          thread and fork: per connection, 262144 at most)\n"
+                 "      --cache-entries N   files a worker's cache holds at most (default 1024)\n"
                  "      --list-dirs         list directories that have no index.html (default: 403)\n"
                  "      --list-max N        entries a listing shows at most; a note counts the rest\n"
                  "                          (default 10000)\n"
@@ -80,13 +88,23 @@ static void usage(FILE *out)
                  "\n"
                  "      --no-sandbox        do not confine the process (default: once started, read\n"
                  "                          only DIR, write only the access log, no new privileges)\n"
+                 "      --user NAME         once the sockets and files are open, run as NAME\n"
+                 "                          (its uid and group, no other groups)\n"
+                 "      --allow-root        serve as root without --user (otherwise refused;\n"
+                 "                          DUCT_ALLOW_ROOT=1 in the environment says the same)\n"
+                 "      --handover PATH     restarts without loss: a server started with the same\n"
+                 "                          PATH takes over this one's listening sockets over the\n"
+                 "                          Unix socket PATH, then this one finishes and exits\n"
                  "  -q, --quiet             no start-up or stop messages\n"
                  "  -h, --help              this help\n"
                  "\n"
                  "SIGINT or SIGTERM stops accepting, closes idle connections, finishes responses\n"
                  "in flight and exits 0; what still runs after --drain-timeout is cut (exit 1), and a\n"
                  "second signal stops at once (exit 1). SIGUSR1 reopens the access log (after\n"
-                 "logrotate renamed it).\n");
+                 "logrotate renamed it).\n"
+                 "\n"
+                 "Under systemd, sockets passed by socket activation (LISTEN_FDS) are served in\n"
+                 "place of --listen, and NOTIFY_SOCKET gets READY=1 and STOPPING=1 (Type=notify).\n");
 }
 
 /* A whole decimal number in [min, max]; anything else is a usage error. */
@@ -111,7 +129,13 @@ enum {
     OPT_LIST_DIRS,
     OPT_LIST_MAX,
     OPT_NO_SANDBOX,
+    OPT_CACHE_MAX_FILE,
+    OPT_CACHE_MAX_BYTES,
+    OPT_CACHE_ENTRIES,
     OPT_STATUS_LISTEN,
+    OPT_USER,
+    OPT_ALLOW_ROOT,
+    OPT_HANDOVER,
     OPT_COMPRESS,
     OPT_COMPRESS_TYPES,
     OPT_COMPRESS_MIN,
@@ -140,6 +164,12 @@ static const struct option serve_options[] = {
     {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
     {"list-max", required_argument, NULL, OPT_LIST_MAX},
     {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
+    {"cache-max-file", required_argument, NULL, OPT_CACHE_MAX_FILE},
+    {"cache-max-bytes", required_argument, NULL, OPT_CACHE_MAX_BYTES},
+    {"cache-entries", required_argument, NULL, OPT_CACHE_ENTRIES},
+    {"user", required_argument, NULL, OPT_USER},
+    {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+    {"handover", required_argument, NULL, OPT_HANDOVER},
     {"compress", required_argument, NULL, OPT_COMPRESS},
     {"compress-types", required_argument, NULL, OPT_COMPRESS_TYPES},
     {"compress-min", required_argument, NULL, OPT_COMPRESS_MIN},
@@ -170,6 +200,9 @@ static void serve_defaults(struct serve_config *cfg)
     cfg->drain_timeout = 30;
     cfg->max_age = -1;
     cfg->list_max = 10000;
+    cfg->cache_max_file = FILE_CACHE_MAX_FILE;
+    cfg->cache_max_bytes = FILE_CACHE_MAX_BYTES;
+    cfg->cache_entries = FILE_CACHE_ENTRIES;
     cfg->sandbox = 1;
     cfg->compress = 1;
     cfg->compress_min = 256;
@@ -292,6 +325,18 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
             return 2;
         cfg->max_age = (long)v;
         return 0;
+    case OPT_CACHE_MAX_FILE:
+    case OPT_CACHE_MAX_BYTES:
+        if (parse_count(opt == OPT_CACHE_MAX_FILE ? "--cache-max-file" : "--cache-max-bytes", arg, 0, 1LL << 40,
+                        &v) != 0)
+            return 2;
+        *(opt == OPT_CACHE_MAX_FILE ? &cfg->cache_max_file : &cfg->cache_max_bytes) = (size_t)v;
+        return 0;
+    case OPT_CACHE_ENTRIES:
+        if (parse_count("--cache-entries", arg, 1, 1 << 24, &v) != 0)
+            return 2;
+        cfg->cache_entries = (size_t)v;
+        return 0;
     case OPT_LIST_MAX:
         if (parse_count("--list-max", arg, 1, 10000000, &v) != 0)
             return 2;
@@ -315,7 +360,18 @@ static int set_number(struct serve_config *cfg, int opt, const char *arg)
     return 0;
 }
 
-static int parse(int argc, char **argv, struct serve_config *cfg)
+static int set_user(struct serve_config *cfg, const char *name)
+{
+    char err[256];
+    if (privileges_lookup(name, &cfg->uid, &cfg->gid, err, sizeof err) != 0) {
+        fprintf(stderr, "duct serve: --user: %s\n", err);
+        return 2;
+    }
+    cfg->user = name;
+    return 0;
+}
+
+static int parse(int argc, char **argv, struct serve_config *cfg, int *allow_root)
 {
     int opt;
     serve_defaults(cfg);
@@ -347,6 +403,15 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
         case OPT_STATUS_LISTEN:
             status = set_status_listen(cfg, optarg);
             break;
+        case OPT_USER:
+            status = set_user(cfg, optarg);
+            break;
+        case OPT_ALLOW_ROOT:
+            *allow_root = 1;
+            break;
+        case OPT_HANDOVER:
+            cfg->handover = optarg;
+            break;
         case '?':
             fprintf(stderr, "duct serve: see duct serve --help\n");
             return 2;
@@ -369,6 +434,7 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
     int site_status = serve_site_finish(cfg, optind < argc ? argv[optind] : NULL);
     if (site_status)
         return site_status;
+    cfg->listen_given = cfg->listen_count > 0;
     if (cfg->compress_min > cfg->compress_max) {
         fprintf(stderr, "duct serve: --compress-min is above --compress-max\n");
         return 2;
@@ -378,13 +444,36 @@ static int parse(int argc, char **argv, struct serve_config *cfg)
     return 0;
 }
 
+/* Sockets systemd passed replace the --listen addresses. */
+static int take_activated(struct serve_config *cfg, int listen_given)
+{
+    char err[256];
+    int n = activation_take(cfg, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "duct serve: socket activation: %s\n", err);
+        return 1;
+    }
+    if (n > 0 && listen_given && !cfg->quiet)
+        fprintf(stderr, "duct serve: serving the %d socket%s systemd passed (LISTEN_FDS), not --listen\n", n,
+                n == 1 ? "" : "s");
+    return 0;
+}
+
 int serve_main(int argc, char **argv)
 {
     static struct serve_config cfg;
-    int status = parse(argc, argv, &cfg);
+    int allow_root = 0;
+    int status = parse(argc, argv, &cfg, &allow_root);
     if (status == -1)
         return 0;
     if (status)
         return status;
+    if (privileges_refuse_root(cfg.user, allow_root)) {
+        fprintf(stderr, "duct serve: refusing to serve as root: give --user NAME to run as NAME once the "
+                        "sockets are bound, or --allow-root\n");
+        return 2;
+    }
+    if (take_activated(&cfg, cfg.listen_given) != 0)
+        return 1;
     return serve_run(&cfg);
 }

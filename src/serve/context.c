@@ -25,15 +25,20 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     access_log_init(&ctx->log, srv->access_fd);
     if (!srv->proto->uses_files)
         return 0;
-    ctx->files = file_cache_new(files_handler(&srv->files), NULL);
+    struct file_cache_limits limits = {srv->cfg->cache_max_file, srv->cfg->cache_max_bytes, srv->cfg->cache_entries};
+    if (srv->model && srv->model->ctx_per_conn && limits.max_bytes > FILE_CACHE_CONN_BYTES)
+        limits.max_bytes = FILE_CACHE_CONN_BYTES;
+    ctx->files = file_cache_new(files_handler(&srv->files), NULL, &limits);
     if (!ctx->files) {
         log_syscall("calloc", "file cache", ENOMEM);
         return -1;
     }
     http_ctx_init(&ctx->http, srv->cfg->max_head, srv->cfg->max_body, file_cache_handler(ctx->files));
     ctx->http.reply.max_age = srv->cfg->max_age;
+    ctx->http.gather = 1;
     ctx->http.on_log = exchange_done;
     ctx->http.log_ctx = ctx;
+    ctx->http.close_all = srv->retiring;
     if (http_site_active(&srv->cfg->site))
         ctx->http.reply.site = &srv->cfg->site;
     ctx->http.log_host = srv->cfg->site.vhosts;

@@ -388,7 +388,7 @@ static int is_timeout(enum engine_close why)
     return why == ENGINE_CLOSE_HEADER_TIMEOUT || why == ENGINE_CLOSE_SEND_TIMEOUT || why == ENGINE_CLOSE_DRAIN_CUT;
 }
 
-void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why)
+void engine_close_prepare(struct engine_worker *ew, int fd, enum engine_close why)
 {
     /* nginx's reset_timedout_connection: a peer that stopped reading would
      * keep what is queued for it in the kernel, in FIN-WAIT, for minutes. */
@@ -397,6 +397,11 @@ void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     }
     ew->stats.closes[why]++;
+}
+
+void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why)
+{
+    engine_close_prepare(ew, fd, why);
     if (close(fd) != 0 && errno != EINTR)
         log_syscall("close", "connection", errno);
 }
@@ -472,6 +477,13 @@ enum engine_close engine_conn_expired(struct engine_worker *ew, struct engine_co
 
 void engine_conn_close(struct engine_worker *ew, struct engine_conn *ec, enum engine_close why)
 {
+    engine_conn_forget(ew, ec, why);
+    if (close(ec->fd) != 0 && errno != EINTR)
+        log_syscall("close", "connection", errno);
+}
+
+void engine_conn_forget(struct engine_worker *ew, struct engine_conn *ec, enum engine_close why)
+{
     if (ec->phase == ENGINE_PHASE_LINGER) {
         if (why == ENGINE_CLOSE_DONE) /* the linger ran its time: the reason it began with */
             why = (enum engine_close)ec->linger.why;
@@ -482,7 +494,7 @@ void engine_conn_close(struct engine_worker *ew, struct engine_conn *ec, enum en
     }
     if (ew->timers)
         timer_cancel(ew->timers, &ec->timer);
-    engine_close_fd(ew, ec->fd, why);
+    engine_close_prepare(ew, ec->fd, why);
     engine_leave(ew->srv);
 }
 

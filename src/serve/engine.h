@@ -216,6 +216,10 @@ enum engine_close engine_conn_expired(struct engine_worker *ew, struct engine_co
 /* Gives back the protocol object (if any) and the timer, then closes. */
 void engine_conn_close(struct engine_worker *ew, struct engine_conn *ec, enum engine_close why);
 
+/* engine_conn_close but for the close itself, which the caller does (io_uring
+ * queues it with the next submission): ec->fd must be closed and not used again. */
+void engine_conn_forget(struct engine_worker *ew, struct engine_conn *ec, enum engine_close why);
+
 /* 0, or -1 after logging why. */
 int engine_worker_init(struct engine_worker *ew, struct server *srv);
 
@@ -268,6 +272,9 @@ int engine_linger_read(int fd, uint32_t *dropped);
 /* Counts the reason and closes fd. A connection that timed out is reset
  * (SO_LINGER 0), so that nothing it left queued stays in the kernel. */
 void engine_close_fd(struct engine_worker *ew, int fd, enum engine_close why);
+
+/* engine_close_fd without the close: the reset of a timed-out connection and the count. */
+void engine_close_prepare(struct engine_worker *ew, int fd, enum engine_close why);
 
 /* ---- the server's totals ----------------------------------------------- */
 

@@ -12,7 +12,8 @@ enum io_result {
     IO_CLOSE = -1,   /* end the connection; errno says why (ENODATA: a file shrank, ENOMEM: no buffer) */
     IO_AGAIN = 0,    /* the socket is not ready (or, blocking, its timeout expired) */
     IO_PROGRESS = 1, /* bytes moved; there may be more to move */
-    IO_DRY = 2,      /* recv only: fewer bytes than asked, the socket is read dry */
+    IO_DRY = 2,      /* fewer bytes than asked moved: recv read the socket dry, or a send
+                        filled its buffer (wait for room before sending again) */
 };
 
 /* Sends the next piece of p->output(conn): the head (held back with

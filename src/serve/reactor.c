@@ -48,6 +48,7 @@ struct worker {
     int resumes_left;            /* of RESUMES_PER_WAKE in this wake-up */
     int live;
     int highest_fd;              /* bounds the one scan a graceful stop makes */
+    int fd_limit;                /* descriptors from here on cannot be watched (select: FD_SETSIZE) */
     int listeners_paused;
     struct timer pause_timer;    /* resumes paused listeners */
     struct timer drain_timer;    /* cuts what a graceful stop has left */
@@ -174,8 +175,8 @@ static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t 
             break;
         case SERVE_WANT_WRITE:
             r = io_send(ec->fd, p, c, now);
-            if (r == IO_AGAIN) {
-                settle(w, ec, now_ms, progressed);
+            if (r == IO_AGAIN || (r == IO_DRY && p->want(c) == SERVE_WANT_WRITE)) {
+                settle(w, ec, now_ms, progressed || r == IO_DRY);
                 return;
             }
             /* A finished response with nothing buffered: the next request
@@ -207,7 +208,13 @@ static void drive(struct worker *w, struct engine_conn *ec, time_t now, int64_t 
 /* A crowd beyond select's reach is refused one by one: one line a second. */
 static struct log_limit beyond_backend = LOG_LIMIT_INIT("connection refused: descriptor beyond the backend");
 
-static void admit(struct worker *w, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len,
+/* A new connection is read at once, before the loop watches it: a client
+ * usually sends its request right after connecting, so the first recv mostly
+ * finds it, and a connection answered and closed at once (Connection: close)
+ * never costs an epoll_ctl. Only one that has sent nothing yet is watched.
+ * In hand-off mode a thread does the reading, so the loop watches first. */
+static void admit(struct worker *w, int fd, int listener, const struct sockaddr_storage *peer,
+                  socklen_t peer_len, time_t now,
                   int64_t now_ms)
 {
     struct server *srv = w->ew.srv;
@@ -216,23 +223,25 @@ static void admit(struct worker *w, int fd, int listener, const struct sockaddr_
         engine_refuse(srv, fd, (unsigned)listener);
         return;
     }
-    /* select cannot watch a descriptor >= FD_SETSIZE: loop_watch refuses it
-     * with ERANGE, and the client is refused rather than memory corrupted. */
-    if (fd >= srv->max_fds || loop_watch(w->loop, fd, LOOP_READ) != 0) {
+    /* select cannot watch a descriptor >= FD_SETSIZE (loop_watch would refuse
+     * it with ERANGE): the client is refused before it is read, rather than
+     * served once and then left unwatched. */
+    if (fd >= w->fd_limit) {
         log_limited(&beyond_backend, "connection refused: descriptor %d is beyond what %s can watch", fd,
                     w->backend);
         goto refuse;
     }
-    if (!(ec = slab_take(&w->conns))) {
-        loop_watch(w->loop, fd, 0);
+    if (!(ec = slab_take(&w->conns)))
         goto refuse;
-    }
-    net_set_nodelay(fd);
     engine_conn_start(&w->ew, ec, fd, (unsigned)listener, (const struct sockaddr *)peer, peer_len, now_ms);
     w->by_fd[fd] = ec;
     if (fd > w->highest_fd)
         w->highest_fd = fd;
     w->live++;
+    if (!w->hand_off)
+        drive(w, ec, now, now_ms);
+    else if (loop_watch(w->loop, fd, LOOP_READ) != 0)
+        close_conn(w, ec, ENGINE_CLOSE_IO_ERROR);
     return;
 refuse:
     engine_leave(srv);
@@ -265,7 +274,7 @@ static void pause_listeners(struct worker *w, int64_t now_ms)
 }
 
 /* Accepts up to `limit` pending connections. */
-static void accept_ready(struct worker *w, int listener, int limit, int64_t now_ms)
+static void accept_ready(struct worker *w, int listener, int limit, time_t now, int64_t now_ms)
 {
     int listen_fd = w->ew.srv->listen_fd[w->index][listener];
     for (int i = 0; i < limit; i++) {
@@ -273,7 +282,7 @@ static void accept_ready(struct worker *w, int listener, int limit, int64_t now_
         socklen_t peer_len = sizeof peer;
         int fd = net_accept(listen_fd, 1, &peer, &peer_len);
         if (fd >= 0) {
-            admit(w, fd, listener, &peer, peer_len, now_ms);
+            admit(w, fd, listener, &peer, peer_len, now, now_ms);
             continue;
         }
         switch (engine_accept_failed(errno)) {
@@ -307,7 +316,9 @@ static void begin_drain(struct worker *w, time_t now, int64_t now_ms)
         int fd = srv->listen_fd[w->index][i];
         if (fd < 0)
             continue;
-        accept_ready(w, i, 1 << 20, now_ms);
+        /* What waits in a queue that a successor shares is the successor's. */
+        if (!atomic_load(&srv->accept_off))
+            accept_ready(w, i, 1 << 20, now, now_ms);
         loop_watch(w->loop, fd, 0);
         /* A closed listener makes new clients fail fast instead of waiting
          * in a backlog nobody will accept from. The shared Unix listener is
@@ -352,7 +363,7 @@ static void expire_timers(struct worker *w, int64_t now_ms)
     while ((t = timer_expired(&w->timers, now_ms))) {
         if (t == &w->pause_timer) {
             w->listeners_paused = 0;
-            if (!w->ew.draining)
+            if (!w->ew.draining && !atomic_load(&w->ew.srv->accept_off))
                 watch_listeners(w, LOOP_READ);
         } else if (t == &w->drain_timer) {
             cut_drain(w);
@@ -434,8 +445,13 @@ static void dispatch(struct worker *w, const struct loop_event *ev, time_t now, 
     }
     int listener = listener_of(w, ev->fd);
     if (listener >= 0) {
-        if (!w->ew.draining && !w->listeners_paused)
-            accept_ready(w, listener, ACCEPT_BATCH, now_ms);
+        if (atomic_load(&w->ew.srv->accept_off)) {
+            /* The successor accepts from the shared queue (serve/handover.h). */
+            watch_listeners(w, 0);
+            w->listeners_paused = 1;
+        } else if (!w->ew.draining && !w->listeners_paused) {
+            accept_ready(w, listener, ACCEPT_BATCH, now, now_ms);
+        }
         return;
     }
     if (w->hand_off && ev->fd == w->back_fd) {
@@ -549,6 +565,8 @@ static int init_worker(struct worker *w, struct server *srv, int index, const ch
         log_syscall("eventfd", NULL, errno);
         return -1;
     }
+    int backend_limit = loop_backend_fd_limit(backend);
+    w->fd_limit = backend_limit > 0 && backend_limit < srv->max_fds ? backend_limit : srv->max_fds;
     w->loop = loop_create(backend, srv->max_fds);
     if (!w->loop) {
         log_syscall("loop_create", backend, errno);

@@ -13,7 +13,10 @@
 #include "net/sock.h"
 #include "serve/auth.h"
 #include "serve/engine.h"
+#include "serve/handover.h"
 #include "serve/log.h"
+#include "serve/notify.h"
+#include "serve/privileges.h"
 #include "serve/sandbox.h"
 #include "serve/stack.h"
 #include "serve/status.h"
@@ -121,30 +124,50 @@ static int open_tcp_listeners(struct server *srv, int i)
         if (fd < 0)
             return listen_error(&addr, failed);
         srv->listen_fd[w][i] = fd;
+        /* An accepted socket inherits TCP_NODELAY from its listener (Linux
+         * copies the listener's options), which saves a setsockopt per
+         * connection: answers leave whole, and a part that waits for an ACK
+         * (Nagle) would stall a keep-alive client for its delayed ACK. */
+        if (net_set_nodelay(fd) != 0)
+            return listen_error(&addr, "setsockopt(TCP_NODELAY)");
         if (w == 0 && getsockname(fd, (struct sockaddr *)&addr.sa, &addr.len) != 0)
             return listen_error(&addr, "getsockname");
     }
     return 0;
 }
 
+/* A socket someone else holds too (systemd's, or a predecessor's): shared
+ * by every worker and never shut down. -1 when there is none for address i. */
+static int inherited_socket(struct server *srv, int i)
+{
+    if (i < srv->cfg->inherited)
+        return srv->cfg->inherited_fd[i];
+    return srv->handover ? handover_claim(srv->handover, &srv->cfg->listen[i]) : -1;
+}
+
 static int open_listeners(struct server *srv)
 {
     for (int i = 0; i < srv->cfg->listen_count; i++) {
         const struct net_addr *addr = &srv->cfg->listen[i];
-        if (addr->family != AF_UNIX) {
+        int fd = inherited_socket(srv, i);
+        srv->listen_kept[i] = fd >= 0;
+        /* With --handover a TCP address has one socket, which can be handed on whole. */
+        if (fd < 0 && addr->family != AF_UNIX && !srv->handover) {
             if (open_tcp_listeners(srv, i) != 0)
                 return -1;
             continue;
         }
         const char *failed = NULL;
-        int fd = net_listen(addr, LISTEN_BACKLOG, NET_NONBLOCK, &failed);
-        if (fd < 0)
+        if (fd < 0 && (fd = net_listen(addr, LISTEN_BACKLOG, NET_NONBLOCK, &failed)) < 0)
             return listen_error(addr, failed);
+        /* Inherited and shared TCP listeners too: no connection sets it itself. */
+        if (net_set_nodelay(fd) != 0)
+            log_syscall("setsockopt", "TCP_NODELAY on a listener", errno);
         srv->listen_shared[i] = 1;
         for (int w = 0; w < srv->listen_sets; w++)
             srv->listen_fd[w][i] = fd;
     }
-    return 0;
+    return srv->handover ? handover_listen(srv) : 0;
 }
 
 static void close_listeners(struct server *srv)
@@ -156,7 +179,7 @@ static void close_listeners(struct server *srv)
                 close(srv->listen_fd[w][i]);
         const struct net_addr *addr = &srv->cfg->listen[i];
         const struct sockaddr_un *un = (const struct sockaddr_un *)&addr->sa;
-        if (addr->family == AF_UNIX && un->sun_path[0] != '\0' && srv->listen_shared[i])
+        if (addr->family == AF_UNIX && un->sun_path[0] != '\0' && srv->listen_shared[i] && !srv->listen_kept[i])
             unlink(un->sun_path);
     }
 }
@@ -221,12 +244,17 @@ static void announce(const struct server *srv)
         if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
             bound = srv->cfg->listen[i];
         net_addr_format(&bound, text, sizeof text);
-        fprintf(stderr, "%s: listening on %s%s%s (model %s, %d %s, %s)\n", command_name(srv),
+        char origin[96] = "";
+        if (i < srv->cfg->inherited)
+            snprintf(origin, sizeof origin, ", systemd socket \"%s\"", srv->cfg->inherited_name[i]);
+        else if (srv->listen_kept[i])
+            snprintf(origin, sizeof origin, ", taken over");
+        fprintf(stderr, "%s: listening on %s%s%s (model %s, %d %s, %s%s)\n", command_name(srv),
                 bound.family == AF_UNIX ? "" : http ? "http://" : "tcp://", text,
                 bound.family == AF_UNIX || !http ? "" : "/", srv->model->name,
                 srv->model->event_loops ? srv->cfg->workers : srv->cfg->threads,
                 srv->model->event_loops ? "workers" : "threads",
-                !http ? srv->proto->name : srv->cfg->dir ? srv->cfg->dir : "built-in demo site");
+                !http ? srv->proto->name : srv->cfg->dir ? srv->cfg->dir : "built-in demo site", origin);
     }
     if (srv->proto == &serve_proto_http && !srv->cfg->quiet)
         fprintf(stderr, "%s: sandbox: %s\n", command_name(srv), srv->sandbox_note);
@@ -252,7 +280,8 @@ static int block_stop_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGUSR1);
     signal(SIGPIPE, SIG_IGN);
-    /* SIGUSR2 asks a forked child to drain; only the child unblocks it. */
+    /* SIGUSR2 asks a forked child to drain (only the child unblocks it),
+     * and is the handover thread's word to main (serve/handover.h). */
     sigset_t blocked = *set;
     sigaddset(&blocked, SIGUSR2);
     int err = pthread_sigmask(SIG_BLOCK, &blocked, NULL);
@@ -316,6 +345,7 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     srv->cfg = cfg;
     srv->access_fd = -1;
     srv->status_fd = -1;
+    srv->notify_fd = -1;
     srv->model = find_model(cfg->model);
     if (!srv->model) {
         log_error("unknown model \"%s\" (see %s --help)", cfg->model, command_name(srv));
@@ -361,7 +391,75 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
     srv->listen_sets = srv->model->event_loops ? cfg->workers : 1;
     if (serve_stacks_build(srv) != 0 || status_open(srv) != 0)
         return -1;
-    return open_listeners(srv);
+    if (cfg->handover && handover_begin(srv, cfg->handover) != 0)
+        return -1;
+    if (open_listeners(srv) != 0)
+        return -1;
+    /* Before the sandbox: see serve/notify.h. */
+    srv->notify_fd = notify_open();
+    if (cfg->user && privileges_drop(cfg->uid, cfg->gid, cfg->user) != 0)
+        return -1;
+    return 0;
+}
+
+/* READY=1 for systemd, with the addresses as STATUS. */
+static void notify_ready(const struct server *srv)
+{
+    char msg[512] = "READY=1\nSTATUS=serving on";
+    for (int i = 0; i < srv->cfg->listen_count && srv->notify_fd >= 0; i++) {
+        struct net_addr bound = {.len = sizeof bound.sa, .family = srv->cfg->listen[i].family};
+        char text[NET_ADDR_TEXT_MAX];
+        size_t used = strlen(msg);
+        if (getsockname(srv->listen_fd[0][i], (struct sockaddr *)&bound.sa, &bound.len) != 0)
+            bound = srv->cfg->listen[i];
+        snprintf(msg + used, sizeof msg - used, " %s", net_addr_format(&bound, text, sizeof text));
+    }
+    notify_send(srv->notify_fd, msg);
+}
+
+/* After a successor took the listeners: no more accepts, every answer
+ * closes its connection, so keep-alive clients move to the successor after
+ * their next response. Waits for the connections to end by themselves, at
+ * most --drain-timeout or until a stop signal; the stop that follows closes
+ * only what stayed idle all that time. */
+static void retire(struct server *srv, const sigset_t *stop_signals)
+{
+    const struct timespec slice = {0, 20 * 1000 * 1000};
+    int64_t until = timer_clock_ms() + (int64_t)srv->cfg->drain_timeout * 1000;
+    if (!srv->cfg->quiet)
+        fprintf(stderr, "%s: handed the listeners over to pid %d; finishing the connections held (at most %d s)\n",
+                command_name(srv), handover_successor(srv), srv->cfg->drain_timeout);
+    notify_send(srv->notify_fd, "STATUS=handed over, finishing its connections");
+    while (atomic_load(&srv->live) > 0 && timer_clock_ms() < until) {
+        int sig = sigtimedwait(stop_signals, NULL, &slice);
+        if (sig == SIGUSR1)
+            reopen_log(srv);
+        else if (sig > 0)
+            break;
+    }
+}
+
+/* Waits for SIGINT or SIGTERM, or for a successor to take over. */
+static void serve_until_stop(struct server *srv, const sigset_t *stop_signals)
+{
+    sigset_t waits = *stop_signals;
+    sigaddset(&waits, SIGUSR2);
+    for (;;) {
+        int sig = wait_for_stop(srv, &waits);
+        if (sig == SIGUSR2 && !handover_given(srv))
+            continue; /* not from the handover thread */
+        atomic_store(&srv->draining, 1);
+        notify_send(srv->notify_fd, "STOPPING=1");
+        if (sig == SIGUSR2) {
+            retire(srv, stop_signals);
+            return;
+        }
+        if (!srv->cfg->quiet)
+            fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(srv),
+                    strsignal(sig), srv->proto == &serve_proto_http ? "responses" : "connections",
+                    srv->cfg->drain_timeout);
+        return;
+    }
 }
 
 int serve_run(const struct serve_config *cfg)
@@ -377,11 +475,13 @@ int serve_run(const struct serve_config *cfg)
         goto out;
     }
     announce(&srv);
-    int sig = wait_for_stop(&srv, &stop_signals);
-    atomic_store(&srv.draining, 1);
-    if (!cfg->quiet)
-        fprintf(stderr, "%s: %s received, finishing %s in flight (at most %d s)\n", command_name(&srv),
-                strsignal(sig), srv.proto == &serve_proto_http ? "responses" : "connections", cfg->drain_timeout);
+    notify_ready(&srv);
+    handover_complete(&srv);
+    if (handover_serve(&srv, pthread_self()) != 0) {
+        srv.model->stop(&srv);
+        goto out;
+    }
+    serve_until_stop(&srv, &stop_signals);
     static struct second_signal second_signal;
     second_signal = (struct second_signal){stop_signals, &srv};
     pthread_t second;
@@ -395,8 +495,11 @@ int serve_run(const struct serve_config *cfg)
     status = engine_drain_cut(&srv) ? 1 : 0;
 out:
     status_stop(&srv);
+    handover_end(&srv);
     engine_totals_close(&srv);
     close_listeners(&srv);
+    if (srv.notify_fd >= 0)
+        close(srv.notify_fd);
     if (srv.access_fd > STDERR_FILENO)
         close(srv.access_fd);
     files_close(&srv.files);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "http/site.h"
 #include "net/addr.h"
@@ -42,6 +43,9 @@ struct serve_config {
     int send_timeout;    /* seconds a client may take to accept more response bytes */
     int drain_timeout;   /* seconds a graceful stop waits for responses in flight */
     long max_age;        /* Cache-Control: max-age of file answers; < 0: none */
+    size_t cache_max_file;  /* files up to this size are served from memory (serve/filecache.h); 0: none */
+    size_t cache_max_bytes; /* file bytes one worker keeps in memory at most */
+    size_t cache_entries;   /* files one worker's cache holds at most */
     int list_dirs;       /* HTML listings of directories without index.html */
     size_t list_max;     /* entries a listing shows at most; a note counts the others */
     int compress;        /* --compress on (the default): text compressed on the fly */
@@ -57,6 +61,16 @@ struct serve_config {
     const char *command;  /* names the program in messages: "duct serve" when NULL */
     int status_listen_set; /* --status-listen was given: /healthz and /metrics there */
     struct net_addr status_listen;
+    /* Sockets handed over by systemd (serve/activation.h): listen[i] for
+     * i < inherited is the address of inherited_fd[i], already listening. */
+    int inherited;
+    int listen_given;    /* --listen was on the command line */
+    int inherited_fd[SERVE_MAX_LISTEN];
+    const char *inherited_name[SERVE_MAX_LISTEN]; /* LISTEN_FDNAMES */
+    const char *user;     /* --user: the identity taken once everything is open; NULL: keep */
+    uid_t uid;
+    gid_t gid;
+    const char *handover; /* --handover PATH: the control socket of restarts (serve/handover.h) */
     /* --index, in order; none given: index.html. */
     const char *index[SERVE_MAX_INDEX];
     int index_count;
@@ -73,6 +87,8 @@ struct serve_model {
     const char *name;
     const char *summary; /* one line for `duct serve --help` */
     int event_loops;     /* runs --workers loops, each with its own SO_REUSEPORT listener */
+    int ctx_per_conn;    /* each connection has a serve_ctx of its own (a thread or process):
+                            its file cache keeps at most FILE_CACHE_CONN_BYTES of file bytes */
     /* Starts serving on srv's listeners in the background. 0, or -1 after logging why. */
     int (*start)(struct server *srv);
     /* Stops accepting, finishes responses in flight, and returns when all is done. */
@@ -99,6 +115,18 @@ struct server {
     int listen_fd[SERVE_MAX_WORKERS][SERVE_MAX_LISTEN]; /* worker w's listener for address i */
     int listen_sets;      /* rows of listen_fd in use: --workers, or 1 for blocking models */
     int listen_shared[SERVE_MAX_LISTEN]; /* address i has one socket for all workers */
+    /* Another process holds address i's socket too (systemd, or a duct
+     * taking over or handing over): it is never shut down, since shutdown
+     * acts on the socket every holder shares, and its file never removed. */
+    atomic_int listen_kept[SERVE_MAX_LISTEN]; /* set by the handover thread, read by a stop */
+    /* Set once the listeners were handed to a successor: accept no more and
+     * leave the shared queue to it (read by every accepting thread). */
+    atomic_int accept_off;
+    /* NULL, or a flag in memory shared with forked children: every answer
+     * closes its connection (http_ctx.close_all). */
+    volatile int *retiring;
+    struct handover *handover; /* --handover's state; NULL without it */
+    int notify_fd;        /* systemd's NOTIFY_SOCKET, connected; -1: none */
     atomic_int live;      /* connections being served, for --max-conns */
     struct engine_totals *totals; /* closes by reason, summed over workers (serve/engine.h) */
     void *model_state;

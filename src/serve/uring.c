@@ -162,9 +162,20 @@ static void cancel(struct worker *w, struct token *t)
 
 /* ---- connections ---------------------------------------------------- */
 
+/* The close goes through the ring with the next submission, which the loop
+ * makes anyway: a connection answered and closed costs no close(2) of its
+ * own. Nothing of this connection is in flight any more, and the descriptor
+ * number cannot be reused before the close has run. */
 static void free_conn(struct worker *w, struct uconn *c, enum engine_close why)
 {
-    engine_conn_close(&w->ew, &c->ec, why);
+    struct io_uring_sqe *sqe = get_sqe(w);
+    engine_conn_forget(&w->ew, &c->ec, why);
+    if (sqe) {
+        io_uring_prep_close(sqe, c->ec.fd);
+        io_uring_sqe_set_data64(sqe, 0);
+    } else if (close(c->ec.fd) != 0 && errno != EINTR) {
+        log_syscall("close", "connection", errno);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -338,7 +349,9 @@ static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms,
             return;
         }
         enum io_result r = step < STEPS_PER_EVENT ? io_send(c->ec.fd, p, conn, now) : IO_AGAIN;
-        if (r == IO_AGAIN) {
+        if (r == IO_AGAIN || (r == IO_DRY && p->want(conn) == SERVE_WANT_WRITE)) {
+            if (r == IO_DRY)
+                engine_conn_settle(&w->ew, &c->ec, now_ms, 1);
             submit_poll(w, c, POLLOUT);
             return;
         }
@@ -485,8 +498,6 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
         engine_refuse(srv, fd, (unsigned)l->index);
         return;
     }
-    if (net_set_nodelay(fd) != 0)
-        log_syscall("setsockopt", "TCP_NODELAY", errno);
     c->tok.kind = TOKEN_CONN;
     c->op = OP_NONE;
     c->closing = c->drained = 0;
@@ -505,7 +516,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
 static void arm_accept(struct worker *w, struct ulistener *l)
 {
     int fd = w->ew.srv->listen_fd[w->index][l->index];
-    if (fd < 0 || l->armed || l->paused || w->ew.draining)
+    if (fd < 0 || l->armed || l->paused || w->ew.draining || atomic_load(&w->ew.srv->accept_off))
         return;
     struct io_uring_sqe *sqe = get_sqe(w);
     if (!sqe) {
@@ -760,8 +771,10 @@ static void *worker_main(void *arg)
 
 static void destroy_worker(struct worker *w)
 {
-    if (w->ring_ready)
+    if (w->ring_ready) {
+        io_uring_submit(&w->ring); /* the closes queued last */
         io_uring_queue_exit(&w->ring);
+    }
     /* The kernel let go of the provided buffers with the ring. */
     if (!w->abandoned) {
         free(w->idle_ring);

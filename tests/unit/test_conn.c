@@ -1419,6 +1419,96 @@ static void test_wait_for_resource(void)
     env_done(&env);
 }
 
+/* ---- answers to pipelined requests leave together ---- */
+
+/* Runs `in` fed in chunks of `chunk`, sent in pieces of `send_chunk`, with
+ * gathering on or off; returns the count of outputs the driver was given. */
+static int run_gather(const char *in, size_t chunk, size_t send_chunk, int gather, struct run *r)
+{
+    struct env env;
+    struct http_conn c;
+    int outputs = 0;
+    size_t len = strlen(in);
+    env_init(&env);
+    env.ctx.gather = gather;
+    http_conn_init(&c, &env.ctx, "127.0.0.1");
+    memset(r, 0, sizeof *r);
+    for (int guard = 0; guard < 100000; guard++) {
+        enum http_want w = http_conn_want(&c);
+        if (w == HTTP_WANT_WRITE) {
+            const struct http_output *o = http_conn_output(&c);
+            if (o == &c.batch_out || c.reply.bytes_sent == 0)
+                outputs++;
+            send_some(&c, r, send_chunk);
+            continue;
+        }
+        if (w != HTTP_WANT_READ || r->fed == len)
+            break;
+        size_t room, n = len - r->fed < chunk ? len - r->fed : chunk;
+        char *space = http_conn_read_space(&c, &room);
+        if (!space)
+            break;
+        n = n < room ? n : room;
+        memcpy(space, in + r->fed, n);
+        r->fed += n;
+        http_conn_received(&c, n, NOW);
+    }
+    r->final = http_conn_want(&c);
+    http_conn_release(&c);
+    CHECK_EQ_INT(env.nlogs, count_occurrences(r->out, r->out_len, "HTTP/1.1 "));
+    env_done(&env);
+    return outputs;
+}
+
+/* Gathering changes how many sends the answers take, never their bytes or
+ * their order, at any split of the input or the output. */
+static void test_gather_same_bytes(void)
+{
+    static const char *inputs[] = {
+        GET_A GET_MISSING GET_A,
+        GET_A "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" GET_A,
+        GET_A "GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n" GET_A GET_A,
+        GET_A "GET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2\r\n\r\n" GET_A,
+        GET_A "GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"5f5e1000-5\"\r\n\r\n" GET_A,
+        GET_A "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" GET_A,
+        GET_A "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody" GET_A,
+        GET_A "GET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0,2-3\r\n\r\n" GET_A,
+        GET_A "GET /a.txt HTTP/1.1\r\nHo",
+    };
+    static struct run off, on;
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        size_t len = strlen(inputs[i]);
+        int mismatches = 0;
+        for (size_t chunk = 1; chunk <= len; chunk += chunk < 40 ? 1 : 17) {
+            for (size_t send_chunk = 0; send_chunk < 300; send_chunk += send_chunk < 8 ? 1 : 97) {
+                run_gather(inputs[i], chunk, send_chunk, 0, &off);
+                run_gather(inputs[i], chunk, send_chunk, 1, &on);
+                int same = on.out_len == off.out_len && memcmp(on.out, off.out, off.out_len) == 0 &&
+                           on.final == off.final && on.fed == off.fed;
+                if (!same && mismatches++ == 0)
+                    fprintf(stderr, "     input %zu chunk %zu send %zu: %zu bytes, want %zu\n", i, chunk,
+                            send_chunk, on.out_len, off.out_len);
+            }
+        }
+        CHECK_EQ_INT(mismatches, 0);
+    }
+}
+
+/* Three requests read at once are answered in one output; a file body ends
+ * the batch and is sent after it. */
+static void test_gather_one_output(void)
+{
+    static struct run r;
+    const char *three = GET_A GET_MISSING GET_A;
+    CHECK_EQ_INT(run_gather(three, strlen(three), 0, 1, &r), 1);
+    CHECK_EQ_INT(count_occurrences(r.out, r.out_len, "HTTP/1.1 "), 3);
+    CHECK_EQ_INT(run_gather(three, strlen(three), 0, 0, &r), 3);
+    const char *with_file = GET_A GET_A "GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n" GET_A;
+    CHECK_EQ_INT(run_gather(with_file, strlen(with_file), 0, 1, &r), 3); /* A A, the file, A */
+    /* One request alone is not copied: it is sent from where it was built. */
+    CHECK_EQ_INT(run_gather(GET_A, strlen(GET_A), 0, 1, &r), 1);
+}
+
 int main(void)
 {
     test_get_keep_alive();
@@ -1447,5 +1537,7 @@ int main(void)
     test_buffer_pool();
     test_long_stream();
     test_wait_for_resource();
+    test_gather_same_bytes();
+    test_gather_one_output();
     return test_report();
 }

@@ -227,6 +227,7 @@ static void reopened(void)
 const struct serve_model serve_model_fork = {
     .name = "fork",
     .summary = "a process per connection, blocking I/O",
+    .ctx_per_conn = 1,
     .start = start,
     .stop = stop,
     .cut = cut,

@@ -111,6 +111,7 @@ static void stop(struct server *srv)
 const struct serve_model serve_model_thread = {
     .name = "thread",
     .summary = "a thread per connection, blocking I/O",
+    .ctx_per_conn = 1,
     .start = start,
     .stop = stop,
 };
