@@ -12,9 +12,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 OPT     ?= -O2 -g
 CFLAGS  ?=
 # Codecs for compression on the fly (libzstd-dev, libbrotli-dev, zlib1g-dev),
-# password hashes for --auth (libcrypt-dev) and nettle (nettle-dev: base64 of
-# Basic credentials, HMAC of the verified ones, constant-time comparison).
-LDLIBS  := -lpthread -lm -lzstd -lbrotlienc -lz -lcrypt -lnettle
+# password hashes for --auth (libcrypt-dev); OpenSSL (libssl-dev) for TLS, and
+# for the base64 of Basic credentials and the HMAC of verified ones.
+LDLIBS  := -lssl -lcrypto -lpthread -lm -lzstd -lbrotlienc -lz -lcrypt
 
 ifeq ($(SAN),1)
 BUILD   := build/san
@@ -97,7 +97,7 @@ FUZZ_LIB := $(filter src/http/%,$(LIB_SRC)) src/get/url.c src/bench/url.c src/ne
 FUZZ_SECONDS ?= 20
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB) -lnettle
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(FUZZ_LIB) -lcrypto
 
 # Each target is its own make goal, so `make -j2 fuzz` runs two at a time.
 FUZZ_RUNS := $(patsubst build/fuzz/%,fuzz-run-%,$(FUZZ_BIN))

@@ -18,6 +18,8 @@
 #include "bench/url.h"
 #include "net/addr.h"
 
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX, kept out of every file that does not speak TLS */
+
 #define BENCH_MAX_HEADERS 64
 #define BENCH_MAX_THREADS 256
 #define BENCH_MAX_PIPELINE 256
@@ -47,6 +49,9 @@ struct bench_config {
     const char *html_path;
     size_t size;              /* echo payload bytes */
     int progress;             /* draw the live line (stdout is a terminal) */
+    int tls_resume;           /* --tls-resume: offer each connection's last session on reconnect */
+    int insecure;             /* -k: https without certificate verification */
+    const char *cacert;       /* --cacert FILE: CAs trusted besides the system store */
 };
 
 /* Where a failed request failed. Every request issued ends either as one
@@ -58,6 +63,7 @@ enum bench_stage {
     BENCH_ERR_TIMEOUT,
     BENCH_ERR_PARSE,
     BENCH_ERR_CLOSED, /* the server closed before the whole response came */
+    BENCH_ERR_TLS,    /* the TLS handshake failed */
     BENCH_ERR_COUNT,
 };
 
@@ -71,6 +77,9 @@ struct bench_stats {
     uint64_t errors[BENCH_ERR_COUNT];
     uint64_t errnos[BENCH_ERRNO_MAX];
     uint64_t connects;          /* connections opened while measuring */
+    uint64_t handshakes;        /* TLS handshakes completed while measuring */
+    uint64_t resumed;           /* of which resumed a session (--tls-resume) */
+    struct hist handshake;      /* each handshake, from the TCP connection to its end */
     uint64_t lost;              /* udp-echo: datagrams sent and never echoed */
     uint64_t sent;              /* udp-echo: datagrams sent */
     uint64_t *timeline;         /* responses completed in each second of the measurement */
@@ -89,6 +98,7 @@ struct bench_shared {
     uint64_t measure_ns;      /* measuring starts: start + warm-up */
     uint64_t end_ns;          /* a timed run ends; UINT64_MAX with -n */
     atomic_int *stop;         /* set by SIGINT: end now */
+    struct ssl_ctx_st *tls;   /* https: the client context every connection's SSL comes from */
 };
 
 struct bench_thread {

@@ -21,7 +21,8 @@ static void bench_usage(FILE *out)
             "Loads an HTTP/1.1 server (or an echo server) and reports latency percentiles,\n"
             "throughput, status classes and errors.\n"
             "\n"
-            "URL: http://HOST[:PORT][/PATH], tcp-echo://HOST:PORT or udp-echo://HOST:PORT\n"
+            "URL: http://HOST[:PORT][/PATH], https://HOST[:PORT][/PATH], tcp-echo://HOST:PORT or\n"
+            "     udp-echo://HOST:PORT\n"
             "\n"
             "options:\n"
             "  -c, --connections N     connections kept open (default 10)\n"
@@ -43,6 +44,11 @@ static void bench_usage(FILE *out)
             "      --size BYTES        echo payload per round trip (default 64)\n"
             "      --json FILE         write every figure as JSON\n"
             "      --html FILE         write a self-contained page with latency and throughput plots\n"
+            "https (TLS 1.2 or 1.3, SNI, ALPN http/1.1; handshakes are counted and timed apart):\n"
+            "      --tls-resume        on reconnecting, resume the connection's last TLS session\n"
+            "                          (tickets), so full and resumed handshakes can be measured\n"
+            "      --cacert FILE       also trust the CA certificates of FILE (PEM)\n"
+            "  -k, --insecure          do not verify the server's certificate\n"
             "  -h, --help              this help\n");
 }
 
@@ -58,6 +64,8 @@ enum {
     OPT_JSON,
     OPT_HTML,
     OPT_SIZE,
+    OPT_TLS_RESUME,
+    OPT_CACERT,
 };
 
 static const struct option bench_options[] = {
@@ -79,6 +87,9 @@ static const struct option bench_options[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"html", required_argument, NULL, OPT_HTML},
     {"size", required_argument, NULL, OPT_SIZE},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, 'k'},
     {NULL, 0, NULL, 0},
 };
 
@@ -181,6 +192,9 @@ static int set_option(struct bench_config *cfg, int opt, const char *arg, int *h
     case OPT_UNIX: cfg->unix_socket = arg; return 0;
     case OPT_JSON: cfg->json_path = arg; return 0;
     case OPT_HTML: cfg->html_path = arg; return 0;
+    case OPT_TLS_RESUME: cfg->tls_resume = 1; return 0;
+    case OPT_CACERT: cfg->cacert = arg; return 0;
+    case 'k': cfg->insecure = 1; return 0;
     case 'd': *have_d |= 1; break;
     case OPT_TIMEOUT: *have_d |= 2; break;
     default: break;
@@ -217,6 +231,10 @@ static int finish_config(struct bench_config *cfg, int have_d)
     }
     if (!http && (cfg->header_count || cfg->body_file || cfg->close || cfg->unix_socket || cfg->method[0] != 'G')) {
         fprintf(stderr, "duct bench: -H, -X, --body, --close and --unix-socket are for http:// targets\n");
+        return 2;
+    }
+    if (!cfg->url.tls && (cfg->tls_resume || cfg->insecure || cfg->cacert)) {
+        fprintf(stderr, "duct bench: --tls-resume, -k and --cacert are for https:// targets\n");
         return 2;
     }
     if (cfg->url.scheme == BENCH_UDP_ECHO && (cfg->size < 8 || cfg->size > 65507)) {
@@ -256,7 +274,7 @@ int bench_main(int argc, char **argv)
 
     bench_defaults(&cfg);
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:t:d:n:H:X:h", bench_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:t:d:n:H:X:kh", bench_options, NULL)) != -1) {
         if (opt == 'h') {
             bench_usage(stdout);
             return 0;

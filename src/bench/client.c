@@ -12,9 +12,18 @@
  * connection pointer (no descriptor table), and the open model needs
  * sub-millisecond wake-ups, which a timerfd in the same set gives. The loop is
  * level-triggered; EPOLLOUT is asked for only while connecting or while a write
- * is short, so a keep-alive request costs one send and one recv. */
+ * is short, so a keep-alive request costs one send and one recv.
+ *
+ * An https connection adds a state between the connect and the first write:
+ * the handshake, driven without blocking (SSL_do_handshake asks for reading
+ * or writing, and the interest set follows), timed from the TCP connection
+ * to its end and counted apart from the requests. Requests then go through
+ * SSL_write and SSL_read; OpenSSL reads a record at a time (no read-ahead),
+ * so nothing decrypted waits inside it once the socket is drained, and the
+ * level-triggered loop stays right. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,13 +38,16 @@
 #include "http/parse.h"
 #include "http/response.h"
 #include "net/sock.h"
+#include "tls/client.h"
+
+#include <openssl/err.h>
 
 #define CARRY_MAX 8192          /* a response head must fit in this */
 #define READ_BUF (256 * 1024)   /* per thread: bodies are read through it and dropped */
 #define TICK_MS 10              /* the loop looks at the clock at least this often */
 #define MAX_EVENTS 256
 
-enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_READY };
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_HANDSHAKE, CONN_READY };
 
 /* What the bytes arriving next are. */
 enum read_state {
@@ -47,6 +59,9 @@ enum read_state {
 
 struct conn {
     int fd;
+    SSL *ssl;             /* https: from the connect to the close */
+    SSL_SESSION *session; /* --tls-resume: the last session the server gave, offered on reconnect */
+    uint64_t hs_start_ns; /* when the TCP connection was up and the handshake began */
     enum conn_state state;
     enum read_state rd;
     int outstanding;  /* requests of the batch without a complete response */
@@ -89,6 +104,7 @@ struct worker {
     uint64_t spin_ns;      /* spent in empty non-blocking polls while measuring: idle time */
     uint64_t last_busy_ns; /* when a poll last returned events */
     uint64_t stop_ns;
+    int tls_said;          /* the first failed handshake was explained on stderr */
     struct http_response res;
 };
 
@@ -121,6 +137,15 @@ static void restart_later(struct worker *w, struct conn *c)
 
 static void conn_close(struct worker *w, struct conn *c)
 {
+    if (c->ssl) {
+        /* Without close_notify OpenSSL takes the session for a broken one
+         * and will not resume it. */
+        if (c->state == CONN_READY)
+            SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        ERR_clear_error();
+    }
     if (c->fd >= 0)
         close(c->fd); /* the last reference: epoll forgets it by itself */
     c->fd = -1;
@@ -166,10 +191,35 @@ static void conn_connect(struct worker *w, struct conn *c)
         w->t->stats.connects++;
 }
 
+/* SSL_write as send: bytes, or -1 with errno (EAGAIN when the socket is
+ * full, or when TLS must read first: the loop polls again either way). */
+static ssize_t tls_send(SSL *ssl, const char *p, size_t n)
+{
+    int rc = SSL_write(ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (rc > 0)
+        return rc;
+    switch (SSL_get_error(ssl, rc)) {
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_READ:
+        errno = EAGAIN;
+        break;
+    case SSL_ERROR_SYSCALL:
+        errno = errno ? errno : EPIPE;
+        break;
+    default:
+        errno = EPROTO;
+        break;
+    }
+    ERR_clear_error();
+    return -1;
+}
+
 static void conn_write(struct worker *w, struct conn *c)
 {
     while (c->wr_off < c->wr_len) {
-        ssize_t n = send(c->fd, w->sh->request + c->wr_off, c->wr_len - c->wr_off, MSG_NOSIGNAL);
+        const char *p = w->sh->request + c->wr_off;
+        size_t len = c->wr_len - c->wr_off;
+        ssize_t n = c->ssl ? tls_send(c->ssl, p, len) : send(c->fd, p, len, MSG_NOSIGNAL);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -406,15 +456,59 @@ static void on_eof(struct worker *w, struct conn *c)
         conn_close(w, c); /* an idle keep-alive connection the server let go */
 }
 
+/* SSL_read as recv: bytes, 0 at the end of the stream (close_notify, or a
+ * close without it: the HTTP framing says whether that cut a response), -1
+ * with errno. */
+static ssize_t tls_recv(SSL *ssl, char *buf, size_t n)
+{
+    int rc = SSL_read(ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (rc > 0)
+        return rc;
+    switch (SSL_get_error(ssl, rc)) {
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        break;
+    case SSL_ERROR_SYSCALL:
+        errno = errno ? errno : ECONNRESET;
+        break;
+    default:
+        errno = EPROTO;
+        break;
+    }
+    ERR_clear_error();
+    return -1;
+}
+
+/* A plain read drains up to 4 buffers of 256 KiB per event; a TLS read
+ * yields one record (16 KiB at most) per call, so it gets as many calls. A
+ * short read (a short record) most likely emptied the socket: the loop
+ * stops there rather than pay a read that says EAGAIN, as level-triggered
+ * epoll reports whatever is left. */
+#define READS_PER_EVENT 4
+#define TLS_RECORD_MAX 16384
+#define TLS_READS_PER_EVENT (READS_PER_EVENT * READ_BUF / TLS_RECORD_MAX)
+
+static int read_was_short(const struct conn *c, ssize_t n)
+{
+    if (!c->ssl)
+        return n < READ_BUF;
+    return n < TLS_RECORD_MAX && SSL_pending(c->ssl) == 0;
+}
+
 static void on_readable(struct worker *w, struct conn *c)
 {
-    for (int i = 0; i < 4; i++) {
-        ssize_t n = recv(c->fd, w->rbuf, READ_BUF, 0);
+    int reads = c->ssl ? TLS_READS_PER_EVENT : READS_PER_EVENT;
+
+    for (int i = 0; i < reads; i++) {
+        ssize_t n = c->ssl ? tls_recv(c->ssl, w->rbuf, READ_BUF) : recv(c->fd, w->rbuf, READ_BUF, 0);
 
         if (n > 0) {
             if (w->measuring)
                 w->t->stats.bytes += (uint64_t)n;
-            if (feed(w, c, w->rbuf, (size_t)n) != 0 || n < READ_BUF)
+            if (feed(w, c, w->rbuf, (size_t)n) != 0 || read_was_short(c, n))
                 return;
         } else if (n == 0) {
             on_eof(w, c);
@@ -426,6 +520,69 @@ static void on_readable(struct worker *w, struct conn *c)
             return;
         }
     }
+}
+
+/* The first failed handshake of a thread says why on stderr (a certificate
+ * that does not verify is the usual one); the rest are only counted. */
+static void tls_failed(struct worker *w, struct conn *c, int rc)
+{
+    char err[300];
+
+    tls_client_failure(c->ssl, rc, err, sizeof err);
+    if (!w->tls_said) {
+        w->tls_said = 1;
+        fprintf(stderr, "duct bench: %s: %s%s\n", w->cfg->url.host, err,
+                strstr(err, "certificate") ? " (--cacert FILE trusts another CA, -k skips the check)" : "");
+    }
+    conn_fail(w, c, BENCH_ERR_TLS, 0);
+}
+
+static void tls_done(struct worker *w, struct conn *c)
+{
+    if (w->measuring) {
+        struct bench_stats *s = &w->t->stats;
+
+        s->handshakes++;
+        s->resumed += (uint64_t)SSL_session_reused(c->ssl);
+        hist_record(&s->handshake, (bench_now_ns() - c->hs_start_ns) / 1000);
+    }
+    c->state = CONN_READY;
+    conn_write(w, c); /* the batch issued while the connection was being made */
+}
+
+/* One step of the handshake: on, done, or failed (the connection ended). */
+static void tls_step(struct worker *w, struct conn *c)
+{
+    int rc = SSL_do_handshake(c->ssl), want_write;
+
+    if (rc == 1) {
+        tls_done(w, c);
+        return;
+    }
+    switch (SSL_get_error(c->ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        want_write = SSL_get_error(c->ssl, rc) == SSL_ERROR_WANT_WRITE;
+        if (want_write != c->want_write && watch(w, c, EPOLL_CTL_MOD, want_write) != 0)
+            conn_fail(w, c, BENCH_ERR_TLS, errno);
+        return;
+    default:
+        tls_failed(w, c, rc);
+    }
+}
+
+static void tls_begin(struct worker *w, struct conn *c)
+{
+    c->ssl = tls_client_new(w->sh->tls, c->fd, w->cfg->url.host);
+    if (!c->ssl) {
+        conn_fail(w, c, BENCH_ERR_TLS, ENOMEM);
+        return;
+    }
+    if (w->cfg->tls_resume)
+        tls_client_keep_sessions(c->ssl, &c->session);
+    c->state = CONN_HANDSHAKE;
+    c->hs_start_ns = bench_now_ns();
+    tls_step(w, c);
 }
 
 static void on_writable(struct worker *w, struct conn *c)
@@ -440,6 +597,10 @@ static void on_writable(struct worker *w, struct conn *c)
             conn_fail(w, c, BENCH_ERR_CONNECT, err);
             return;
         }
+        if (w->sh->tls) {
+            tls_begin(w, c);
+            return;
+        }
         c->state = CONN_READY;
     }
     conn_write(w, c);
@@ -449,9 +610,13 @@ static void on_event(struct worker *w, struct conn *c, uint32_t events)
 {
     if (c->fd < 0)
         return;
+    if (c->state == CONN_HANDSHAKE) {
+        tls_step(w, c); /* whatever woke it: the handshake reads or writes what it needs */
+        return;
+    }
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->state == CONN_CONNECTING) {
         on_writable(w, c);
-        if (c->fd < 0 || c->state == CONN_CONNECTING)
+        if (c->fd < 0 || c->state != CONN_READY)
             return;
     } else if (events & EPOLLOUT) {
         on_writable(w, c);
@@ -636,9 +801,12 @@ static int worker_setup(struct worker *w, const char **what)
 
 static void worker_teardown(struct worker *w)
 {
-    for (int i = 0; w->conns && i < w->t->conns; i++)
+    for (int i = 0; w->conns && i < w->t->conns; i++) {
+        SSL_free(w->conns[i].ssl);
+        SSL_SESSION_free(w->conns[i].session);
         if (w->conns[i].fd >= 0)
             close(w->conns[i].fd);
+    }
     if (w->timerfd >= 0)
         close(w->timerfd);
     if (w->epfd >= 0)

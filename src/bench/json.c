@@ -38,10 +38,10 @@ static void json_config(FILE *out, const struct bench_config *cfg, int threads)
 static const double json_curve[] = {0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 99, 99.5, 99.75, 99.9,
                                     99.95, 99.99, 99.995, 99.999, 100};
 
-static void json_latency(FILE *out, const struct hist *h)
+static void json_latency(FILE *out, const char *name, const struct hist *h)
 {
-    fprintf(out, "  \"latency_us\": {\"count\": %llu, \"min\": %llu, \"mean\": %.3f, \"stdev\": %.3f, \"max\": %llu,\n",
-            (unsigned long long)h->count, (unsigned long long)h->min, hist_mean(h), hist_stdev(h),
+    fprintf(out, "  \"%s\": {\"count\": %llu, \"min\": %llu, \"mean\": %.3f, \"stdev\": %.3f, \"max\": %llu,\n",
+            name, (unsigned long long)h->count, (unsigned long long)h->min, hist_mean(h), hist_stdev(h),
             (unsigned long long)h->max);
     fprintf(out, "    \"percentiles\": {");
     for (int i = 0; i < bench_percentile_count; i++)
@@ -109,12 +109,24 @@ static void json_timeline(FILE *out, const struct bench_result *r)
             r->max_busy > BENCH_BUSY_LIMIT ? "true" : "false", r->interrupted ? "true" : "false");
 }
 
+/* https: handshakes and their latency, apart from the requests'. */
+static void json_tls(FILE *out, const struct bench_result *r)
+{
+    const struct bench_stats *s = &r->total;
+
+    fprintf(out, "  \"tls\": %s,\n  \"tls_resume\": %s,\n  \"tls_handshakes\": %llu,\n  \"tls_resumed\": %llu,\n",
+            r->cfg->url.tls ? "true" : "false", r->cfg->tls_resume ? "true" : "false",
+            (unsigned long long)s->handshakes, (unsigned long long)s->resumed);
+    json_latency(out, "tls_handshake_us", &s->handshake);
+}
+
 int bench_report_json(FILE *out, const struct bench_result *r)
 {
     fprintf(out, "{\n");
     json_config(out, r->cfg, r->threads);
     json_counts(out, r);
-    json_latency(out, &r->total.latency);
+    json_latency(out, "latency_us", &r->total.latency);
+    json_tls(out, r);
     json_errors(out, &r->total);
     json_timeline(out, r);
     fprintf(out, "}\n");

@@ -77,6 +77,25 @@ static void text_latency(FILE *out, const struct hist *h)
                 i + 1 < bench_percentile_count ? "," : "\n");
 }
 
+/* https: the handshakes apart from the requests, so that the cost of a
+ * full and of a resumed handshake can be read off a --close run. */
+static void text_tls(FILE *out, const struct bench_result *r)
+{
+    const struct bench_stats *s = &r->total;
+    const struct hist *h = &s->handshake;
+
+    fprintf(out, "  tls          %llu handshakes, %llu resumed%s", (unsigned long long)s->handshakes,
+            (unsigned long long)s->resumed, r->cfg->tls_resume ? "" : " (no --tls-resume)");
+    if (h->count) {
+        char a[32], b[32], c[32], d[32];
+        fprintf(out, "; mean %s, p50 %s, p99 %s, max %s", units_format_us(hist_mean(h), a, sizeof a),
+                units_format_us((double)hist_percentile(h, 50), b, sizeof b),
+                units_format_us((double)hist_percentile(h, 99), c, sizeof c),
+                units_format_us((double)h->max, d, sizeof d));
+    }
+    fprintf(out, "\n");
+}
+
 static void text_errors(FILE *out, const struct bench_stats *s)
 {
     uint64_t total = bench_errors(s);
@@ -130,6 +149,8 @@ void bench_report_text(FILE *out, const struct bench_result *r)
     fprintf(out, "  transfer     %s read, %s/s\n", units_format_bytes((double)s->bytes, a, sizeof a),
             units_format_bytes(bench_per_second((double)s->bytes, r->seconds), b, sizeof b));
     text_latency(out, &s->latency);
+    if (r->cfg->url.tls)
+        text_tls(out, r);
     text_errors(out, s);
     fprintf(out, "  success      %.2f%% (%s)\n", bench_success_rate(s),
             echo ? "round trips completed" : "2xx responses over requests");

@@ -12,6 +12,7 @@
 
 #include "bench/report.h"
 #include "bench/request.h"
+#include "tls/client.h"
 
 static atomic_int run_stop;
 
@@ -230,6 +231,24 @@ static size_t timeline_seconds(const struct bench_config *cfg)
     return cfg->requests ? BENCH_TIMELINE_MAX : (size_t)cfg->duration + 2;
 }
 
+/* The client context every https connection of the run shares. */
+static int open_tls(const struct bench_config *cfg, struct bench_shared *sh)
+{
+    struct tls_client_opts opts = {
+        .cacert = cfg->cacert, .insecure = cfg->insecure, .alpn_http11 = 1, .resume = cfg->tls_resume};
+    char err[300];
+
+    sh->tls = tls_client_ctx(&opts, err, sizeof err);
+    if (!sh->tls) {
+        fprintf(stderr, "duct bench: %s\n", err);
+        return -1;
+    }
+    /* OpenSSL writes with write(2), without MSG_NOSIGNAL: a server gone is
+     * an EPIPE to count, not a signal that ends the run. */
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
 int bench_run(const struct bench_config *cfg)
 {
     static struct runner rs[BENCH_MAX_THREADS];
@@ -241,6 +260,8 @@ int bench_run(const struct bench_config *cfg)
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 
     if (raise_fd_limit(cfg) != 0)
+        return 1;
+    if (cfg->url.tls && open_tls(cfg, &sh) != 0)
         return 1;
     if (bench_request_build(cfg, &request, &sh.request_len, err, sizeof err) != 0) {
         fprintf(stderr, "duct bench: %s\n", err);
@@ -275,5 +296,6 @@ int bench_run(const struct bench_config *cfg)
         status = report(cfg, &result);
     bench_stats_free(&result.total);
     free(request);
+    SSL_CTX_free(sh.tls);
     return status;
 }

@@ -6,7 +6,7 @@
 #include "bench/bench.h"
 
 const char *const bench_stage_names[BENCH_ERR_COUNT] = {
-    "connect", "write", "read", "timeout", "parse", "closed_early",
+    "connect", "write", "read", "timeout", "parse", "closed_early", "tls",
 };
 
 uint64_t bench_now_ns(void)
@@ -21,6 +21,7 @@ int bench_stats_init(struct bench_stats *s, size_t timeline_len)
 {
     memset(s, 0, sizeof *s);
     hist_init(&s->latency);
+    hist_init(&s->handshake);
     if (timeline_len > BENCH_TIMELINE_MAX)
         timeline_len = BENCH_TIMELINE_MAX;
     if (timeline_len == 0)
@@ -39,6 +40,7 @@ void bench_stats_reset(struct bench_stats *s)
 
     memset(s, 0, sizeof *s);
     hist_init(&s->latency);
+    hist_init(&s->handshake);
     memset(timeline, 0, len * sizeof *timeline);
     s->timeline = timeline;
     s->timeline_len = len;
@@ -58,6 +60,9 @@ void bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src)
     for (i = 0; i < BENCH_ERRNO_MAX; i++)
         dst->errnos[i] += src->errnos[i];
     dst->connects += src->connects;
+    dst->handshakes += src->handshakes;
+    dst->resumed += src->resumed;
+    hist_merge(&dst->handshake, &src->handshake);
     dst->lost += src->lost;
     dst->sent += src->sent;
     for (i = 0; i < src->timeline_len && i < dst->timeline_len; i++)

@@ -15,6 +15,7 @@ static const struct {
     int default_port; /* 0: the port is required */
 } url_schemes[] = {
     {"http://", BENCH_HTTP, 80},
+    {"https://", BENCH_HTTP, 443},
     {"tcp-echo://", BENCH_TCP_ECHO, 0},
     {"udp-echo://", BENCH_UDP_ECHO, 0},
 };
@@ -91,12 +92,11 @@ int bench_url_parse(const char *text, struct bench_url *url, char *err, size_t e
             rest = text + n;
             url->scheme = url_schemes[i].scheme;
             default_port = url_schemes[i].default_port;
+            url->tls = default_port == 443;
         }
     }
     if (!rest)
-        return url_fail(err, errlen, strncmp(text, "https://", 8) == 0
-                                         ? "https is not supported"
-                                         : "want http://HOST[:PORT]/PATH, tcp-echo://HOST:PORT or udp-echo://HOST:PORT");
+        return url_fail(err, errlen, "want http[s]://HOST[:PORT]/PATH, tcp-echo://HOST:PORT or udp-echo://HOST:PORT");
     if (!all_visible(rest))
         return url_fail(err, errlen, "spaces, control characters or non-ASCII bytes in the URL (percent-encode them)");
     /* RFC 3986 §3.2: the authority ends at the first '/', '?' or '#'. */

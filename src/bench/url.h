@@ -1,5 +1,6 @@
 /* The targets `duct bench` accepts, as users write them:
  *   http://HOST[:PORT][/PATH]     (port 80 by default)
+ *   https://HOST[:PORT][/PATH]    (port 443 by default; scheme BENCH_HTTP with tls set)
  *   tcp-echo://HOST:PORT  udp-echo://HOST:PORT
  * HOST is a name, an IPv4 address or a bracketed IPv6 address. Pure: no I/O. */
 #ifndef DUCT_BENCH_URL_H
@@ -14,6 +15,7 @@ enum bench_scheme { BENCH_HTTP, BENCH_TCP_ECHO, BENCH_UDP_ECHO };
 
 struct bench_url {
     enum bench_scheme scheme;
+    int tls;                    /* https:// */
     char host[BENCH_HOST_MAX];  /* without brackets: "::1" */
     int port;
     int ipv6_literal;           /* host was written in brackets */

@@ -26,6 +26,9 @@ static void usage(FILE *out)
             "       udp://HOST:PORT    UDP: each stdin line is one datagram\n"
             "       unix:/path         Unix stream socket (unix:@name: abstract namespace)\n"
             "       unixgram:/path     Unix datagram socket (unixgram:@name too)\n"
+            "       tls://HOST:PORT    TLS over TCP: a client like openssl s_client (verifies the\n"
+            "                          certificate against the system CA store, sends SNI); with\n"
+            "                          --listen a server like openssl s_server (--tls-cert, --tls-key)\n"
             "\n"
             "options:\n"
             "  -l, --listen         wait for a client (stream) or for datagrams, instead of connecting\n"
@@ -44,14 +47,18 @@ static void usage(FILE *out)
             "                       stay idle; datagram connect mode waits this long for replies after\n"
             "                       stdin ends (default 1 s); an echo server closes clients idle this long\n"
             "  -v, --verbose        say what happens on stderr (\"listening on ...\" once ready)\n"
+            "      --cacert FILE    tls:// client: also trust the CA certificates of FILE (PEM)\n"
+            "      --insecure       tls:// client: do not verify the server's certificate\n"
+            "      --tls-cert FILE  --listen tls://: the certificate chain to present (PEM)\n"
+            "      --tls-key FILE   --listen tls://: its private key (PEM)\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 done; 1 I/O error or connection reset; 2 usage error; 6 host name not\n"
             "resolved; 7 connect, bind or listen failed, or nobody answers (UDP port unreachable);\n"
-            "28 --timeout expired.\n");
+            "28 --timeout expired; 35 TLS handshake failed; 60 the server's certificate did not verify.\n");
 }
 
-enum { OPT_NO_SHUTDOWN = 256, OPT_THREADS };
+enum { OPT_NO_SHUTDOWN = 256, OPT_THREADS, OPT_CACERT, OPT_INSECURE, OPT_TLS_CERT, OPT_TLS_KEY };
 
 static const struct option options[] = {
     {"listen", no_argument, NULL, 'l'},
@@ -63,6 +70,10 @@ static const struct option options[] = {
     {"no-shutdown", no_argument, NULL, OPT_NO_SHUTDOWN},
     {"timeout", required_argument, NULL, 't'},
     {"verbose", no_argument, NULL, 'v'},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -103,6 +114,10 @@ static int apply_option(struct cat_args *a, int opt, const char *arg)
     case 'm': a->model = arg; return 0;
     case 'v': a->cfg.verbose = 1; return 0;
     case OPT_NO_SHUTDOWN: a->cfg.no_shutdown = 1; return 0;
+    case OPT_CACERT: a->cfg.cacert = arg; return 0;
+    case OPT_INSECURE: a->cfg.insecure = 1; return 0;
+    case OPT_TLS_CERT: a->cfg.tls_cert = arg; return 0;
+    case OPT_TLS_KEY: a->cfg.tls_key = arg; return 0;
     case 't': return parse_timeout(arg, &a->cfg.timeout_ms) ? CAT_USAGE : 0;
     case 'w': return parse_int("--workers", arg, SERVE_MAX_WORKERS, &a->workers) ? CAT_USAGE : 0;
     case OPT_THREADS: return parse_int("--threads", arg, 100000, &a->threads) ? CAT_USAGE : 0;
@@ -132,9 +147,37 @@ static int check_args(const struct cat_args *a)
         why = "--keep-open needs --listen";
     else if (a->model && !known_model(a->model))
         why = "unknown --model (duct cat --help lists them)";
+    else if (c->tls && c->echo)
+        why = "tls:// relays stdin and stdout; a TLS echo server is duct serve's TLS with --echo";
+    else if ((c->cacert || c->insecure) && !(c->tls && !c->listen))
+        why = "--cacert and --insecure are for a tls:// client";
+    else if ((c->tls_cert || c->tls_key) && !(c->tls && c->listen))
+        why = "--tls-cert and --tls-key are for --listen tls://";
+    else if (c->tls && c->listen && !(c->tls_cert && c->tls_key))
+        why = "--listen tls:// needs --tls-cert FILE and --tls-key FILE";
     if (why)
         fprintf(stderr, "duct cat: %s\n", why);
     return why ? CAT_USAGE : 0;
+}
+
+/* "tls://HOST:PORT" is "tcp://HOST:PORT" with TLS on top; HOST (without
+ * brackets) is what the server's certificate must name. Other addresses
+ * pass through. */
+static const char *tls_endpoint(struct cat_config *cfg, char *tcp, size_t len)
+{
+    const char *rest = cfg->text + 6;
+    if (strncmp(cfg->text, "tls://", 6) != 0)
+        return cfg->text;
+    cfg->tls = 1;
+    snprintf(tcp, len, "tcp://%s", rest);
+    const char *end = strrchr(rest, ':');
+    size_t n = end ? (size_t)(end - rest) : strlen(rest);
+    if (n >= 2 && rest[0] == '[' && rest[n - 1] == ']') {
+        rest++;
+        n -= 2;
+    }
+    snprintf(cfg->tls_host, sizeof cfg->tls_host, "%.*s", (int)n, rest);
+    return tcp;
 }
 
 static int parse(int argc, char **argv, struct cat_args *a)
@@ -156,7 +199,9 @@ static int parse(int argc, char **argv, struct cat_args *a)
         return CAT_USAGE;
     }
     a->cfg.text = argv[optind];
-    if (net_endpoint_parse(a->cfg.text, &a->cfg.addr, &a->cfg.socktype, err, sizeof err) != 0) {
+    char tcp[NET_ADDR_TEXT_MAX + 16];
+    const char *endpoint = tls_endpoint(&a->cfg, tcp, sizeof tcp);
+    if (net_endpoint_parse(endpoint, &a->cfg.addr, &a->cfg.socktype, err, sizeof err) != 0) {
         fprintf(stderr, "duct cat: bad address \"%s\": %s\n", a->cfg.text, err);
         return strstr(err, "cannot resolve") ? CAT_RESOLVE : CAT_USAGE;
     }

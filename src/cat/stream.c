@@ -3,7 +3,9 @@
  * blocking loops would deadlock once both peers fill their buffers). At the
  * end of stdin the write side is shut down (a half-close) and the rest of the
  * peer's reply is still printed; the peer's end of stream ends the process,
- * whatever stdin is doing. */
+ * whatever stdin is doing. tls:// runs the same relay through SSL_read and
+ * SSL_write once the handshake is done (cat/tls.c); its half-close is a
+ * close_notify before the TCP one. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,11 +17,15 @@
 #include "cat/cat.h"
 #include "net/sock.h"
 
+#include <openssl/ssl.h>
+
 #define RELAY_BUF 65536
 #define LISTEN_BACKLOG 16
 
 struct relay {
     int sock;
+    SSL *ssl;      /* tls://: the connection's TLS, NULL in clear */
+    SSL_CTX *tls;  /* tls://: the context every connection's TLS comes from */
     int timeout_ms;
     int no_shutdown;
     int in_eof;    /* stdin is read no further; lasts across --keep-open clients */
@@ -50,14 +56,17 @@ static int write_all(int fd, const char *p, size_t n)
 static void send_pending(struct relay *r)
 {
     while (r->up_off < r->up_len) {
-        ssize_t n = send(r->sock, r->up + r->up_off, r->up_len - r->up_off, MSG_NOSIGNAL);
+        const char *p = r->up + r->up_off;
+        size_t len = r->up_len - r->up_off;
+        ssize_t n = r->ssl ? cat_tls_send(r->ssl, p, len) : send(r->sock, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
         if (n < 0) {
             /* The peer will take nothing more: stop feeding it, keep printing what it sends. */
-            fprintf(stderr, "duct cat: send: %s\n", strerror(errno));
+            if (errno != EPROTO)
+                fprintf(stderr, "duct cat: send: %s\n", strerror(errno));
             r->broken = 1;
             r->in_eof = 1;
             r->shut = 1;
@@ -86,11 +95,12 @@ static void read_stdin(struct relay *r)
 /* Returns 0, or -1 when the connection failed (already reported). */
 static int read_sock(struct relay *r)
 {
-    ssize_t n = recv(r->sock, r->down, sizeof r->down, 0);
+    ssize_t n = r->ssl ? cat_tls_recv(r->ssl, r->down, sizeof r->down) : recv(r->sock, r->down, sizeof r->down, 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
     if (n < 0) {
-        fprintf(stderr, "duct cat: recv: %s\n", strerror(errno));
+        if (errno != EPROTO)
+            fprintf(stderr, "duct cat: recv: %s\n", strerror(errno));
         return -1;
     }
     if (n == 0) {
@@ -108,6 +118,8 @@ static void maybe_shut(struct relay *r)
 {
     if (!r->in_eof || r->up_len > 0 || r->shut || r->no_shutdown)
         return;
+    if (r->ssl)
+        cat_tls_shutdown(r->ssl);
     if (shutdown(r->sock, SHUT_WR) != 0 && errno != ENOTCONN)
         fprintf(stderr, "duct cat: shutdown: %s\n", strerror(errno));
     r->shut = 1;
@@ -146,6 +158,21 @@ static int relay_run(struct relay *r)
         maybe_shut(r);
     }
     return r->broken ? CAT_FAILED : CAT_OK;
+}
+
+/* Frees the connection's TLS and closes its socket. */
+static void relay_close(struct relay *r, int fd)
+{
+    SSL_free(r->ssl);
+    r->ssl = NULL;
+    close(fd);
+}
+
+/* tls://: the handshake on a new connection. CAT_OK, or why it failed. */
+static int relay_tls(const struct cat_config *cfg, struct relay *r, int fd)
+{
+    r->ssl = NULL;
+    return r->tls ? cat_tls_handshake(r->tls, cfg, fd, &r->ssl) : CAT_OK;
 }
 
 static void relay_reset(struct relay *r, int sock)
@@ -188,9 +215,12 @@ static int stream_connect(const struct cat_config *cfg, struct relay *r)
     }
     if (cfg->verbose)
         fprintf(stderr, "duct cat: connected to %s\n", cfg->text);
-    relay_reset(r, fd);
-    int status = relay_run(r);
-    close(fd);
+    int status = relay_tls(cfg, r, fd);
+    if (status == CAT_OK) {
+        relay_reset(r, fd);
+        status = relay_run(r);
+    }
+    relay_close(r, fd);
     return status;
 }
 
@@ -200,7 +230,10 @@ static void announce(const struct cat_config *cfg, int fd)
     char text[NET_ADDR_TEXT_MAX + 16];
     if (getsockname(fd, (struct sockaddr *)&bound.sa, &bound.len) != 0)
         bound = cfg->addr;
-    fprintf(stderr, "duct cat: listening on %s\n", net_endpoint_format(&bound, cfg->socktype, text, sizeof text));
+    net_endpoint_format(&bound, cfg->socktype, text, sizeof text);
+    if (cfg->tls && strncmp(text, "tcp://", 6) == 0)
+        memcpy(text, "tls", 3);
+    fprintf(stderr, "duct cat: listening on %s\n", text);
 }
 
 /* Serves one client at a time; with --keep-open the next one after it.
@@ -229,9 +262,13 @@ static int serve_clients(const struct cat_config *cfg, struct relay *r, int *lfd
         }
         if (cfg->verbose)
             fprintf(stderr, "duct cat: client connected\n");
-        relay_reset(r, fd);
-        int status = relay_run(r);
-        close(fd);
+        /* A client that fails its handshake is gone; with --keep-open the next one is served. */
+        int status = relay_tls(cfg, r, fd);
+        if (status == CAT_OK) {
+            relay_reset(r, fd);
+            status = relay_run(r);
+        }
+        relay_close(r, fd);
         if (cfg->verbose)
             fprintf(stderr, "duct cat: client left\n");
         if (!cfg->keep_open || cat_stop_requested)
@@ -264,5 +301,9 @@ int cat_stream_run(const struct cat_config *cfg)
     memset(&r, 0, sizeof r);
     r.timeout_ms = cfg->timeout_ms;
     r.no_shutdown = cfg->no_shutdown;
-    return cfg->listen ? stream_listen(cfg, &r) : stream_connect(cfg, &r);
+    if (cfg->tls && !(r.tls = cat_tls_context(cfg)))
+        return CAT_FAILED;
+    int status = cfg->listen ? stream_listen(cfg, &r) : stream_connect(cfg, &r);
+    SSL_CTX_free(r.tls);
+    return status;
 }

@@ -14,7 +14,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: duct get [options] URL...\n"
             "\n"
-            "Fetches each http:// URL over HTTP/1.1 and writes the body, byte for byte, to stdout.\n"
+            "Fetches each http:// or https:// URL over HTTP/1.1 and writes the body, byte for byte,\n"
+            "to stdout. https verifies the server's certificate against the system CA store and\n"
+            "its name (or IP address), and sends SNI and ALPN http/1.1.\n"
             "URLs on the same host share one keep-alive connection; the first failure ends the run.\n"
             "\n"
             "options:\n"
@@ -28,6 +30,8 @@ static void usage(FILE *out)
             "  -L, --location          follow redirects (at most 10); a relative Location is resolved\n"
             "  -C, --continue-at -     resume the output file from its size with a Range request\n"
             "      --unix-socket PATH  connect to the Unix socket PATH instead of the URL's host\n"
+            "      --cacert FILE       https: also trust the CA certificates of FILE (PEM)\n"
+            "  -k, --insecure          https: do not verify the server's certificate\n"
             "  -f, --fail              a status >= 400 prints nothing and exits 22\n"
             "  -m, --timeout T         seconds (fractions allowed) to connect, and that no byte may arrive\n"
             "  -v, --verbose           the request and response heads, and connections, on stderr\n"
@@ -38,11 +42,12 @@ static void usage(FILE *out)
             "Exit status (curl's numbers): 0 ok; 1 unsupported scheme; 2 usage error; 3 malformed\n"
             "URL; 6 host not resolved; 7 connect failed; 8 not an HTTP/1.x reply; 18 body cut short;\n"
             "22 HTTP status >= 400 with --fail; 23 write error; 26 -d @FILE unreadable; 28 timeout;\n"
-            "33 the server cannot resume (-C -); 47 more than 10 redirects; 52 empty reply;\n"
-            "56 connection reset while receiving.\n");
+            "33 the server cannot resume (-C -); 35 TLS handshake failed; 47 more than 10\n"
+            "redirects; 52 empty reply; 56 connection reset while receiving; 60 the server's\n"
+            "certificate did not verify; 77 --cacert FILE unreadable.\n");
 }
 
-enum { OPT_UNIX_SOCKET = 256 };
+enum { OPT_UNIX_SOCKET = 256, OPT_CACERT };
 
 static const struct option options[] = {
     {"head", no_argument, NULL, 'I'},
@@ -54,6 +59,8 @@ static const struct option options[] = {
     {"location", no_argument, NULL, 'L'},
     {"continue-at", required_argument, NULL, 'C'},
     {"unix-socket", required_argument, NULL, OPT_UNIX_SOCKET},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, 'k'},
     {"fail", no_argument, NULL, 'f'},
     {"timeout", required_argument, NULL, 'm'},
     {"verbose", no_argument, NULL, 'v'},
@@ -132,6 +139,8 @@ static int apply_option(struct get_config *cfg, int opt, const char *arg)
     case 'v': cfg->verbose = 1; return GET_OK;
     case 'm': return parse_timeout(arg, &cfg->timeout_ms);
     case OPT_UNIX_SOCKET: cfg->unix_socket = arg; return GET_OK;
+    case OPT_CACERT: cfg->cacert = arg; return GET_OK;
+    case 'k': cfg->insecure = 1; return GET_OK;
     case 'd':
         cfg->has_data = 1;
         if (arg[0] == '@')
@@ -172,7 +181,7 @@ int get_main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     cfg.timeout_ms = -1;
     optind = 1;
-    while (status == GET_OK && (opt = getopt_long(argc, argv, "IX:H:d:o:OLC:fm:vh", options, NULL)) != -1)
+    while (status == GET_OK && (opt = getopt_long(argc, argv, "IX:H:d:o:OLC:fm:vkh", options, NULL)) != -1)
         status = apply_option(&cfg, opt, optarg);
     if (status == GET_OK)
         status = check_config(&cfg, argc - optind);

@@ -2,7 +2,8 @@
  * same host, a request written at once, the response head parsed with
  * http_parse_response and its body framed by http_response_interpret
  * (Content-Length, chunked, or until the close), redirects followed. Reads
- * and writes block, bounded by --timeout through socket timeouts. */
+ * and writes block, bounded by --timeout through socket timeouts. An https
+ * connection runs the same exchange through SSL_read/SSL_write (get/tls.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "get/get.h"
 #include "get/output.h"
+#include "get/tls.h"
 #include "get/url.h"
 #include "http/chunked.h"
 #include "http/parse.h"
@@ -35,16 +37,18 @@
 
 struct conn {
     int fd;
+    SSL *ssl;     /* an https connection; NULL in clear */
     int reused;   /* the current exchange runs on a kept connection */
     int reusable; /* the last response left the connection fit for another */
     int got_any;  /* a byte of the current response has arrived */
-    char key[GET_URL_HOST_MAX + 16]; /* what it is connected to: "host:port" or the socket path */
+    char key[GET_URL_HOST_MAX + 32]; /* what it is connected to: "https://host:port" or the socket path */
     size_t start, end;               /* received, unconsumed: buf[start..end) */
     char buf[CONN_BUF];
 };
 
 struct client {
     const struct get_config *cfg;
+    SSL_CTX *tls; /* made at the first https URL */
     struct conn c;
     char req[REQUEST_MAX];
 };
@@ -86,6 +90,8 @@ static void show_head(const char *prefix, const char *p, size_t n)
 
 static void conn_close(struct conn *c)
 {
+    get_tls_end(c->ssl, c->reusable);
+    c->ssl = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -166,9 +172,9 @@ static int conn_open(struct client *cl, const struct get_url *url)
     struct conn *c = &cl->c;
     char key[sizeof c->key];
     if (cl->cfg->unix_socket)
-        snprintf(key, sizeof key, "%s", cl->cfg->unix_socket);
+        snprintf(key, sizeof key, "%s%s%s", url->tls ? "https://" : "", url->tls ? url->host : "", cl->cfg->unix_socket);
     else
-        snprintf(key, sizeof key, "%s:%u", url->host, url->port);
+        snprintf(key, sizeof key, "%s%s:%u", url->tls ? "https://" : "", url->host, url->port);
     c->got_any = 0;
     c->reused = c->fd >= 0 && c->reusable && strcmp(key, c->key) == 0;
     if (c->reused) {
@@ -176,13 +182,19 @@ static int conn_open(struct client *cl, const struct get_url *url)
         return GET_OK;
     }
     conn_close(c);
-    int status = cl->cfg->unix_socket ? connect_unix(cl) : connect_tcp(cl, url);
+    int status = url->tls ? get_tls_context(&cl->tls, cl->cfg) : GET_OK;
+    if (status == GET_OK)
+        status = cl->cfg->unix_socket ? connect_unix(cl) : connect_tcp(cl, url);
     if (status != GET_OK)
         return status;
     say(cl, "Connected to %s", key);
-    snprintf(c->key, sizeof c->key, "%s", key);
     set_timeouts(c->fd, cl->cfg->timeout_ms);
     net_set_nodelay(c->fd);
+    if (url->tls && (status = get_tls_start(&cl->tls, cl->cfg, c->fd, url->host, &c->ssl)) != GET_OK) {
+        conn_close(c);
+        return status;
+    }
+    snprintf(c->key, sizeof c->key, "%s", key);
     return GET_OK;
 }
 
@@ -200,14 +212,15 @@ static int fill(struct client *cl)
         return -GET_WEIRD;
     ssize_t n;
     do
-        n = recv(c->fd, c->buf + c->end, sizeof c->buf - c->end, 0);
+        n = c->ssl ? get_tls_recv(c->ssl, c->buf + c->end, sizeof c->buf - c->end)
+                   : recv(c->fd, c->buf + c->end, sizeof c->buf - c->end, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         fprintf(stderr, "duct get: no data for %d ms (--timeout)\n", cl->cfg->timeout_ms);
         return -GET_TIMEOUT;
     }
     if (n < 0) {
-        if (!(c->reused && !c->got_any))
+        if (!(c->reused && !c->got_any) && errno != EPROTO)
             fprintf(stderr, "duct get: recv: %s\n", strerror(errno));
         return -GET_RECV;
     }
@@ -219,11 +232,12 @@ static int fill(struct client *cl)
 static int send_all(struct client *cl, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = send(cl->c.fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = cl->c.ssl ? get_tls_send(cl->c.ssl, p, n) : send(cl->c.fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
-            fprintf(stderr, "duct get: send: %s\n", strerror(errno));
+            if (errno != EPROTO)
+                fprintf(stderr, "duct get: send: %s\n", strerror(errno));
             return errno == EAGAIN || errno == EWOULDBLOCK ? GET_TIMEOUT : GET_RECV;
         }
         p += w;
@@ -604,5 +618,6 @@ int get_run(const struct get_config *cfg, char **urls, int count)
             close(sink.fd);
     }
     conn_close(&cl.c);
+    SSL_CTX_free(cl.tls);
     return status;
 }

@@ -1,5 +1,5 @@
 /* duct get: an HTTP/1.1 client in the manner of curl, over TCP or a Unix
- * socket, with keep-alive across URLs, redirects, resume and curl's exit
+ * socket, in clear or over TLS (https), with keep-alive across URLs, redirects, resume and curl's exit
  * statuses. */
 #ifndef DUCT_GET_GET_H
 #define DUCT_GET_GET_H
@@ -12,7 +12,7 @@
 /* Exit statuses: curl's numbers for the same failures. */
 enum {
     GET_OK = 0,
-    GET_UNSUPPORTED = 1, /* a scheme other than http */
+    GET_UNSUPPORTED = 1, /* a scheme other than http and https */
     GET_USAGE = 2,
     GET_BAD_URL = 3,
     GET_RESOLVE = 6,
@@ -24,9 +24,12 @@ enum {
     GET_READ = 26,       /* reading -d @FILE failed */
     GET_TIMEOUT = 28,
     GET_RANGE = 33,      /* -C: the server did not resume where asked */
+    GET_TLS_HANDSHAKE = 35, /* the TLS handshake failed (the peer does not speak TLS, nothing in common) */
     GET_REDIRECTS = 47,  /* more than 10 redirects */
     GET_EMPTY = 52,      /* the server closed without answering */
     GET_RECV = 56,       /* the connection failed while receiving (reset) */
+    GET_TLS_CERT = 60,   /* the server's certificate did not verify (chain or name) */
+    GET_CACERT = 77,     /* --cacert FILE could not be loaded */
 };
 
 struct get_config {
@@ -46,6 +49,8 @@ struct get_config {
     int verbose;
     int fail;            /* --fail */
     int timeout_ms;      /* connect and idle bound; -1: none */
+    const char *cacert;  /* --cacert FILE: CAs trusted besides the system store */
+    int insecure;        /* -k: https without certificate verification */
 };
 
 /* Fetches each URL in turn, reusing one connection while the host stays the

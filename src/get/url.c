@@ -177,10 +177,11 @@ static int parse_authority(const char *a, size_t n, struct get_url *url, char *e
 
 /* The URL of an http reference that has an authority: the authority, the
  * path without dot segments, the query (RFC 3986 §5.2.2). */
-static int from_parts(const struct parts *p, struct get_url *url, char *err, size_t errlen)
+static int from_parts(const struct parts *p, int tls, struct get_url *url, char *err, size_t errlen)
 {
     memset(url, 0, sizeof *url);
-    url->port = 80;
+    url->tls = tls;
+    url->port = tls ? 443 : 80;
     int rc = parse_authority(p->auth, p->auth_len, url, err, errlen);
     return rc ? rc : build_target(url, p->path, p->path_len, p, err, errlen);
 }
@@ -193,10 +194,11 @@ int get_url_parse(const char *text, struct get_url *url, char *err, size_t errle
     url->port = 80;
     if (!p.has_scheme || !p.has_auth)
         return url_fail(GET_URL_BAD, err, errlen, "\"%s\" is not an absolute URL (http://host/path)", text);
-    if (p.scheme_len != 4 || strncasecmp(p.scheme, "http", 4) != 0)
-        return url_fail(GET_URL_UNSUPPORTED, err, errlen, "scheme \"%.*s\" is not supported (http only)",
+    int tls = p.scheme_len == 5 && strncasecmp(p.scheme, "https", 5) == 0;
+    if (!tls && (p.scheme_len != 4 || strncasecmp(p.scheme, "http", 4) != 0))
+        return url_fail(GET_URL_UNSUPPORTED, err, errlen, "scheme \"%.*s\" is not supported (http and https only)",
                         (int)p.scheme_len, p.scheme);
-    return from_parts(&p, url, err, errlen);
+    return from_parts(&p, tls, url, err, errlen);
 }
 
 /* The base path up to its last '/', then ref (RFC 3986 §5.2.3). */
@@ -221,7 +223,7 @@ int get_url_resolve(const struct get_url *base, const char *ref, struct get_url 
     if (r.has_scheme)
         return get_url_parse(ref, out, err, errlen);
     if (r.has_auth) /* "//host/p": the base's scheme, all the rest the reference's */
-        return from_parts(&r, out, err, errlen);
+        return from_parts(&r, base->tls, out, err, errlen);
     *out = *base;
     split(base->target, &bq);
     if (r.path_len == 0)
@@ -236,7 +238,7 @@ int get_url_resolve(const struct get_url *base, const char *ref, struct get_url 
 char *get_url_authority(const struct get_url *url, char *out, size_t outlen)
 {
     const char *open = url->ipv6 ? "[" : "", *close = url->ipv6 ? "]" : "";
-    if (url->port_given && url->port != 80)
+    if (url->port_given && url->port != (url->tls ? 443u : 80u))
         snprintf(out, outlen, "%s%s%s:%u", open, url->host, close, url->port);
     else
         snprintf(out, outlen, "%s%s%s", open, url->host, close);

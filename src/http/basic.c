@@ -1,6 +1,7 @@
 #include "http/basic.h"
 
-#include <nettle/base64.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,16 +23,18 @@ static const struct http_header *only_authorization(const struct http_request *r
     return *count == 1 ? found : NULL;
 }
 
-/* token68 as base64 with its padding: nettle's decoder would skip spaces,
- * which the syntax does not allow. */
-static int well_formed(const char *p, size_t len)
+/* token68 as base64 with its padding, checked here: OpenSSL's block decoder
+ * would skip spaces, which the syntax does not allow, and cannot tell padding
+ * from decoded zero bytes. */
+static int well_formed(const char *p, size_t len, size_t *pad)
 {
-    size_t n = 0, pad = 0;
+    size_t n = 0;
+    *pad = 0;
     while (n < len && is_b64(p[n]))
         n++;
-    while (n + pad < len && p[n + pad] == '=')
-        pad++;
-    return n > 0 && n + pad == len && pad <= 2 && (n + pad) % 4 == 0;
+    while (n + *pad < len && p[n + *pad] == '=')
+        ++*pad;
+    return n > 0 && n + *pad == len && *pad <= 2 && (n + *pad) % 4 == 0;
 }
 
 int http_basic_credentials(const struct http_request *req, char *buf, size_t cap, struct http_span *user,
@@ -47,13 +50,13 @@ int http_basic_credentials(const struct http_request *req, char *buf, size_t cap
         return HTTP_BASIC_MALFORMED;
     while (i < len && v[i] == ' ')
         i++;
-    if (!well_formed(v + i, len - i) || BASE64_DECODE_LENGTH(len - i) > cap)
+    size_t pad;
+    if (!well_formed(v + i, len - i, &pad) || (len - i) / 4 * 3 > cap || len - i > INT_MAX)
         return HTTP_BASIC_MALFORMED;
-    struct base64_decode_ctx ctx;
-    size_t out = cap;
-    base64_decode_init(&ctx);
-    if (!base64_decode_update(&ctx, &out, (uint8_t *)buf, len - i, v + i) || !base64_decode_final(&ctx))
+    int decoded = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)v + i, (int)(len - i));
+    if (decoded < 0 || (size_t)decoded < pad)
         return HTTP_BASIC_MALFORMED;
+    size_t out = (size_t)decoded - pad;
     const char *colon = memchr(buf, ':', out);
     if (!colon)
         return HTTP_BASIC_MALFORMED;

@@ -2,8 +2,9 @@
 
 #include <crypt.h>
 #include <errno.h>
-#include <nettle/hmac.h>
-#include <nettle/memops.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "http/basic.h"
 
+#define SHA256_DIGEST_SIZE 32
 #define USER_MAX (HTTP_USER_MAX - 1)
 #define CREDENTIALS_MAX 1024
 
@@ -178,15 +180,20 @@ static int find_user(const struct auth *auth, struct http_span name)
     return -1;
 }
 
-static void mac_of(const struct auth *auth, int user, struct http_span pass, uint8_t out[SHA256_DIGEST_SIZE])
+static int mac_of(const struct auth *auth, int user, struct http_span pass, uint8_t out[SHA256_DIGEST_SIZE])
 {
-    struct hmac_sha256_ctx ctx;
+    /* user and password in one message: OpenSSL's one-shot HMAC, since its
+     * streaming HMAC_CTX is deprecated; the password is at most CREDENTIALS_MAX. */
+    uint8_t msg[sizeof(uint32_t) + CREDENTIALS_MAX];
     uint32_t u = (uint32_t)user;
-    hmac_sha256_set_key(&ctx, sizeof auth->key, auth->key);
-    hmac_sha256_update(&ctx, sizeof u, (const uint8_t *)&u);
-    hmac_sha256_update(&ctx, pass.len, (const uint8_t *)pass.ptr);
-    hmac_sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
-    explicit_bzero(&ctx, sizeof ctx);
+    size_t n = pass.len < CREDENTIALS_MAX ? pass.len : CREDENTIALS_MAX;
+    unsigned int out_len = SHA256_DIGEST_SIZE;
+    memcpy(msg, &u, sizeof u);
+    memcpy(msg + sizeof u, pass.ptr, n);
+    int made = HMAC(EVP_sha256(), auth->key, (int)sizeof auth->key, msg, sizeof u + n, out, &out_len) != NULL &&
+               out_len == SHA256_DIGEST_SIZE;
+    OPENSSL_cleanse(msg, sizeof msg);
+    return made;
 }
 
 /* Whether the pair was verified less than AUTH_CACHE_SECONDS ago. */
@@ -196,7 +203,7 @@ static int remembered(struct auth *auth, int user, const uint8_t mac[SHA256_DIGE
     pthread_mutex_lock(&auth->lock);
     for (int i = 0; i < AUTH_CACHE_SLOTS; i++) {
         const struct remembered *r = &auth->slots[i];
-        found |= r->user == user && r->until_ms > now && memeql_sec(r->mac, mac, SHA256_DIGEST_SIZE);
+        found |= r->user == user && r->until_ms > now && !CRYPTO_memcmp(r->mac, mac, SHA256_DIGEST_SIZE);
     }
     pthread_mutex_unlock(&auth->lock);
     return found;
@@ -227,7 +234,7 @@ static int verify(struct auth *auth, const char *stored, struct http_span pass)
         phrase[pass.len] = '\0';
         const char *hash = crypt_rn(phrase, stored, data, sizeof *data);
         size_t len = strlen(stored);
-        ok = hash && strlen(hash) == len && memeql_sec(hash, stored, len);
+        ok = hash && strlen(hash) == len && !CRYPTO_memcmp(hash, stored, len);
         explicit_bzero(phrase, sizeof phrase);
     }
     if (data) {
@@ -249,12 +256,13 @@ int auth_check(void *ctx, const struct http_request *req, char *user_out, size_t
     uint8_t mac[SHA256_DIGEST_SIZE];
     int64_t now = now_ms();
     int ok = 0;
-    mac_of(auth, u, pass, mac);
-    if (u >= 0 && remembered(auth, u, mac, now)) {
+    /* Without a MAC the pair is neither looked up nor kept: verified afresh. */
+    int have_mac = mac_of(auth, u, pass, mac);
+    if (have_mac && u >= 0 && remembered(auth, u, mac, now)) {
         ok = 1;
     } else {
         ok = verify(auth, u >= 0 ? auth->users[u].hash : auth->dummy, pass) && u >= 0;
-        if (ok)
+        if (ok && have_mac)
             remember(auth, u, mac, now);
     }
     explicit_bzero(buf, sizeof buf);

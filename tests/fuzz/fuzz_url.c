@@ -8,7 +8,8 @@
  * and a request-target of visible ASCII with no fragment and no dot segment.
  * get's parser must be idempotent (its URL, written out, parses to itself)
  * and its resolution must agree with RFC 3986 §5.2's shortcuts: a reference
- * with a scheme is parsed as it is, one with an authority as "http:" + ref.
+ * with a scheme is parsed as it is, one with an authority as the base's
+ * scheme + ":" + ref.
  * Strings are exact-size heap copies, so ASan catches any over-read. */
 #include "bench/url.h"
 #include "get/url.h"
@@ -64,7 +65,7 @@ static void check_target(const char *target, size_t cap)
 
 static int same_get_url(const struct get_url *a, const struct get_url *b)
 {
-    return strcmp(a->host, b->host) == 0 && a->ipv6 == b->ipv6 && a->port == b->port &&
+    return strcmp(a->host, b->host) == 0 && a->ipv6 == b->ipv6 && a->port == b->port && a->tls == b->tls &&
            strcmp(a->target, b->target) == 0;
 }
 
@@ -81,9 +82,10 @@ static void check_get_url(const struct get_url *u)
         unsigned char c = (unsigned char)u->host[i];
         require(visible(c) && !strchr("/?#[]@\\", c) && !(c >= 'A' && c <= 'Z'));
     }
-    require(u->port >= 1 && u->port <= 65535 && (u->port_given || u->port == 80));
+    require(u->port >= 1 && u->port <= 65535 && (u->port_given || u->port == (u->tls ? 443u : 80u)));
     check_target(u->target, sizeof u->target);
-    snprintf(text, sizeof text, "http://%s%s", get_url_authority(u, auth, sizeof auth), u->target);
+    snprintf(text, sizeof text, "%s://%s%s", u->tls ? "https" : "http", get_url_authority(u, auth, sizeof auth),
+             u->target);
     require(get_url_parse(text, &again, NULL, 0) == 0 && same_get_url(u, &again));
     const char *file = get_url_file_name(u, name, sizeof name);
     if (file) {
@@ -102,14 +104,14 @@ static void fuzz_get_parse(const char *text)
         check_get_url(&u);
 }
 
-/* "http:" + ref, on the heap: what a network-path reference must mean. */
-static int parse_with_scheme(const char *ref, struct get_url *out)
+/* The base's scheme + ref, on the heap: what a network-path reference must mean. */
+static int parse_with_scheme(const char *ref, int tls, struct get_url *out)
 {
-    size_t n = strlen(ref);
-    char *text = malloc(n + 6);
+    size_t n = strlen(ref), s = tls ? 6 : 5;
+    char *text = malloc(n + 7);
     require(text != NULL);
-    memcpy(text, "http:", 5);
-    memcpy(text + 5, ref, n + 1);
+    memcpy(text, tls ? "https:" : "http:", s);
+    memcpy(text + s, ref, n + 1);
     int rc = get_url_parse(text, out, NULL, 0);
     free(text);
     return rc;
@@ -131,7 +133,7 @@ static void fuzz_get_resolve(char *text)
         require(get_url_parse(ref, &direct, NULL, 0) == rc);
         require(rc != 0 || same_get_url(&out, &direct));
     } else if (ref[0] == '/' && ref[1] == '/') {
-        require(parse_with_scheme(ref, &direct) == rc);
+        require(parse_with_scheme(ref, base.tls, &direct) == rc);
         require(rc != 0 || same_get_url(&out, &direct));
     } else if (rc == 0) {
         /* A relative reference keeps the base's authority; its result,

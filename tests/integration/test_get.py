@@ -434,7 +434,7 @@ def test_exit_statuses(fx):
     check_eq(get("--bogus", "http://h/")[0], 2, "an unknown option")
     check_eq(get("-o", "a", "http://h/", "http://h/b")[0], 2, "-o with two URLs")
     check_eq(get("not a url")[0], 3, "a malformed URL")
-    check_eq(get("https://127.0.0.1/")[0], 1, "https")
+    check_eq(get("ftp://127.0.0.1/")[0], 1, "a scheme other than http and https")
     check_eq(get("http://no-such-host.invalid/")[0], 6, "a host that does not resolve")
     # free_port: this needs a port where nothing listens.
     check_eq(get("http://127.0.0.1:%d/" % free_port())[0], 7, "a closed port")

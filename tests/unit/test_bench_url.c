@@ -30,6 +30,15 @@ static void test_http(void)
 
     CHECK_EQ_INT(bench_url_parse("http://[::1]/", &u, err, sizeof err), 0);
     CHECK_EQ_STR(u.addr, "[::1]:80");
+    CHECK_EQ_INT(u.tls, 0);
+
+    CHECK_EQ_INT(bench_url_parse("https://localhost/x", &u, err, sizeof err), 0);
+    CHECK_EQ_INT(u.scheme, BENCH_HTTP);
+    CHECK_EQ_INT(u.tls, 1);
+    CHECK_EQ_INT(u.port, 443);
+    CHECK_EQ_STR(u.host, "localhost");
+    CHECK_EQ_STR(u.addr, "localhost:443");
+    CHECK_EQ_STR(u.path, "/x");
 }
 
 static void test_echo(void)
@@ -47,7 +56,7 @@ static void test_echo(void)
 static void test_bad(void)
 {
     static const char *const bad[] = {
-        "127.0.0.1:8080", "https://x/", "ftp://x/", "http://", "http:///x", "http://h:/", "http://h:0/",
+        "127.0.0.1:8080", "https:/x/", "ftp://x/", "http://", "http:///x", "http://h:/", "http://h:0/",
         "http://h:65536/", "http://h:8x/", "http://[::1/", "http://[::1]x/", "http://a b/", "http://u@h/",
         "http://[]:80/",
     };

@@ -38,8 +38,10 @@ static void test_parse(void)
     check_url("http://h/a/./b/../c/%41", "h", 80, "/a/c/%41");
     check_url("http://h/a b/\xc3\xa9\"<>", "h", 80, "/a%20b/%C3%A9%22%3C%3E");
     check_url("http://h/../../x", "h", 80, "/x");
-    check_bad("https://h/", GET_URL_UNSUPPORTED, "scheme \"https\"");
-    check_bad("ftp://h/", GET_URL_UNSUPPORTED, "http only");
+    check_url("https://example.com", "example.com", 443, "/");
+    check_url("HTTPS://h:8443/x", "h", 8443, "/x");
+    check_bad("ftp://h/", GET_URL_UNSUPPORTED, "http and https only");
+    check_bad("httpx://h/", GET_URL_UNSUPPORTED, "scheme \"httpx\"");
     check_bad("example.com/x", GET_URL_BAD, "not an absolute URL");
     check_bad("http:/x", GET_URL_BAD, "not an absolute URL");
     check_bad("http:///x", GET_URL_BAD, "no host");
@@ -49,6 +51,27 @@ static void test_parse(void)
     check_bad("http://[::1/", GET_URL_BAD, "bad IPv6 literal");
     check_bad("http://[nope]:80/", GET_URL_BAD, "bad IPv6 literal");
     check_bad("http://u:p@h/", GET_URL_BAD, "not supported");
+}
+
+/* https: the default port is 443 and is left out of Host; a network-path
+ * reference keeps the base's scheme; an absolute one may change it. */
+static void test_https(void)
+{
+    struct get_url base, out;
+    char err[160] = "", auth[300];
+    CHECK_EQ_INT(get_url_parse("https://a:443/b", &base, err, sizeof err), 0);
+    CHECK_EQ_INT(base.tls, 1);
+    CHECK_EQ_STR(get_url_authority(&base, auth, sizeof auth), "a");
+    CHECK_EQ_INT(get_url_resolve(&base, "//c/d", &out, err, sizeof err), 0);
+    CHECK_EQ_INT(out.tls, 1);
+    CHECK_EQ_INT(out.port, 443);
+    CHECK_EQ_INT(get_url_resolve(&base, "http://c/d", &out, err, sizeof err), 0);
+    CHECK_EQ_INT(out.tls, 0);
+    CHECK_EQ_INT(out.port, 80);
+    CHECK_EQ_INT(get_url_resolve(&base, "/e", &out, err, sizeof err), 0);
+    CHECK_EQ_INT(out.tls, 1);
+    CHECK_EQ_INT(get_url_parse("https://a:80/", &base, err, sizeof err), 0);
+    CHECK_EQ_STR(get_url_authority(&base, auth, sizeof auth), "a:80");
 }
 
 static void check_resolve(const char *base_text, const char *ref, const char *want)
@@ -174,6 +197,7 @@ int main(void)
     test_limits();
     test_resolve_long_network_path();
     test_parse();
+    test_https();
     test_resolve_rfc();
     test_resolve_redirects();
     test_authority_and_name();
