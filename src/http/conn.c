@@ -194,6 +194,10 @@ static void plan_answer(struct http_conn *c, const struct http_request_info *inf
     struct http_reply *r = &c->reply;
     struct http_reply_ctx *rc = &c->ctx->reply;
     const struct http_auth *auth = &c->ctx->auth;
+    /* A CORS preflight carries no credentials (Fetch standard), so it is
+     * answered before --auth asks for them; it reveals no content. */
+    if (info->method == HTTP_METHOD_OPTIONS && http_reply_preflight(r, rc, &c->ctx->req, now))
+        return;
     if (auth->check && !auth->check(auth->ctx, &c->ctx->req, c->user, sizeof c->user))
         http_reply_error_fields(r, rc, 401, auth->challenge, strlen(auth->challenge), now);
     else if (info->method == HTTP_METHOD_OPTIONS)
@@ -223,6 +227,9 @@ static int start_exchange(struct http_conn *c, size_t head_len, time_t now)
     r->keep_alive = info.keep_alive && !c->draining && !(c->ctx->close_all && *c->ctx->close_all);
     r->http10 = req->version_minor == 0;
     r->head_only = req->method.len == 4 && memcmp(req->method.ptr, "HEAD", 4) == 0;
+    r->host = info.host;
+    if (c->ctx->log_host)
+        c->host = info.host;
     if (status == 0 && info.content_length > c->ctx->max_body)
         status = 413;
     if (status == 0 && info.chunked)
@@ -263,6 +270,7 @@ static void reject_head(struct http_conn *c, int status, time_t now)
     c->reply.keep_alive = 0;
     c->reply.http10 = 0;
     c->reply.head_only = 0;
+    c->reply.host = (struct http_span){NULL, 0}; /* the head's fields are not to be trusted */
     http_reply_error(&c->reply, &c->ctx->reply, status, now);
 }
 
@@ -392,6 +400,7 @@ static void log_exchange(struct http_conn *c, time_t now)
     if (c->have_req) {
         e.referer = c->referer;
         e.user_agent = c->user_agent;
+        e.host = c->host;
     }
     c->ctx->on_log(c->ctx->log_ctx, &e);
 }

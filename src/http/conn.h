@@ -37,6 +37,7 @@ struct http_log_entry {
     uint64_t body_bytes; /* body bytes actually sent */
     struct http_span referer;
     struct http_span user_agent;
+    struct http_span host; /* the Host field as sent, when http_ctx.log_host */
     time_t now;
 };
 
@@ -65,6 +66,7 @@ struct http_ctx {
     uint64_t max_body; /* Content-Length beyond this is 413 */
     void (*on_log)(void *log_ctx, const struct http_log_entry *entry); /* NULL: no log */
     void *log_ctx;
+    int log_host; /* the log wants the Host field (--vhosts) */
     /* NULL, or a flag another process or thread may set at any time: while it
      * is set every answer closes its connection (a server handing over to its
      * successor lets each keep-alive client go after its next response). */
@@ -121,6 +123,7 @@ struct http_conn {
     struct http_span log_line;  /* the request line as received, for the log */
     struct http_span referer;   /* for the log */
     struct http_span user_agent; /* for the log */
+    struct http_span host;       /* for the log, when http_ctx.log_host */
     char user[HTTP_USER_MAX];   /* the authenticated user, for the log; "" when none */
     struct http_reply reply;    /* the answer: its plan, head buffer and resource */
 };

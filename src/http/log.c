@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "http/head.h"
+#include "http/site.h"
 
 size_t http_log_escape(const char *src, size_t len, char *out, size_t cap)
 {
@@ -114,4 +115,32 @@ size_t http_log_combined(char *out, const struct http_log_entry *e)
     n += quoted(out + n, e->user_agent, 1000);
     out[n++] = '\n';
     return n;
+}
+
+size_t http_log_vhost_combined(char *out, const struct http_log_entry *e)
+{
+    char host[HTTP_SITE_HOST_MAX];
+    size_t n = http_site_host(e->host.ptr, e->host.len, host);
+    if (n == 0)
+        host[n++] = '-';
+    if (n > HTTP_LOG_VHOST_MAX)
+        n = HTTP_LOG_VHOST_MAX; /* the line stays within what GoAccess reads */
+    memcpy(out, host, n);
+    out[n++] = ':';
+    /* The port as the client named it; only digits reach the line. */
+    const char *colon = e->host.len ? memrchr(e->host.ptr, ':', e->host.len) : NULL;
+    size_t digits = 0;
+    if (colon) {
+        const char *p = colon + 1, *end = e->host.ptr + e->host.len;
+        while (p + digits < end && digits < 5 && p[digits] >= '0' && p[digits] <= '9')
+            digits++;
+        if (p + digits != end)
+            digits = 0;
+        memcpy(out + n, p, digits);
+    }
+    if (digits == 0)
+        out[n++] = '-';
+    n += digits;
+    out[n++] = ' ';
+    return n + http_log_combined(out + n, e);
 }

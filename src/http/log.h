@@ -20,6 +20,14 @@
  * Returns the line's length. */
 size_t http_log_combined(char *out, const struct http_log_entry *entry);
 
+/* The same line after "host:port " (Apache's vhost_combined, GoAccess's
+ * VCOMBINED): the host as --vhosts chose its folder (lower-cased, validated;
+ * "-" when missing or not a host name), the port from the Host field or "-". */
+size_t http_log_vhost_combined(char *out, const struct http_log_entry *entry);
+/* A longer host is cut in the line (a label is 63 bytes at most; whole
+ * names this long are rare). */
+#define HTTP_LOG_VHOST_MAX 64
+
 /* Escapes src into out like nginx's escape=default: '"' and '\' get a
  * backslash; bytes below 0x20, 0x7F and above become \xHH. Writes at most cap
  * bytes and never splits an escape. Returns the length written. */

@@ -69,6 +69,23 @@ static void connection_field(const struct http_reply *r, struct http_head *h)
         http_head_field_str(h, "Connection", "keep-alive");
 }
 
+/* The site's added lines: on answers about a file and redirects, or (error)
+ * on error answers. */
+static void site_fields(const struct http_reply_ctx *rc, struct http_head *h, int error)
+{
+    const struct http_site *site = rc->site;
+    if (!site)
+        return;
+    if (error)
+        http_head_append(h, site->error_fields, site->error_fields_len);
+    else
+        http_head_append(h, site->file_fields, site->file_fields_len);
+}
+
+static void body_from(struct http_reply *r, uint64_t offset, uint64_t len);
+static void lookup(struct http_reply *r, struct http_reply_ctx *rc, const char *rel, size_t rel_len,
+                   const char *suffix, unsigned accept);
+
 /* The response is head[0..len): the head, perhaps followed by a small body. */
 static void set_output(struct http_reply *r, const struct http_head *h, size_t head_only_len)
 {
@@ -80,11 +97,51 @@ static void set_output(struct http_reply *r, const struct http_head *h, size_t h
     r->bytes_sent = 0;
 }
 
+/* --error-page: the body is the page's file, sent whole with the error's
+ * status and the file's type, without validators (they would describe the
+ * page, not the missing resource) and never as a range. Returns 0 when there
+ * is no page for status or it cannot be served, and the built-in page goes. */
+static int respond_error_page(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *extra,
+                              size_t extra_len, time_t now)
+{
+    const struct http_site *site = rc->site;
+    int i = site ? http_site_page_for(site, status) : -1;
+    if (i < 0)
+        return 0;
+    release_resource(r, rc);
+    lookup(r, rc, site->pages[i].path, site->pages[i].len, "", 0);
+    if (r->res.status != 200 || (r->res.flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
+        release_resource(r, rc);
+        if (site->page_missing)
+            site->page_missing(site->page_ctx, i);
+        return 0;
+    }
+    struct http_head h;
+    begin_head(r, rc, &h, status, now);
+    if (status == 405)
+        http_head_field_str(&h, "Allow", ALLOW_METHODS);
+    http_head_field_str(&h, "Content-Type", r->res.content_type);
+    http_head_field_u64(&h, "Content-Length", r->res.size);
+    if (extra)
+        http_head_append(&h, extra, extra_len);
+    site_fields(rc, &h, 1);
+    connection_field(r, &h);
+    set_output(r, &h, http_head_finish(&h));
+    if (r->head_only)
+        release_resource(r, rc);
+    else
+        body_from(r, 0, r->res.size);
+    return 1;
+}
+
 /* An error answer: a short HTML body inside the head buffer, so that the whole
- * response leaves in one write. extra holds whole field lines, or is NULL. */
+ * response leaves in one write (or the site's page for the status). extra
+ * holds whole field lines, or is NULL. */
 static void respond_error_with(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *extra,
                                size_t extra_len, time_t now)
 {
+    if (rc->site && respond_error_page(r, rc, status, extra, extra_len, now))
+        return;
     static const char fmt_a[] = "<!DOCTYPE html>\n<html><head><title>";
     static const char fmt_b[] = "</title></head>\n<body><h1>";
     static const char fmt_c[] = "</h1></body></html>\n";
@@ -104,6 +161,7 @@ static void respond_error_with(struct http_reply *r, struct http_reply_ctx *rc, 
     http_head_field_u64(&h, "Content-Length", sizeof fmt_a - 1 + sizeof fmt_b - 1 + sizeof fmt_c - 1 + 2 * title_len);
     if (extra)
         http_head_append(&h, extra, extra_len);
+    site_fields(rc, &h, 1);
     connection_field(r, &h);
     size_t head_len = http_head_finish(&h);
     if (!r->head_only) {
@@ -116,15 +174,74 @@ static void respond_error_with(struct http_reply *r, struct http_reply_ctx *rc, 
     set_output(r, &h, head_len);
 }
 
-void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int status, time_t now)
+static void respond_error(struct http_reply *r, struct http_reply_ctx *rc, int status, time_t now)
 {
     respond_error_with(r, rc, status, NULL, 0, now);
+}
+
+/* Under --vhosts, "/host" for the request's checked host, or "/_default";
+ * else nothing. The handler's paths start with it. */
+static void site_prefix(const struct http_reply *r, struct http_reply_ctx *rc)
+{
+    rc->site_prefix_len = 0;
+    if (!rc->site->vhosts)
+        return;
+    size_t n = r->host.len ? http_site_host(r->host.ptr, r->host.len, rc->site_prefix + 1) : 0;
+    if (n == 0)
+        n = strlen(strcpy(rc->site_prefix + 1, "_default"));
+    rc->site_prefix[0] = '/';
+    rc->site_prefix_len = n + 1;
+}
+
+/* An error answered without a resource (a refused head, a method not
+ * served): its error page, if any, is the request's host's. */
+void http_reply_error(struct http_reply *r, struct http_reply_ctx *rc, int status, time_t now)
+{
+    if (rc->site)
+        site_prefix(r, rc);
+    respond_error(r, rc, status, now);
 }
 
 void http_reply_error_fields(struct http_reply *r, struct http_reply_ctx *rc, int status, const char *fields,
                              size_t len, time_t now)
 {
+    if (rc->site)
+        site_prefix(r, rc);
     respond_error_with(r, rc, status, fields, len, now);
+}
+
+/* A CORS preflight (Fetch standard, "CORS-preflight request"): the methods
+ * duct serves and, echoed, the headers the page wants to send (duct ignores
+ * request headers it does not know, so any token is fine), for Max-Age
+ * seconds (Chromium caps it at 7200). */
+static int respond_preflight(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req,
+                             time_t now)
+{
+    char asked[HTTP_SITE_ACRH_MAX];
+    const struct http_header *acrh;
+    size_t asked_len = 0;
+    if (!http_find_header(req, "origin") || !http_find_header(req, "access-control-request-method"))
+        return 0;
+    acrh = http_find_header(req, "access-control-request-headers");
+    if (acrh)
+        asked_len = http_site_request_headers(acrh->value.ptr, acrh->value.len, asked, sizeof asked);
+    struct http_head h;
+    begin_head(r, rc, &h, 204, now);
+    http_head_field_str(&h, "Allow", ALLOW_METHODS);
+    http_head_field_str(&h, "Access-Control-Allow-Methods", "GET, HEAD");
+    if (asked_len)
+        http_head_field(&h, "Access-Control-Allow-Headers", asked, asked_len);
+    http_head_field_str(&h, "Access-Control-Max-Age", "7200");
+    http_head_field_str(&h, "Vary", "Access-Control-Request-Headers");
+    site_fields(rc, &h, 1);
+    connection_field(r, &h);
+    set_output(r, &h, http_head_finish(&h));
+    return 1;
+}
+
+int http_reply_preflight(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req, time_t now)
+{
+    return rc->site && rc->site->cors && respond_preflight(r, rc, req, now);
 }
 
 void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now)
@@ -136,24 +253,26 @@ void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t 
     set_output(r, &h, http_head_finish(&h));
 }
 
-/* A directory asked for without its trailing slash. The Location is built
+/* A directory asked for without its trailing slash (slash), or, under
+ * --try-html, "/about.html" asked for by its old name. The Location is built
  * from the normalised path, re-encoded, so it is always a path on this server:
  * "//evil.example/dir" was normalised to "/evil.example/dir" and never
  * becomes a scheme-relative URL. The query is re-encoded too, so that no
  * byte a client sent reaches the head unescaped, whatever the parser admits. */
 static void respond_redirect(struct http_reply *r, struct http_reply_ctx *rc, const char *path, size_t path_len,
-                             struct http_span query, time_t now)
+                             int slash, struct http_span query, time_t now)
 {
-    char location[HTTP_HEAD_BUF / 2];
+    char location[HTTP_LOCATION_MAX];
     long n = http_path_encode(path, path_len, location, sizeof location - 1);
     if (n < 0 || (size_t)n + 1 >= sizeof location) {
-        http_reply_error(r, rc, 414, now);
+        respond_error(r, rc, 414, now);
         return;
     }
-    location[n++] = '/';
+    if (slash)
+        location[n++] = '/';
     long q = http_query_encode(query.ptr, query.len, location + n, sizeof location - (size_t)n);
     if (q < 0) {
-        http_reply_error(r, rc, 414, now);
+        respond_error(r, rc, 414, now);
         return;
     }
     n += q;
@@ -162,6 +281,7 @@ static void respond_redirect(struct http_reply *r, struct http_reply_ctx *rc, co
     begin_head(r, rc, &h, 301, now);
     http_head_field(&h, "Location", location, (size_t)n);
     http_head_field_str(&h, "Content-Length", "0");
+    site_fields(rc, &h, 0);
     connection_field(r, &h);
     set_output(r, &h, http_head_finish(&h));
 }
@@ -254,6 +374,7 @@ static void respond_full(struct http_reply *r, struct http_reply_ctx *rc, const 
         http_head_field_str(&h, "Accept-Ranges", "bytes");
         validator_fields(r, rc, &h, v);
     }
+    site_fields(rc, &h, 0);
     connection_field(r, &h);
     set_output(r, &h, http_head_finish(&h));
     if (r->head_only)
@@ -268,6 +389,7 @@ static void respond_not_modified(struct http_reply *r, struct http_reply_ctx *rc
     struct http_head h;
     begin_head(r, rc, &h, 304, now);
     validator_fields(r, rc, &h, v);
+    site_fields(rc, &h, 0);
     connection_field(r, &h);
     set_output(r, &h, http_head_finish(&h));
     release_resource(r, rc);
@@ -299,6 +421,7 @@ static void respond_range(struct http_reply *r, struct http_reply_ctx *rc, const
     content_range_field(&h, range, r->res.size);
     http_head_field_str(&h, "Accept-Ranges", "bytes");
     validator_fields(r, rc, &h, v);
+    site_fields(rc, &h, 0);
     connection_field(r, &h);
     set_output(r, &h, http_head_finish(&h));
     body_from(r, range->first, range->last - range->first + 1);
@@ -368,6 +491,7 @@ static void respond_multipart(struct http_reply *r, struct http_reply_ctx *rc, c
     http_head_field_u64(&h, "Content-Length", length);
     http_head_field_str(&h, "Accept-Ranges", "bytes");
     validator_fields(r, rc, &h, v);
+    site_fields(rc, &h, 0);
     connection_field(r, &h);
     size_t head_len = http_head_finish(&h);
     part_header(r, &h, &ranges[0]);
@@ -454,10 +578,77 @@ static unsigned accept_of(const struct http_reply *r, const struct http_request 
     return accept;
 }
 
+/* Resolves prefix + rel + suffix (the prefix being "/host" under --vhosts)
+ * into r->res through the handler. */
+static void lookup(struct http_reply *r, struct http_reply_ctx *rc, const char *rel, size_t rel_len,
+                   const char *suffix, unsigned accept)
+{
+    size_t suffix_len = strlen(suffix), p = rc->site_prefix_len;
+    char *path = rc->site_path;
+    memset(&r->res, 0, sizeof r->res);
+    r->res.fd = -1;
+    if (p + rel_len + suffix_len >= sizeof rc->site_path) {
+        r->res.status = 404;
+        return;
+    }
+    memcpy(path, rc->site_prefix, p);
+    memcpy(path + p, rel, rel_len);
+    memcpy(path + p + rel_len, suffix, suffix_len + 1);
+    rc->handler.resolve(rc->handler.ctx, path, p + rel_len + suffix_len, accept, &r->res);
+}
+
+/* "/about.html" → "/about", "/docs/index.html" → "/docs/": the clean name
+ * under --try-html. Returns its length, or 0 when path is not such a file. */
+static size_t clean_name(const char *path, size_t len)
+{
+    static const char ext[] = ".html", index[] = "/index";
+    if (len <= sizeof ext || memcmp(path + len - (sizeof ext - 1), ext, sizeof ext - 1) != 0 ||
+        path[len - sizeof ext] == '/')
+        return 0;
+    len -= sizeof ext - 1;
+    if (len >= sizeof index - 1 && memcmp(path + len - (sizeof index - 1), index, sizeof index - 1) == 0)
+        len -= sizeof index - 2;
+    return len;
+}
+
+/* The resolution chain of a site, nginx's try_files $uri $uri.html FALLBACK:
+ * the path itself; under --try-html, the path + ".html" when the path is not
+ * there; then the --fallback file for a path that does not look like a file.
+ * Returns the length of a --try-html redirect target, else 0. */
+static size_t resolve_site(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req,
+                           const char *path, size_t len)
+{
+    const struct http_site *site = rc->site;
+    unsigned accept = accept_of(r, req);
+    site_prefix(r, rc);
+    lookup(r, rc, path, len, "", accept);
+    if (site->try_html && r->res.status == 200 && !(r->res.flags & (HTTP_RES_GENERATED | HTTP_RES_PENDING))) {
+        size_t clean = clean_name(path, len);
+        if (clean)
+            return clean;
+    }
+    if (r->res.status == 404 && site->try_html && path[len - 1] != '/') {
+        release_resource(r, rc);
+        lookup(r, rc, path, len, ".html", accept);
+        if (r->res.status != 200 && !(r->res.flags & HTTP_RES_PENDING)) {
+            release_resource(r, rc);
+            r->res.status = 404; /* "about.html/" being a directory makes no "/about" */
+        }
+    }
+    if (r->res.status == 404 && site->fallback_len && !http_site_looks_like_file(path, len)) {
+        release_resource(r, rc);
+        lookup(r, rc, site->fallback, site->fallback_len, "", accept);
+        if (r->res.status != 200 && !(r->res.flags & HTTP_RES_PENDING))
+            r->res.status = 404; /* the fallback's own trouble is not the request's */
+    }
+    return 0;
+}
+
 void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req,
                          struct http_span target, time_t now)
 {
     char path[PATH_MAX];
+    size_t clean = 0;
     long len = http_path_normalize(target.ptr, target.len, path, sizeof path);
     if (len < 0) {
         /* A path that does not fit in PATH_MAX names no file the kernel
@@ -466,24 +657,28 @@ void http_reply_resource(struct http_reply *r, struct http_reply_ctx *rc, const 
         http_reply_error(r, rc, len == -414 ? 404 : (int)-len, now);
         return;
     }
+    if (rc->site && (r->res.flags & HTTP_RES_PENDING))
+        site_prefix(r, rc); /* other answers planned meanwhile used the scratch */
     if (r->res.flags & HTTP_RES_PENDING)
         rc->handler.resume(rc->handler.ctx, &r->res);
+    else if (rc->site)
+        clean = resolve_site(r, rc, req, path, (size_t)len);
     else
         rc->handler.resolve(rc->handler.ctx, path, (size_t)len, accept_of(r, req), &r->res);
     if (r->res.flags & HTTP_RES_PENDING)
         return; /* the caller waits, then asks again */
-    if (r->res.status == 200) {
+    if (r->res.status == 200 && !clean) {
         respond_resource(r, rc, req, now);
         return;
     }
-    int status = r->res.status;
+    int status = clean ? 301 : r->res.status;
     release_resource(r, rc);
     if (status == 301) {
         const char *q = memchr(target.ptr, '?', target.len);
         struct http_span query = {q, q ? (size_t)(target.ptr + target.len - q) : 0};
-        respond_redirect(r, rc, path, (size_t)len, query, now);
+        respond_redirect(r, rc, path, clean ? clean : (size_t)len, !clean, query, now);
     } else {
-        http_reply_error(r, rc, status, now);
+        respond_error(r, rc, status, now);
     }
 }
 

@@ -19,6 +19,7 @@
 #ifndef DUCT_HTTP_REPLY_H
 #define DUCT_HTTP_REPLY_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -27,6 +28,7 @@
 #include "http/date.h"
 #include "http/parse.h"
 #include "http/range.h"
+#include "http/site.h"
 
 /* What the static-file handler found for a normalised path. */
 struct http_resource {
@@ -86,7 +88,11 @@ struct http_output {
     uint64_t file_len;
 };
 
-#define HTTP_HEAD_BUF 1024
+/* Room for the largest head duct builds: a redirect's Location (512 bytes at
+ * most) or a preflight's echoed headers, plus the site's added header lines
+ * (HTTP_SITE_FIELDS_MAX). */
+#define HTTP_HEAD_BUF 2048
+#define HTTP_LOCATION_MAX 512
 
 /* Per-worker state shared by the answers of that worker's connections (not
  * thread-safe). */
@@ -97,6 +103,14 @@ struct http_reply_ctx {
     struct http_date_cache last_modified; /* the last Last-Modified formatted: a hot file's */
     struct http_range ranges[HTTP_RANGE_MAX]; /* scratch: the ranges of the part being planned */
     uint64_t boundaries;                      /* multipart answers so far, to vary the boundary */
+    /* --header, --cors, --fallback, --try-html, --error-page, --vhosts; NULL
+     * when none is on, and then nothing below is touched. */
+    const struct http_site *site;
+    /* Scratch while an answer is planned with a site: "/host" under --vhosts
+     * (else empty), and the handler's path built from it. */
+    char site_prefix[HTTP_SITE_HOST_MAX + 2];
+    size_t site_prefix_len;
+    char site_path[HTTP_SITE_HOST_MAX + 2 + PATH_MAX + 8]; /* + ".html" */
 };
 
 /* One answer being planned or sent. Everything in it belongs to the exchange
@@ -106,6 +120,8 @@ struct http_reply {
     int keep_alive; /* the connection survives this answer; else it says Connection: close */
     int http10;     /* the request was HTTP/1.0: a kept connection says so (RFC 9112 §9.3) */
     int head_only;  /* the request was HEAD: the head without its body */
+    struct http_span host; /* the request's host (Host, or an absolute-form target's), for --vhosts;
+                              empty when unknown */
     /* The plan. */
     struct http_resource res; /* what the handler resolved, until the answer is sent */
     struct http_output out;   /* what to send now */
@@ -141,6 +157,11 @@ void http_reply_error_fields(struct http_reply *r, struct http_reply_ctx *rc, in
 
 /* Plans the answer to OPTIONS: 204 with Allow. */
 void http_reply_options(struct http_reply *r, struct http_reply_ctx *rc, time_t now);
+
+/* With --cors, plans the answer to a CORS preflight (an OPTIONS with Origin
+ * and Access-Control-Request-Method): 204 with the Access-Control-Allow-*
+ * fields. Returns 0, planning nothing, for any other request. */
+int http_reply_preflight(struct http_reply *r, struct http_reply_ctx *rc, const struct http_request *req, time_t now);
 
 /* Plans the answer to a GET or HEAD of target (origin-form, query included):
  * normalises its path, resolves it through rc->handler and answers with the

@@ -10,6 +10,7 @@
 #include "serve/activation.h"
 #include "serve/privileges.h"
 #include "serve/server.h"
+#include "serve/site.h"
 
 static void usage(FILE *out)
 {
@@ -73,6 +74,27 @@ static void usage(FILE *out)
                  "                          serve /healthz (200, or 503 once a stop began) and\n"
                  "                          /metrics (Prometheus text) on ADDR, a listener of its\n"
                  "                          own (default: off)\n"
+                 "      --index NAME        a directory's index file; repeat for more, tried in order\n"
+                 "                          (default index.html)\n"
+                 "\n"
+                 "site options (all off by default; docs/HTTP.md gives the nginx and Caddy twins):\n"
+                 "      --header 'N: V'     add a header to answers about a file and to redirects\n"
+                 "                          (repeatable; nginx add_header)\n"
+                 "      --header-always 'N: V'\n"
+                 "                          the same, and on error answers too (add_header ... always)\n"
+                 "      --cors [ORIGIN]     Access-Control-Allow-Origin: ORIGIN (default *) on every\n"
+                 "                          answer; a CORS preflight OPTIONS gets 204 with GET, HEAD\n"
+                 "      --fallback PATH     a missing path with no extension gets the file PATH\n"
+                 "                          under the root with status 200 (single-page apps)\n"
+                 "      --try-html          /about is answered by /about.html, and /about.html\n"
+                 "                          redirects to /about (try_files $uri $uri.html)\n"
+                 "      --error-page CODE=PATH\n"
+                 "                          the body of error CODE (4xx, 5xx) is the file PATH under\n"
+                 "                          the root (repeatable; nginx error_page)\n"
+                 "      --vhosts DIR        instead of DIR: serve DIR/HOST/ for the Host HOST,\n"
+                 "                          DIR/_default/ for an unknown one, else 404; access-log\n"
+                 "                          lines then start with host:port (GoAccess VCOMBINED)\n"
+                 "\n"
                  "      --no-sandbox        do not confine the process (default: once started, read\n"
                  "                          only DIR, write only the access log, no new privileges)\n"
                  "      --user NAME         once the sockets and files are open, run as NAME\n"
@@ -171,6 +193,7 @@ static const struct option serve_options[] = {
     {"auth", required_argument, NULL, OPT_AUTH},
     {"auth-realm", required_argument, NULL, OPT_AUTH_REALM},
     {"status-listen", required_argument, NULL, OPT_STATUS_LISTEN},
+    SERVE_SITE_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -478,7 +501,12 @@ static int parse(int argc, char **argv, struct serve_config *cfg, int *allow_roo
             fprintf(stderr, "duct serve: see duct serve --help\n");
             return 2;
         default:
-            status = opt >= OPT_COMPRESS ? set_site_option(cfg, opt, optarg) : set_number(cfg, opt, optarg);
+            if (serve_site_is_option(opt))
+                status = serve_site_option(cfg, opt, optarg, argc, argv, &optind);
+            else if (opt >= OPT_COMPRESS)
+                status = set_site_option(cfg, opt, optarg);
+            else
+                status = set_number(cfg, opt, optarg);
             break;
         }
         if (status)
@@ -488,8 +516,9 @@ static int parse(int argc, char **argv, struct serve_config *cfg, int *allow_roo
         fprintf(stderr, "duct serve: one DIR at most (got \"%s\" too)\n", argv[optind + 1]);
         return 2;
     }
-    if (optind < argc)
-        cfg->dir = argv[optind];
+    int site_status = serve_site_finish(cfg, optind < argc ? argv[optind] : NULL);
+    if (site_status)
+        return site_status;
     cfg->listen_given = cfg->listen_count > 0;
     if (cfg->compress_min > cfg->compress_max) {
         fprintf(stderr, "duct serve: --compress-min is above --compress-max\n");

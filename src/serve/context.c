@@ -39,6 +39,10 @@ int serve_ctx_init(struct serve_ctx *ctx, struct server *srv)
     ctx->http.on_log = exchange_done;
     ctx->http.log_ctx = ctx;
     ctx->http.close_all = srv->retiring;
+    if (http_site_active(&srv->cfg->site))
+        ctx->http.reply.site = &srv->cfg->site;
+    ctx->http.log_host = srv->cfg->site.vhosts;
+    ctx->log.vhost = srv->cfg->site.vhosts;
     if (srv->auth)
         ctx->http.auth = (struct http_auth){auth_check, srv->auth, auth_challenge(srv->auth)};
     return 0;

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "http/site.h"
 #include "serve/demo.h"
 
 /* openat2 with RESOLVE_BENEATH lets the kernel refuse any path, ".." or
@@ -61,30 +62,44 @@ static void fill_from_stat(struct http_resource *res, int fd, const struct stat 
     res->content_type = mime_type_for(files->mime, name, name_len);
 }
 
-/* A directory URL ending in '/' is answered by its index.html; without an
- * index it is a listing with --list-dirs, else 403 as nginx does. dir_st is
- * the directory's fstat: its identity and modification time name the
- * version of the listing. */
-static void resolve_index(struct files *files, int dir_fd, const struct stat *dir_st, const char *path,
-                          size_t path_len, struct http_resource *res)
+/* The index names to try: --index, or index.html. */
+static const char *const default_index[] = {"index.html"};
+
+/* A directory URL ending in '/' is answered by the first of its index files
+ * that exists (--index, in order); without one it is a listing with
+ * --list-dirs, else 403 as nginx does. dir_st is the directory's fstat: its
+ * identity and modification time name the version of the listing. Returns
+ * the index name that answered, or NULL. */
+static const char *resolve_index(struct files *files, int dir_fd, const struct stat *dir_st, const char *path,
+                                 size_t path_len, struct http_resource *res)
 {
+    const char *const *names = files->index ? files->index : default_index;
+    int count = files->index ? files->index_count : 1;
     struct stat st;
-    int fd = open_beneath(dir_fd, "index.html");
+    int fd = -1;
+    const char *name = NULL;
+    for (int i = 0; i < count && fd < 0; i++) {
+        name = names[i];
+        fd = open_beneath(dir_fd, name);
+        if (fd < 0 && errno != ENOENT)
+            break;
+    }
     if (fd < 0 && errno == ENOENT && files->listings) {
         listing_cache_get(files->listings, dir_fd, dir_st, path, path_len, res);
-        return;
+        return NULL;
     }
     close(dir_fd);
     if (fd < 0) {
         res->status = errno == ENOENT ? 403 : status_for_errno(errno);
-        return;
+        return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         res->status = 403;
-        return;
+        return NULL;
     }
-    fill_from_stat(res, fd, &st, files, "index.html", 10);
+    fill_from_stat(res, fd, &st, files, name, strlen(name));
+    return name;
 }
 
 /* Precompressed siblings, one per coding the server knows. */
@@ -105,9 +120,8 @@ static int ends_with(const char *s, size_t len, const char *suffix)
     return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
-/* path + suffix when it is a readable regular file below the root, else -1. */
-static int open_sibling(const struct files *files, const char *path, size_t path_len, const char *suffix,
-                        struct stat *st)
+/* path + suffix when it is a readable regular file below root, else -1. */
+static int open_sibling(int root, const char *path, size_t path_len, const char *suffix, struct stat *st)
 {
     char name[4096];
     size_t n = strlen(suffix);
@@ -115,7 +129,7 @@ static int open_sibling(const struct files *files, const char *path, size_t path
         return -1;
     memcpy(name, path + 1, path_len - 1);
     memcpy(name + path_len - 1, suffix, n + 1);
-    int fd = open_beneath(files->root_fd, name);
+    int fd = open_beneath(root, name);
     if (fd < 0)
         return -1;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
@@ -130,8 +144,7 @@ static int open_sibling(const struct files *files, const char *path, size_t path
  * it keeps the file's Content-Type. Any sibling makes every answer about the
  * file vary by Accept-Encoding. A request for "file.gz" itself gets that
  * file as it is. */
-static void choose_sibling(const struct files *files, const char *path, size_t path_len, unsigned accept,
-                           struct http_resource *res)
+static void choose_sibling(int root, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
 {
     int fds[SIBLINGS];
     struct stat sts[SIBLINGS];
@@ -140,7 +153,7 @@ static void choose_sibling(const struct files *files, const char *path, size_t p
         if (ends_with(path, path_len, siblings[k].suffix))
             return;
     for (size_t k = 0; k < SIBLINGS; k++) {
-        fds[k] = open_sibling(files, path, path_len, siblings[k].suffix, &sts[k]);
+        fds[k] = open_sibling(root, path, path_len, siblings[k].suffix, &sts[k]);
         if (fds[k] >= 0)
             present |= siblings[k].coding;
     }
@@ -171,24 +184,26 @@ static void offer_compression(const struct files *files, unsigned accept, struct
 }
 
 /* A directory's index may have siblings too ("index.html.gz"). */
-static void choose_index_sibling(const struct files *files, const char *path, size_t path_len, unsigned accept,
+static void choose_index_sibling(int root, const char *path, size_t path_len, const char *index, unsigned accept,
                                  struct http_resource *res)
 {
     char name[4096];
-    if (res->status != 200 || res->fd < 0 || path_len + sizeof "index.html" > sizeof name)
+    if (!index || res->status != 200 || res->fd < 0)
+        return;
+    size_t n = strlen(index);
+    if (path_len + n + 1 > sizeof name)
         return;
     memcpy(name, path, path_len);
-    memcpy(name + path_len, "index.html", sizeof "index.html");
-    choose_sibling(files, name, path_len + sizeof "index.html" - 1, accept, res);
+    memcpy(name + path_len, index, n + 1);
+    choose_sibling(root, name, path_len + n, accept, res);
 }
 
-static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
+/* path (normalised, from '/') below the directory root. */
+static void resolve_in(struct files *files, int root, const char *path, size_t path_len, unsigned accept,
+                       struct http_resource *res)
 {
-    struct files *files = ctx;
     struct stat st;
-    memset(res, 0, sizeof *res);
-    res->fd = -1;
-    int fd = open_beneath(files->root_fd, path_len > 1 ? path + 1 : ".");
+    int fd = open_beneath(root, path_len > 1 ? path + 1 : ".");
     if (fd < 0) {
         res->status = status_for_errno(errno);
         return;
@@ -200,8 +215,8 @@ static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned 
     }
     if (S_ISDIR(st.st_mode)) {
         if (path[path_len - 1] == '/') {
-            resolve_index(files, fd, &st, path, path_len, res);
-            choose_index_sibling(files, path, path_len, accept, res);
+            const char *index = resolve_index(files, fd, &st, path, path_len, res);
+            choose_index_sibling(root, path, path_len, index, accept, res);
             offer_compression(files, accept, res);
             return;
         }
@@ -216,8 +231,57 @@ static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned 
         return;
     }
     fill_from_stat(res, fd, &st, files, path, path_len);
-    choose_sibling(files, path, path_len, accept, res);
+    choose_sibling(root, path, path_len, accept, res);
     offer_compression(files, accept, res);
+}
+
+/* The folder of a host below the --vhosts root, or of "_default"; -1 when
+ * neither is a directory. */
+static int open_host(const struct files *files, const char *host)
+{
+    struct stat st;
+    int fd = open_beneath(files->root_fd, host);
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0 && strcmp(host, "_default") != 0)
+        return open_host(files, "_default");
+    return fd;
+}
+
+/* Under --vhosts the request path is "/host/rest" (reply.c puts the checked
+ * Host first), so the file cache keeps one entry per host and path. */
+static void resolve_vhost(struct files *files, const char *path, size_t path_len, unsigned accept,
+                          struct http_resource *res)
+{
+    char host[HTTP_SITE_HOST_MAX + 1];
+    const char *slash = memchr(path + 1, '/', path_len - 1);
+    size_t n = slash ? (size_t)(slash - path - 1) : 0;
+    if (n == 0 || n > HTTP_SITE_HOST_MAX) {
+        res->status = 404;
+        return;
+    }
+    memcpy(host, path + 1, n);
+    host[n] = '\0';
+    int root = open_host(files, host);
+    if (root < 0) {
+        res->status = 404;
+        return;
+    }
+    resolve_in(files, root, slash, path_len - n - 1, accept, res);
+    close(root);
+}
+
+static void resolve_file(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res)
+{
+    struct files *files = ctx;
+    memset(res, 0, sizeof *res);
+    res->fd = -1;
+    if (files->vhosts)
+        resolve_vhost(files, path, path_len, accept, res);
+    else
+        resolve_in(files, files->root_fd, path, path_len, accept, res);
 }
 
 static void resolve_demo(void *ctx, const char *path, size_t path_len, unsigned accept, struct http_resource *res)

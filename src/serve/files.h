@@ -17,6 +17,10 @@ struct files {
     time_t started; /* Last-Modified of the demo assets */
     struct listing_cache *listings; /* --list-dirs: a directory without index.html gets a listing
                                        instead of 403; NULL: no listings */
+    const char *const *index;       /* --index names, tried in order; NULL: index.html */
+    int index_count;
+    int vhosts; /* --vhosts: a path's first segment names the host's folder under the root,
+                   and a host with no folder is served from "_default" */
     struct compress_cache *compress; /* --compress on: text compressed on the fly; NULL: off */
 };
 

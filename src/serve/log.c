@@ -164,6 +164,7 @@ int access_log_reopen(const char *path, int fd)
 void access_log_init(struct access_log *log, int fd)
 {
     log->fd = fd;
+    log->vhost = 0;
     log->len = 0;
 }
 
@@ -204,5 +205,8 @@ void access_log_write(void *opaque, const struct http_log_entry *entry)
         return;
     if (sizeof log->buf - log->len < HTTP_LOG_LINE_MAX)
         access_log_flush(log);
-    log->len += http_log_combined(log->buf + log->len, entry);
+    if (log->vhost)
+        log->len += http_log_vhost_combined(log->buf + log->len, entry);
+    else
+        log->len += http_log_combined(log->buf + log->len, entry);
 }

@@ -59,6 +59,7 @@ void log_limits_flush(int64_t now_ms, int force);
  * flush is one write of whole lines, so lines from workers never interleave. */
 struct access_log {
     int fd; /* -1: logging is off */
+    int vhost; /* --vhosts: lines start with "host:port " (vhost_combined) */
     size_t len;
     char buf[65536];
 };

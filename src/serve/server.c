@@ -372,6 +372,9 @@ static int prepare(struct server *srv, const struct serve_config *cfg)
         log_error("%s", err);
         return -1;
     }
+    srv->files.index = cfg->index_count ? cfg->index : NULL;
+    srv->files.index_count = cfg->index_count;
+    srv->files.vhosts = cfg->site.vhosts;
     if (srv->proto->uses_files && cfg->list_dirs && cfg->dir && files_list_dirs(&srv->files, cfg->list_max) != 0) {
         log_error("out of memory for the listing cache");
         return -1;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "http/site.h"
 #include "net/addr.h"
 #include "serve/files.h"
 #include "serve/proto.h"
@@ -16,6 +17,7 @@
 #define SERVE_MAX_LISTEN 16
 #define SERVE_MAX_WORKERS 256
 #define SERVE_MAX_CERTS 16
+#define SERVE_MAX_INDEX 8
 
 /* What one listener adds in front of the server's protocol: each flag is a
  * layer stacked over it (serve/stack.c builds the stack). */
@@ -76,6 +78,12 @@ struct serve_config {
     uid_t uid;
     gid_t gid;
     const char *handover; /* --handover PATH: the control socket of restarts (serve/handover.h) */
+    /* --index, in order; none given: index.html. */
+    const char *index[SERVE_MAX_INDEX];
+    int index_count;
+    /* --header, --cors, --fallback, --try-html, --error-page, --vhosts
+     * (serve/site.h); dir is the --vhosts DIR under --vhosts. */
+    struct http_site site;
 };
 
 struct server;
