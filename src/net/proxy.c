@@ -71,12 +71,16 @@ static int parse_v1_line(const char *line, size_t end, struct proxy_header *out)
 
 static int parse_v1(const uint8_t *buf, size_t len, struct proxy_header *out)
 {
-    const uint8_t *cr = memchr(buf, '\r', len < PROXY_V1_MAX ? len : PROXY_V1_MAX);
-    size_t end = cr ? (size_t)(cr - buf) : (len < PROXY_V1_MAX ? len : PROXY_V1_MAX);
+    /* The CR's last place: its LF is then the 107th byte, the limit. */
+    const size_t cr_limit = PROXY_V1_MAX - 1;
+    const uint8_t *cr = memchr(buf, '\r', len < cr_limit ? len : cr_limit);
+    size_t end = cr ? (size_t)(cr - buf) : (len < cr_limit ? len : cr_limit);
     if (memchr(buf, '\n', end) || memchr(buf, '\0', end))
         return PROXY_BAD;
-    if (!cr || end + 1 >= len)
-        return end + 1 >= PROXY_V1_MAX ? PROXY_BAD : PROXY_INCOMPLETE; /* no room left for the CRLF */
+    if (!cr)
+        return len >= cr_limit ? PROXY_BAD : PROXY_INCOMPLETE; /* no room left for the CRLF */
+    if (end + 1 >= len)
+        return PROXY_INCOMPLETE;
     if (buf[end + 1] != '\n')
         return PROXY_BAD;
     return parse_v1_line((const char *)buf, end, out) == 0 ? (int)(end + 2) : PROXY_BAD;

@@ -118,7 +118,11 @@ static void test_v1_bad(void)
     CHECK_EQ_INT(parse(long_line, 107, &h), PROXY_BAD);
     long_line[106] = '\r';
     CHECK_EQ_INT(parse(long_line, 107, &h), PROXY_BAD); /* a CR as the 107th byte leaves no room for LF */
+    long_line[107] = '\n'; /* a CRLF ending at byte 108 (found by fuzz_proxy): one byte too long */
+    CHECK_EQ_INT(parse(long_line, 108, &h), PROXY_BAD);
+    CHECK_EQ_INT(parse(long_line, sizeof long_line, &h), PROXY_BAD);
     long_line[106] = 'x';
+    long_line[107] = 'x';
     CHECK_EQ_INT(parse(long_line, sizeof long_line, &h), PROXY_BAD);
     /* 107 bytes with CRLF at the end: the longest valid line. */
     long_line[105] = '\r';
