@@ -62,12 +62,6 @@ struct ssl_ctx_st *cat_tls_context(const struct cat_config *cfg);
  * CAT_TLS_CERT or CAT_TIMEOUT having said why. */
 int cat_tls_handshake(struct ssl_ctx_st *ctx, const struct cat_config *cfg, int fd, struct ssl_st **ssl);
 
-/* SSL_read and SSL_write as recv and send on a non-blocking socket: bytes,
- * 0 at the end of the stream (read), or -1 with errno (EAGAIN: try again
- * when poll says so; EPROTO: a TLS error, already reported). */
-long cat_tls_recv(struct ssl_st *ssl, char *buf, size_t n);
-long cat_tls_send(struct ssl_st *ssl, const char *buf, size_t n);
-
 /* close_notify: the TLS way to say that no more bytes come (a half-close). */
 void cat_tls_shutdown(struct ssl_st *ssl);
 

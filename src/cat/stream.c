@@ -16,6 +16,7 @@
 
 #include "cat/cat.h"
 #include "net/sock.h"
+#include "tls/client.h"
 
 #include <openssl/ssl.h>
 
@@ -58,7 +59,7 @@ static void send_pending(struct relay *r)
     while (r->up_off < r->up_len) {
         const char *p = r->up + r->up_off;
         size_t len = r->up_len - r->up_off;
-        ssize_t n = r->ssl ? cat_tls_send(r->ssl, p, len) : send(r->sock, p, len, MSG_NOSIGNAL);
+        ssize_t n = r->ssl ? tls_client_send(r->ssl, p, len, "duct cat") : send(r->sock, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -95,7 +96,7 @@ static void read_stdin(struct relay *r)
 /* Returns 0, or -1 when the connection failed (already reported). */
 static int read_sock(struct relay *r)
 {
-    ssize_t n = r->ssl ? cat_tls_recv(r->ssl, r->down, sizeof r->down) : recv(r->sock, r->down, sizeof r->down, 0);
+    ssize_t n = r->ssl ? tls_client_recv(r->ssl, r->down, sizeof r->down, "duct cat") : recv(r->sock, r->down, sizeof r->down, 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
     if (n < 0) {

@@ -112,47 +112,6 @@ int cat_tls_handshake(SSL_CTX *ctx, const struct cat_config *cfg, int fd, SSL **
     return CAT_OK;
 }
 
-static long io_failed(SSL *ssl, int rc, const char *what)
-{
-    char err[200];
-    switch (SSL_get_error(ssl, rc)) {
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_SYSCALL:
-        if (ERR_peek_error() == 0) {
-            if (errno == 0)
-                errno = ECONNRESET;
-            return -1;
-        }
-        break;
-    default:
-        break;
-    }
-    fprintf(stderr, "duct cat: TLS %s: %s\n", what, tls_client_error_text("protocol error", err, sizeof err));
-    errno = EPROTO;
-    return -1;
-}
-
-long cat_tls_recv(SSL *ssl, char *buf, size_t n)
-{
-    ERR_clear_error();
-    errno = 0;
-    int rc = SSL_read(ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
-    return rc > 0 ? rc : io_failed(ssl, rc, "read");
-}
-
-long cat_tls_send(SSL *ssl, const char *buf, size_t n)
-{
-    ERR_clear_error();
-    errno = 0;
-    int rc = SSL_write(ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
-    return rc > 0 ? rc : io_failed(ssl, rc, "write");
-}
-
 void cat_tls_shutdown(SSL *ssl)
 {
     ERR_clear_error();

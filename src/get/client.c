@@ -17,6 +17,7 @@
 #include "get/get.h"
 #include "get/output.h"
 #include "get/tls.h"
+#include "tls/client.h"
 #include "get/url.h"
 #include "http/chunked.h"
 #include "http/parse.h"
@@ -212,7 +213,7 @@ static int fill(struct client *cl)
         return -GET_WEIRD;
     ssize_t n;
     do
-        n = c->ssl ? get_tls_recv(c->ssl, c->buf + c->end, sizeof c->buf - c->end)
+        n = c->ssl ? tls_client_recv(c->ssl, c->buf + c->end, sizeof c->buf - c->end, "duct get")
                    : recv(c->fd, c->buf + c->end, sizeof c->buf - c->end, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -232,7 +233,7 @@ static int fill(struct client *cl)
 static int send_all(struct client *cl, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = cl->c.ssl ? get_tls_send(cl->c.ssl, p, n) : send(cl->c.fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = cl->c.ssl ? tls_client_send(cl->c.ssl, p, n, "duct get") : send(cl->c.fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {

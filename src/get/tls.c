@@ -69,48 +69,6 @@ int get_tls_start(SSL_CTX **ctx, const struct get_config *cfg, int fd, const cha
     return status;
 }
 
-/* The failure of an SSL_read or SSL_write as errno. */
-static ssize_t io_failed(SSL *ssl, int rc, const char *what)
-{
-    char err[200];
-    switch (SSL_get_error(ssl, rc)) {
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        errno = EAGAIN; /* a blocking socket only says so when its timeout expired */
-        return -1;
-    case SSL_ERROR_SYSCALL:
-        if (ERR_peek_error() == 0) {
-            if (errno == 0)
-                errno = ECONNRESET;
-            return -1;
-        }
-        break; /* OpenSSL queued a reason */
-    default:
-        break;
-    }
-    fprintf(stderr, "duct get: TLS %s: %s\n", what, tls_client_error_text("protocol error", err, sizeof err));
-    errno = EPROTO;
-    return -1;
-}
-
-ssize_t get_tls_recv(SSL *ssl, void *buf, size_t n)
-{
-    ERR_clear_error();
-    errno = 0;
-    int rc = SSL_read(ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
-    return rc > 0 ? rc : io_failed(ssl, rc, "read");
-}
-
-ssize_t get_tls_send(SSL *ssl, const void *buf, size_t n)
-{
-    ERR_clear_error();
-    errno = 0;
-    int rc = SSL_write(ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
-    return rc > 0 ? rc : io_failed(ssl, rc, "write");
-}
-
 void get_tls_end(SSL *ssl, int clean)
 {
     if (!ssl)

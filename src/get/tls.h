@@ -24,8 +24,6 @@ int get_tls_start(SSL_CTX **ctx, const struct get_config *cfg, int fd, const cha
 /* recv and send over ssl: bytes moved, 0 at the end of the stream (recv),
  * or -1 with errno: EAGAIN when the socket's timeout expired, EPROTO for a
  * TLS error (already reported on stderr), the socket's errno otherwise. */
-ssize_t get_tls_recv(SSL *ssl, void *buf, size_t n);
-ssize_t get_tls_send(SSL *ssl, const void *buf, size_t n);
 
 /* Frees ssl; a connection that ended cleanly says close_notify first. */
 void get_tls_end(SSL *ssl, int clean);

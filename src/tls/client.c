@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -153,4 +154,46 @@ char *tls_client_describe(SSL *ssl, char *out, size_t outlen)
              alpn_len ? (int)alpn_len : 4, alpn_len ? (const char *)alpn : "none",
              SSL_session_reused(ssl) ? ", resumed" : "");
     return out;
+}
+
+/* The failure of an SSL_read or SSL_write as errno. */
+static ssize_t io_failed(SSL *ssl, int rc, const char *what, const char *command)
+{
+    char err[200];
+    switch (SSL_get_error(ssl, rc)) {
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN; /* a blocking socket only says so when its timeout expired */
+        return -1;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0) {
+            if (errno == 0)
+                errno = ECONNRESET;
+            return -1;
+        }
+        break; /* OpenSSL queued a reason */
+    default:
+        break;
+    }
+    fprintf(stderr, "%s: TLS %s: %s\n", command, what, tls_client_error_text("protocol error", err, sizeof err));
+    errno = EPROTO;
+    return -1;
+}
+
+ssize_t tls_client_recv(SSL *ssl, void *buf, size_t n, const char *command)
+{
+    ERR_clear_error();
+    errno = 0;
+    int rc = SSL_read(ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+    return rc > 0 ? rc : io_failed(ssl, rc, "read", command);
+}
+
+ssize_t tls_client_send(SSL *ssl, const void *buf, size_t n, const char *command)
+{
+    ERR_clear_error();
+    errno = 0;
+    int rc = SSL_write(ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+    return rc > 0 ? rc : io_failed(ssl, rc, "write", command);
 }

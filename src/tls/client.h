@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include <openssl/ssl.h>
+#include <sys/types.h>
 
 struct tls_client_opts {
     const char *cacert;   /* a PEM file of CAs trusted besides the system store; NULL: none */
@@ -56,5 +57,12 @@ char *tls_client_describe(SSL *ssl, char *out, size_t outlen);
 /* The error queue's last reason ("certificate verify failed", ...) into
  * err, or fallback when it is empty; clears the queue. */
 char *tls_client_error_text(const char *fallback, char *err, size_t errlen);
+
+/* SSL_read and SSL_write with the answers of recv and send: bytes, 0 at the
+ * peer's close_notify, or -1 with errno (EAGAIN when the socket would block
+ * or its timeout expired, ECONNRESET, EPROTO after a one-line reason on
+ * stderr, prefixed with command: "duct get"). */
+ssize_t tls_client_recv(SSL *ssl, void *buf, size_t n, const char *command);
+ssize_t tls_client_send(SSL *ssl, const void *buf, size_t n, const char *command);
 
 #endif
