@@ -16,6 +16,22 @@
 
 #define BUCKETS 1024 /* a power of two */
 
+/* glibc's fork takes malloc's locks, so a child forked while the compressor
+ * allocates finds them free. The allocator of AddressSanitizer in gcc 12
+ * (and clang 14) does not: such a child waits forever on a lock held by a
+ * thread it does not have (seen as a fork-model answer that never came in
+ * CI). Under ASan a fork therefore waits until the job in hand is done. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FORK_WAITS_FOR_JOB 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FORK_WAITS_FOR_JOB 1
+#endif
+#endif
+#ifndef FORK_WAITS_FOR_JOB
+#define FORK_WAITS_FOR_JOB 0
+#endif
+
 enum variant_state { BUILDING, READY, NO_GAIN };
 
 /* One coding of one version of one file. */
@@ -51,6 +67,7 @@ struct media_range {
 
 struct compress_cache {
     pthread_mutex_t lock;
+    pthread_mutex_t working; /* held over each job where a fork must wait for it */
     struct compress_settings settings;
     struct media_range types[COMPRESS_TYPES_MAX];
     int type_count;
@@ -343,6 +360,8 @@ static void *compressor_main(void *arg)
     struct job job;
     int fd;
     while (next_job(cache, &job, &fd)) {
+        if (FORK_WAITS_FOR_JOB)
+            pthread_mutex_lock(&cache->working);
         struct variant *v = claim(cache, &job);
         if (v) {
             struct timespec began;
@@ -350,6 +369,8 @@ static void *compressor_main(void *arg)
             int changed = compress_one(v, fd) != 0;
             done(cache, v, changed, &began);
         }
+        if (FORK_WAITS_FOR_JOB)
+            pthread_mutex_unlock(&cache->working);
         close(fd);
     }
     return NULL;
@@ -443,14 +464,20 @@ static struct compress_cache *forking;
 
 static void before_fork(void)
 {
-    if (forking)
-        pthread_mutex_lock(&forking->lock);
+    if (!forking)
+        return;
+    if (FORK_WAITS_FOR_JOB)
+        pthread_mutex_lock(&forking->working);
+    pthread_mutex_lock(&forking->lock);
 }
 
 static void after_fork(void)
 {
-    if (forking)
-        pthread_mutex_unlock(&forking->lock);
+    if (!forking)
+        return;
+    pthread_mutex_unlock(&forking->lock);
+    if (FORK_WAITS_FOR_JOB)
+        pthread_mutex_unlock(&forking->working);
 }
 
 struct compress_cache *compress_cache_new(const struct compress_settings *settings)
@@ -466,7 +493,7 @@ struct compress_cache *compress_cache_new(const struct compress_settings *settin
         free(cache);
         return NULL;
     }
-    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+    if (pthread_mutex_init(&cache->lock, NULL) != 0 || pthread_mutex_init(&cache->working, NULL) != 0) {
         close(cache->jobs[0]);
         close(cache->jobs[1]);
         free(cache);
@@ -502,6 +529,7 @@ void compress_cache_free(struct compress_cache *cache)
     if (forking == cache)
         forking = NULL;
     pthread_mutex_destroy(&cache->lock);
+    pthread_mutex_destroy(&cache->working);
     free(cache);
 }
 
