@@ -212,14 +212,31 @@ int net_set_nonblock(int fd, int on)
     return 0;
 }
 
-int net_set_nodelay(int fd)
+/* 1 when fd is a TCP socket, 0 when it is not, -1 with errno. */
+static int sock_is_tcp(int fd)
 {
     int domain = 0;
     socklen_t len = sizeof domain;
 
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
         return -1;
-    if (domain != AF_INET && domain != AF_INET6)
-        return 0;
+    return domain == AF_INET || domain == AF_INET6;
+}
+
+int net_set_nodelay(int fd)
+{
+    int tcp = sock_is_tcp(fd);
+
+    if (tcp <= 0)
+        return tcp;
     return sock_setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+}
+
+int net_set_defer_accept(int fd, int seconds)
+{
+    int tcp = sock_is_tcp(fd);
+
+    if (tcp <= 0)
+        return tcp;
+    return sock_setopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, seconds);
 }

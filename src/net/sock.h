@@ -38,4 +38,10 @@ int net_set_nonblock(int fd, int on);
 /* TCP_NODELAY on TCP sockets; a no-op returning 0 on Unix sockets. */
 int net_set_nodelay(int fd);
 
+/* TCP_DEFER_ACCEPT on a TCP listener: a connection is handed to accept only
+ * once its first bytes have arrived, or after about `seconds` (the kernel
+ * counts SYN-ACK retransmissions, so the wait is rounded up to one) when
+ * the client stays silent. A no-op returning 0 on Unix sockets. */
+int net_set_defer_accept(int fd, int seconds);
+
 #endif

@@ -196,6 +196,15 @@ def get_until_ok(addr, timeout, target="/index.html"):
         time.sleep(0.1)  # between attempts
 
 
+def connect_awake(addr):
+    """A connection that has spoken: an empty line, which a server ignores
+    before a request (RFC 9112 §2.2), so that the kernel hands it to the
+    server at once rather than holding it until it speaks (TCP_DEFER_ACCEPT)."""
+    s = connect(addr)
+    s.sendall(b"\r\n")
+    return s
+
+
 def close_all(socks):
     for s in socks:
         try:
@@ -408,6 +417,26 @@ def max_conns_refuses_the_extra_connection(srv):
         close_all(idle)
 
 
+@case()
+def silent_client_holds_no_slot_until_it_speaks(srv):
+    """--max-conns 1: a client that connects and sends nothing is not handed to
+    the server before its first bytes (TCP_DEFER_ACCEPT on the listener, about
+    a second), so it holds no slot: another client meanwhile is answered 200,
+    not refused with the 503 (nor, in the iterative model, kept waiting behind
+    it); when the silent one speaks, it is answered too."""
+    start(srv, "--max-conns", "1")
+    with connect(srv.addr) as silent:
+        time.sleep(0.2)
+        check_eq(srv.connections(), 0, "connections the server holds 0.2 s after a silent client connected")
+        check_eq(get_status(srv.addr), (200, INDEX), "another client while the silent one waits")
+        # The fork model frees the slot when the child that served it exits.
+        check(wait_until(lambda: srv.connections() == 0, 2.0), "the other client's connection still held")
+        conn = HttpConn(silent)
+        conn.send(http_request("GET", "/index.html", [("Connection", "close")]))
+        resp = conn.read_response()
+        check_eq((resp.status, resp.body), (200, INDEX), "the silent client once it spoke")
+
+
 # ---------------------------------------------------------------------------
 # 3. Idle and slowloris clients are closed.
 
@@ -562,7 +591,7 @@ SELECT_CONNS = 1100
 
 @case(models=("select",), timeout=60)
 def select_refuses_descriptors_beyond_fd_setsize(srv):
-    """1100 idle connections to one select worker: those whose descriptor would
+    """1100 connections that sent an empty line to one select worker: those whose descriptor would
     be >= 1024 are refused at once (the engine's 503, then closed) and logged; the rest stay open and usable;
     the server answers once they are gone."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -577,7 +606,7 @@ def select_refuses_descriptors_beyond_fd_setsize(srv):
     socks = []
     try:
         for _ in range(SELECT_CONNS):
-            socks.append(connect(srv.addr))
+            socks.append(connect_awake(srv.addr))
         last_connected = time.monotonic()
 
         def tally():
@@ -628,7 +657,7 @@ MAX_CPU_RATE = 0.25  # s of CPU per s; a server resting 100 ms between accept at
 
 @case(models=("epoll", "thread"), timeout=40)
 def descriptor_exhaustion_recovers_without_spinning(srv):
-    """RLIMIT_NOFILE 64 and 120 idle connections: while the server is out of
+    """RLIMIT_NOFILE 64 and 120 connections that sent an empty line: while the server is out of
     descriptors it does not spin (< 0.25 s of CPU per second) and still answers
     a connection it accepted (200, or 503 if it cannot open the file); once the
     connections close, it serves again and its descriptors come back."""
@@ -643,7 +672,7 @@ def descriptor_exhaustion_recovers_without_spinning(srv):
     socks = []
     try:
         for _ in range(EXHAUST_CONNS):
-            socks.append(connect(srv.addr))  # the kernel completes handshakes into the backlog
+            socks.append(connect_awake(srv.addr))  # the kernel completes handshakes into the backlog
         full = wait_until(lambda: fd_count(pid) >= NOFILE - 1, 3.0, interval=0.05)
         check(full, "server holds only %d descriptors (limit %d) with %d connections open"
               % (fd_count(pid), NOFILE, EXHAUST_CONNS))

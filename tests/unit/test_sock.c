@@ -382,6 +382,45 @@ static void test_nodelay_socketpair(void)
     close(sv[1]);
 }
 
+/* With TCP_DEFER_ACCEPT, a connected client that has sent nothing is not
+ * yet accept's; its first byte hands it over. */
+static void test_defer_accept(void)
+{
+    struct net_addr a = parse("127.0.0.1:0");
+    int fd = net_listen(&a, 16, NET_NONBLOCK, NULL);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    struct net_addr to;
+    int sv[2], c, s;
+
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK_EQ_INT(net_set_defer_accept(fd, 1), 0);
+    CHECK(int_opt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT) >= 1);
+    to = bound(fd);
+    c = net_connect(&to, 0, NULL);
+    CHECK(c >= 0);
+    /* Well within the kernel's first SYN-ACK retransmission, a second away. */
+    CHECK_EQ_INT(poll(&p, 1, 200), 0);
+    errno = 0;
+    CHECK_EQ_INT(net_accept(fd, 1, NULL, NULL), -1);
+    CHECK(errno == EAGAIN || errno == EWOULDBLOCK);
+    CHECK_EQ_INT(send(c, "G", 1, MSG_NOSIGNAL), 1);
+    CHECK_EQ_INT(wait_readable(fd), 1);
+    s = net_accept(fd, 1, NULL, NULL);
+    CHECK(s >= 0);
+    if (s >= 0)
+        close(s);
+    if (c >= 0)
+        close(c);
+    close(fd);
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    CHECK_EQ_INT(net_set_defer_accept(sv[0], 1), 0);
+    CHECK_EQ_INT(net_set_defer_accept(-1, 1), -1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* A datagram goes from a connected socket to a bound one, and the reply goes
  * back to the address recvfrom reported: for unix sockets too, thanks to the
  * autobind in net_connect_dgram. */
@@ -464,6 +503,7 @@ int main(void)
     test_refused();
     test_unix_abstract();
     test_nodelay_socketpair();
+    test_defer_accept();
     CHECK(mkdtemp(dir) != NULL);
     test_unix_path(dir);
     test_unix_not_socket(dir);
