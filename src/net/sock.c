@@ -240,3 +240,12 @@ int net_set_defer_accept(int fd, int seconds)
         return tcp;
     return sock_setopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, seconds);
 }
+
+int net_set_notsent_lowat(int fd, int bytes)
+{
+    int tcp = sock_is_tcp(fd);
+
+    if (tcp <= 0)
+        return tcp;
+    return sock_setopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes);
+}

@@ -44,4 +44,9 @@ int net_set_nodelay(int fd);
  * the client stays silent. A no-op returning 0 on Unix sockets. */
 int net_set_defer_accept(int fd, int seconds);
 
+/* TCP_NOTSENT_LOWAT: a send queues at most about `bytes` not yet sent, and
+ * the socket turns writable once fewer remain. Set on a listener, accepted
+ * sockets inherit it. A no-op returning 0 on Unix sockets. */
+int net_set_notsent_lowat(int fd, int bytes);
+
 #endif

@@ -24,6 +24,8 @@
 #define LISTEN_BACKLOG 4096
 /* How long the kernel holds a silent client before accept sees it (defer_accept). */
 #define DEFER_ACCEPT_SECONDS 1
+/* Unsent bytes a connection's socket may queue (tune_listener). */
+#define NOTSENT_LOWAT (64 * 1024)
 
 extern const struct serve_model serve_model_iterative, serve_model_fork, serve_model_thread, serve_model_pool,
     serve_model_select, serve_model_poll, serve_model_epoll, serve_model_uring;
@@ -111,20 +113,33 @@ static int listen_error(const struct net_addr *addr, const char *failed)
     return -1;
 }
 
-/* The options of a listener duct opened itself (one inherited from systemd
- * keeps its unit's DeferAcceptSec=). Every protocol duct serves has the
- * client speak first (a request, a ClientHello, a PROXY header), so a
- * connection is worth accepting only once its first bytes are in, and
- * TCP_DEFER_ACCEPT has the kernel hand it over with them. Without it, a
- * worker faster than its clients accepts each connection before its request
- * comes: a recv that finds nothing, an epoll_ctl to watch, a second wake-up
- * and an epoll_ctl to forget, twice the syscalls of a `Connection: close`
- * exchange (docs/BENCHMARKS.md, "profiles (issue 12)"). A client that stays
- * silent reaches accept about a second late; its --header-timeout runs from
- * then. */
-static int defer_accept(int fd)
+/* The options of a listener duct opened itself, which the connections
+ * accepted from it inherit (one inherited from systemd keeps its unit's
+ * DeferAcceptSec= and the like).
+ *
+ * TCP_DEFER_ACCEPT: every protocol duct serves has the client speak first
+ * (a request, a ClientHello, a PROXY header), so a connection is worth
+ * accepting only once its first bytes are in, and the kernel then hands it
+ * over with them. Without it, a worker faster than its clients accepts each
+ * connection before its request comes: a recv that finds nothing, an
+ * epoll_ctl to watch, a second wake-up and an epoll_ctl to forget, twice the
+ * syscalls of a `Connection: close` exchange. A client that stays silent
+ * reaches accept about a second late; its --header-timeout runs from then.
+ *
+ * TCP_NOTSENT_LOWAT: a sendfile queues at most about NOTSENT_LOWAT bytes
+ * beyond what the peer's window lets out, instead of filling a send buffer
+ * the kernel grows to megabytes. The rest of a large body then goes out
+ * from the worker's own sendfile calls, rather than from the softirq of
+ * each ACK on whichever CPU the receiver runs, which over loopback took
+ * the client's CPU away from reading it.
+ * docs/BENCHMARKS.md, "profiles (issue 12)", has the measurements. */
+static int tune_listener(int fd, const char **what)
 {
-    return net_set_defer_accept(fd, DEFER_ACCEPT_SECONDS);
+    *what = "setsockopt(TCP_DEFER_ACCEPT)";
+    if (net_set_defer_accept(fd, DEFER_ACCEPT_SECONDS) != 0)
+        return -1;
+    *what = "setsockopt(TCP_NOTSENT_LOWAT)";
+    return net_set_notsent_lowat(fd, NOTSENT_LOWAT);
 }
 
 /* A TCP address gets one SO_REUSEPORT listener per worker; the first one
@@ -148,8 +163,8 @@ static int open_tcp_listeners(struct server *srv, int i)
          * (Nagle) would stall a keep-alive client for its delayed ACK. */
         if (net_set_nodelay(fd) != 0)
             return listen_error(&addr, "setsockopt(TCP_NODELAY)");
-        if (defer_accept(fd) != 0)
-            return listen_error(&addr, "setsockopt(TCP_DEFER_ACCEPT)");
+        if (tune_listener(fd, &failed) != 0)
+            return listen_error(&addr, failed);
         if (w == 0 && getsockname(fd, (struct sockaddr *)&addr.sa, &addr.len) != 0)
             return listen_error(&addr, "getsockname");
     }
@@ -181,8 +196,8 @@ static int open_listeners(struct server *srv)
         if (fd < 0) {
             if ((fd = net_listen(addr, LISTEN_BACKLOG, NET_NONBLOCK, &failed)) < 0)
                 return listen_error(addr, failed);
-            if (defer_accept(fd) != 0)
-                log_syscall("setsockopt", "TCP_DEFER_ACCEPT on a listener", errno);
+            if (tune_listener(fd, &failed) != 0)
+                log_syscall(failed, "a listener", errno);
         }
         /* Inherited and shared TCP listeners too: no connection sets it itself. */
         if (net_set_nodelay(fd) != 0)

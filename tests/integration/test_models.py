@@ -25,8 +25,10 @@ import os
 import re
 import resource
 import select
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -435,6 +437,53 @@ def silent_client_holds_no_slot_until_it_speaks(srv):
         conn.send(http_request("GET", "/index.html", [("Connection", "close")]))
         resp = conn.read_response()
         check_eq((resp.status, resp.body), (200, INDEX), "the silent client once it spoke")
+
+
+UNSENT_MAX = 1 << 20  # what a stalled response may leave queued and unsent (the server sets 64 KiB)
+
+
+def unsent_bytes(server_port, client_port):
+    """The bytes the server's socket of one connection holds not yet sent
+    (`ss -i` says notsent:N), or None when ss does not list the connection."""
+    out = subprocess.run(["ss", "-tniH", "state", "established",
+                          "( sport = :%d and dport = :%d )" % (server_port, client_port)],
+                         capture_output=True, text=True, timeout=10).stdout
+    if not out.strip():
+        return None
+    m = re.search(r"notsent:(\d+)", out)
+    return int(m.group(1)) if m else 0
+
+
+@case()
+def stalled_download_queues_little(srv):
+    """A client that reads the start of a 64 MiB file and stops: the server's
+    socket keeps at most about 64 KiB queued and unsent (TCP_NOTSENT_LOWAT on
+    the listener), not the megabytes the kernel would let a send buffer grow
+    to; once the client reads again, the whole file arrives."""
+    if not shutil.which("ss"):
+        raise Skip("ss (iproute2) is not installed")
+    size = 64 << 20
+    with open(srv.path("huge.bin"), "wb") as f:
+        f.truncate(size)
+    start(srv)
+    with HttpConn(connect(srv.addr, timeout=20)) as conn:
+        conn.send(http_request("GET", "/huge.bin"))
+        first = conn.sock.recv(4096)
+        check(first.startswith(b"HTTP/1.1 200") and b"\r\n\r\n" in first, "the response began")
+        server_port = int(srv.addr.rsplit(":", 1)[1])
+        client_port = conn.sock.getsockname()[1]
+        time.sleep(1.0)  # the server fills what the socket lets it
+        unsent = unsent_bytes(server_port, client_port)
+        check(unsent is not None, "ss does not list the server's side of the connection")
+        check(unsent <= UNSENT_MAX, "the server's socket holds %d bytes unsent for a stalled client (at most %d)"
+              % (unsent, UNSENT_MAX))
+        got = len(first) - first.find(b"\r\n\r\n") - 4
+        while got < size:
+            data = conn.sock.recv(1 << 20)
+            if not data:
+                break
+            got += len(data)
+        check_eq(got, size, "body bytes the client read once it went on")
 
 
 # ---------------------------------------------------------------------------

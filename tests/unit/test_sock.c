@@ -421,6 +421,36 @@ static void test_defer_accept(void)
     close(sv[1]);
 }
 
+/* TCP_NOTSENT_LOWAT set on a listener is the accepted socket's too. */
+static void test_notsent_lowat(void)
+{
+    struct net_addr a = parse("127.0.0.1:0");
+    int fd = net_listen(&a, 16, 0, NULL);
+    struct net_addr to;
+    int sv[2], c, s;
+
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK_EQ_INT(net_set_notsent_lowat(fd, 131072), 0);
+    to = bound(fd);
+    c = net_connect(&to, 0, NULL);
+    s = c >= 0 ? net_accept(fd, 0, NULL, NULL) : -1;
+    CHECK(s >= 0);
+    if (s >= 0) {
+        CHECK_EQ_INT(int_opt(s, IPPROTO_TCP, TCP_NOTSENT_LOWAT), 131072);
+        close(s);
+    }
+    if (c >= 0)
+        close(c);
+    close(fd);
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    CHECK_EQ_INT(net_set_notsent_lowat(sv[0], 131072), 0);
+    CHECK_EQ_INT(net_set_notsent_lowat(-1, 131072), -1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* A datagram goes from a connected socket to a bound one, and the reply goes
  * back to the address recvfrom reported: for unix sockets too, thanks to the
  * autobind in net_connect_dgram. */
@@ -504,6 +534,7 @@ int main(void)
     test_unix_abstract();
     test_nodelay_socketpair();
     test_defer_accept();
+    test_notsent_lowat();
     CHECK(mkdtemp(dir) != NULL);
     test_unix_path(dir);
     test_unix_not_socket(dir);
