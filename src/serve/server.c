@@ -22,7 +22,7 @@
 #include "serve/status.h"
 
 #define LISTEN_BACKLOG 4096
-/* How long the kernel holds a silent client before accept sees it (defer_accept). */
+/* How long the kernel holds a silent client before accept sees it (tune_listener). */
 #define DEFER_ACCEPT_SECONDS 1
 /* Unsent bytes a connection's socket may queue (tune_listener). */
 #define NOTSENT_LOWAT (64 * 1024)
