@@ -407,6 +407,17 @@ def connect(addr, timeout=IO_TIMEOUT, rcvbuf=None):
     return s
 
 
+def connect_awake(addr, timeout=IO_TIMEOUT, rcvbuf=None):
+    """A connection that has spoken: an empty line, which a server ignores
+    before a request (RFC 9112 §2.2). duct's listeners hand a connection to
+    the server only once its first bytes arrive (TCP_DEFER_ACCEPT), so a
+    silent one would reach it about a second later, and out of the order
+    the clients connected in; this one is the server's at once."""
+    s = connect(addr, timeout=timeout, rcvbuf=rcvbuf)
+    s.sendall(b"\r\n")
+    return s
+
+
 def accepts_connections(addr):
     try:
         connect(addr, timeout=1.0).close()

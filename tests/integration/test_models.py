@@ -36,7 +36,7 @@ import time
 from harness import (
     run_models,
     BLOB, DUCT_BIN, INDEX, IO_TIMEOUT, STYLE, HttpConn, PeerClosed, Registry, Skip, TestFailure, check, check_eq,
-    children, connect, fd_count, http_request, main, proc_stat, short,
+    children, connect, connect_awake, fd_count, http_request, main, proc_stat, short,
     wait_until)
 
 EVENT_MODELS = ("select", "poll", "epoll", "uring")
@@ -196,15 +196,6 @@ def get_until_ok(addr, timeout, target="/index.html"):
         if outcome[0] == 200 or time.monotonic() >= deadline:
             return outcome
         time.sleep(0.1)  # between attempts
-
-
-def connect_awake(addr):
-    """A connection that has spoken: an empty line, which a server ignores
-    before a request (RFC 9112 §2.2), so that the kernel hands it to the
-    server at once rather than holding it until it speaks (TCP_DEFER_ACCEPT)."""
-    s = connect(addr)
-    s.sendall(b"\r\n")
-    return s
 
 
 def close_all(socks):

@@ -31,7 +31,7 @@ import time
 
 from harness import (
     run_models,
-    BLOB, DUCT_BIN, STYLE, HttpConn, Registry, TestFailure, check, check_eq, children, connect,
+    BLOB, DUCT_BIN, STYLE, HttpConn, Registry, TestFailure, check, check_eq, children, connect, connect_awake,
     http_request, main, proc_stat, short, wait_until)
 
 # The names of engine.c's close_names, in its order.
@@ -266,13 +266,17 @@ def close_reasons_are_counted_and_told(srv):
     huge = sparse_file(srv, "huge.bin", HUGE_SIZE)
     start(srv, "--header-timeout", "1", "--idle-timeout", "1", "--send-timeout", "2")
     wait = 8.0  # per step: the iterative model serves the one before first (1 s each)
+    # Each speaks as it connects, so that the server gets them in this order
+    # (it is handed a connection with its first bytes); the two that send
+    # their request later say an empty line first.
     half = connect(srv.addr, timeout=wait)
     idle = HttpConn(connect(srv.addr, timeout=wait))
-    reset = connect(srv.addr, timeout=wait, rcvbuf=4096)
-    bad = connect(srv.addr, timeout=wait)
+    reset = bad = None
     try:
         half.sendall(HALF_HEAD)
         idle.send(http_request("GET", "/style.css"))
+        reset = connect_awake(srv.addr, timeout=wait, rcvbuf=4096)
+        bad = connect_awake(srv.addr, timeout=wait)
         resp = idle.read_response()
         check_eq((resp.status, resp.body), (200, STYLE), "the idle client's keep-alive response")
         # The resetting client: once the response has begun, RST with most of it unsent.
@@ -291,7 +295,8 @@ def close_reasons_are_counted_and_told(srv):
             check_nothing_or_error(data, what)
     finally:
         for s in (half, idle.sock, reset, bad):
-            s.close()
+            if s:
+                s.close()
     check(wait_until(lambda: srv.connections() == 0, 5.0), "the server still holds %d connections 5 s after "
           "its four clients ended" % srv.connections())
     status = srv.stop()
