@@ -1203,10 +1203,11 @@ def access_log_peer_of_each_listener(srv):
     """A burst of connections on an IPv4, an IPv6 and a Unix listener, all
     connected before the first request: every one is answered, and its log
     line names its own peer (io_uring accepts a burst with one multishot
-    accept, which gives no address: the peer must still be right)."""
+    accept, which gives no address: the peer must still be right). Then a
+    stop, with those accepts still armed, ends at once."""
     need_ipv6_loopback()
     path = os.path.join(srv.workdir, "peer.sock")
-    srv.start(listen=["127.0.0.1:0", "[::1]:0", "unix:" + path])
+    srv.start(listen=["127.0.0.1:0", "[::1]:0", "unix:" + path], workers=2)
     expected = {"v4": "127.0.0.1", "v6": "::1", "unix": "unix"}
     addrs = dict(zip(("v4", "v6", "unix"), srv.listen))
     conns = []
@@ -1230,6 +1231,9 @@ def access_log_peer_of_each_listener(srv):
         check(m, "access-log line does not parse: %r" % line)
         tag = re.search(r"\?(v4|v6|unix)-", m.group(5)).group(1)
         check_eq(m.group(1), expected[tag], "peer of %s" % m.group(5))
+    began = time.monotonic()
+    check_eq(srv.stop(), 0, "exit status after SIGTERM")
+    check(time.monotonic() - began < 2.0, "the stop took %.1f s with nothing in flight" % (time.monotonic() - began))
 
 
 # ---------------------------------------------------------------------------
