@@ -79,9 +79,10 @@ enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_RECV_IDLE, OP_WAIT };
 #define IDLE_BUF_SIZE 2048
 #define IDLE_BUF_GROUP 0
 
-/* An idle connection waits with a POLLIN poll, which holds no buffer, and
- * no protocol object: a recv in flight would pin a read buffer for as long
- * as the client idles. */
+/* An idle connection holds no protocol object and no buffer of its own: it
+ * waits with a buffer-selecting recv (or, where the kernel has no
+ * provided-buffer rings, a POLLIN poll), so that a read buffer is pinned
+ * only while bytes are in hand. */
 struct uconn {
     struct token tok;  /* first: user_data of this connection's operations */
     uint8_t op;        /* the one operation in flight, if any */
