@@ -34,7 +34,8 @@ static void usage(FILE *out)
             "  -l, --listen         wait for a client (stream) or for datagrams, instead of connecting\n"
             "  -k, --keep-open      stream: after a client leaves, wait for the next one\n"
             "  -e, --echo           with --listen: an echo server (RFC 862) until SIGINT or SIGTERM;\n"
-            "                       a stream echo server serves many clients at once with --model;\n"
+            "                       a stream echo server serves many clients at once with --model,\n"
+            "                       over TLS too (--listen --echo tls://ADDR --tls-cert C --tls-key K);\n"
             "                       a datagram echo server is one recvfrom/sendto loop (no models)\n"
             "  -m, --model M        concurrency model of a stream echo server (default epoll):\n");
     for (int i = 0; serve_models[i]; i++)
@@ -147,8 +148,6 @@ static int check_args(const struct cat_args *a)
         why = "--keep-open needs --listen";
     else if (a->model && !known_model(a->model))
         why = "unknown --model (duct cat --help lists them)";
-    else if (c->tls && c->echo)
-        why = "tls:// relays stdin and stdout; a TLS echo server is duct serve's TLS with --echo";
     else if ((c->cacert || c->insecure) && !(c->tls && !c->listen))
         why = "--cacert and --insecure are for a tls:// client";
     else if ((c->tls_cert || c->tls_key) && !(c->tls && c->listen))
@@ -217,6 +216,12 @@ static int run_echo_server(const struct cat_args *a)
     memset(&sc, 0, sizeof sc);
     sc.listen[0] = a->cfg.addr;
     sc.listen_count = 1;
+    if (a->cfg.tls) { /* the same TLS layer as duct serve's https:// listeners */
+        sc.listen_opts[0].tls = 1;
+        sc.tls_cert[0] = a->cfg.tls_cert;
+        sc.tls_key[0] = a->cfg.tls_key;
+        sc.tls_certs = 1;
+    }
     sc.workers = a->workers;
     sc.threads = a->threads;
     sc.model = a->model ? a->model : "epoll";

@@ -246,6 +246,11 @@ void engine_peer_set(struct engine_peer *peer, const struct sockaddr *sa, sockle
         memcpy(peer->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 }
 
+int engine_peer_wanted(const struct server *srv, unsigned listener)
+{
+    return srv->access_fd >= 0 || engine_listener_proto(srv, listener) != srv->proto;
+}
+
 /* Dotted quad by hand: a keep-alive connection formats its peer once per
  * request (its protocol object is new after each idle spell), and this is
  * several times cheaper than inet_ntop. */

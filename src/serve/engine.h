@@ -148,6 +148,13 @@ struct engine_peer {
 
 void engine_peer_set(struct engine_peer *peer, const struct sockaddr *sa, socklen_t len);
 
+/* Whether anything reads the peer's address of listener's connections: the
+ * access log, or a layer (TLS names it in a failed handshake's line, PROXY
+ * stands it in for a header that names no client). A driver whose accept
+ * does not give the address (io_uring's multishot accept) asks the kernel
+ * for it only then. */
+int engine_peer_wanted(const struct server *srv, unsigned listener);
+
 /* What an event-driven worker keeps for every connection, idle or not: 64
  * bytes on x86_64. The protocol object is attached only while something is
  * in flight. */

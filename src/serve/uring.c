@@ -79,9 +79,10 @@ enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_RECV_IDLE, OP_WAIT };
 #define IDLE_BUF_SIZE 2048
 #define IDLE_BUF_GROUP 0
 
-/* An idle connection waits with a POLLIN poll, which holds no buffer, and
- * no protocol object: a recv in flight would pin a read buffer for as long
- * as the client idles. */
+/* An idle connection holds no protocol object and no buffer of its own: it
+ * waits with a buffer-selecting recv (or, where the kernel has no
+ * provided-buffer rings, a POLLIN poll), so that a read buffer is pinned
+ * only while bytes are in hand. */
 struct uconn {
     struct token tok;  /* first: user_data of this connection's operations */
     uint8_t op;        /* the one operation in flight, if any */
@@ -94,13 +95,19 @@ struct uconn {
     struct uconn *prev, *next; /* the worker's connections */
 };
 
+/* A listener keeps one multishot accept armed, which completes once per
+ * connection and stays armed while its completions say IORING_CQE_F_MORE:
+ * a burst of connections is taken in one wait instead of one a loop round.
+ * It gives the kernel no address buffer: every completion would share it,
+ * and the kernel may overwrite it before the last one is read. The peer is
+ * asked for (getpeername) only where something reads it (wants_peer). */
 struct ulistener {
     struct token tok;
-    int index;  /* address i: srv->listen_fd[worker][i] */
-    int armed;  /* an accept is in flight */
-    int paused; /* out of descriptors: waits for the pause timer */
-    struct sockaddr_storage peer; /* written by the kernel when the accept completes */
-    socklen_t peer_len;
+    int index;      /* address i: srv->listen_fd[worker][i] */
+    int armed;      /* an accept is in flight */
+    int paused;     /* out of descriptors: waits for the pause timer */
+    int single;     /* the kernel refused multishot accept (before 5.19): one accept at a time */
+    int wants_peer; /* an access log or a protocol layer reads the peer's address */
 };
 
 struct worker {
@@ -489,6 +496,8 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
 {
     struct server *srv = w->ew.srv;
     struct uconn *c = NULL;
+    struct sockaddr_storage peer;
+    socklen_t peer_len = 0;
     if (!engine_admit(srv)) {
         engine_refuse(srv, fd, (unsigned)l->index);
         return;
@@ -501,7 +510,12 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
     c->tok.kind = TOKEN_CONN;
     c->op = OP_NONE;
     c->closing = c->drained = 0;
-    engine_conn_start(&w->ew, &c->ec, fd, (unsigned)l->index, (const struct sockaddr *)&l->peer, l->peer_len, now_ms);
+    if (l->wants_peer) {
+        peer_len = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0)
+            peer_len = 0; /* already reset: the log says "-" */
+    }
+    engine_conn_start(&w->ew, &c->ec, fd, (unsigned)l->index, (const struct sockaddr *)&peer, peer_len, now_ms);
     c->prev = NULL;
     c->next = w->conns;
     if (w->conns)
@@ -524,21 +538,33 @@ static void arm_accept(struct worker *w, struct ulistener *l)
         timer_set(&w->timers, &w->pause_timer, timer_clock_ms() + ENGINE_ACCEPT_PAUSE_MS);
         return;
     }
-    l->peer_len = sizeof l->peer;
-    io_uring_prep_accept(sqe, fd, (struct sockaddr *)&l->peer, &l->peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (l->single)
+        io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data(sqe, &l->tok);
     l->armed = 1;
     w->pending++;
 }
 
-static void accept_done(struct worker *w, struct ulistener *l, int res, int64_t now_ms)
+/* A failure ends a multishot accept (no IORING_CQE_F_MORE), so the rules
+ * for a failed accept stay those of a single one: pause, or accept again. */
+static void accept_done(struct worker *w, struct ulistener *l, int res, unsigned flags, int64_t now_ms)
 {
-    l->armed = 0;
-    w->pending--;
+    if (!(flags & IORING_CQE_F_MORE)) {
+        l->armed = 0;
+        w->pending--;
+    } else if (atomic_load(&w->ew.srv->accept_off)) {
+        /* The successor accepts from the shared queue (serve/handover.h);
+         * this connection came before it took over and is served. */
+        cancel(w, &l->tok);
+    }
     if (res >= 0) {
         admit(w, res, l, now_ms);
     } else if (res == -ECANCELED) {
         return; /* the drain stopped this listener */
+    } else if (res == -EINVAL && !l->single) {
+        l->single = 1;
     } else if (engine_accept_failed(-res) == ENGINE_ACCEPT_PAUSE) {
         /* The listener rests until the pause timer fires instead of failing
          * the same accept again at once. */
@@ -654,7 +680,7 @@ static void complete(struct worker *w, struct token *t, int res, unsigned flags,
         conn_done(w, (struct uconn *)t, res, flags, now, now_ms);
         break;
     case TOKEN_ACCEPT:
-        accept_done(w, (struct ulistener *)t, res, now_ms);
+        accept_done(w, (struct ulistener *)t, res, flags, now_ms);
         break;
     case TOKEN_WAKE:
         wake_done(w, res, now_ms);
@@ -826,7 +852,8 @@ static int init_worker(struct worker *w, struct server *srv, int index)
     w->index = index;
     w->wake_tok.kind = TOKEN_WAKE;
     for (int i = 0; i < SERVE_MAX_LISTEN; i++)
-        w->listeners[i] = (struct ulistener){.tok.kind = TOKEN_ACCEPT, .index = i};
+        w->listeners[i] = (struct ulistener){
+            .tok.kind = TOKEN_ACCEPT, .index = i, .wants_peer = engine_peer_wanted(srv, (unsigned)i)};
     timer_wheel_init(&w->timers, timer_clock_ms());
     timer_init(&w->pause_timer);
     timer_init(&w->drain_timer);

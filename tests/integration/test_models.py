@@ -695,7 +695,7 @@ EXHAUST_CONNS = 120
 MAX_CPU_RATE = 0.25  # s of CPU per s; a server resting 100 ms between accept attempts uses ~0
 
 
-@case(models=("epoll", "thread"), timeout=40)
+@case(models=("epoll", "uring", "thread"), timeout=40)
 def descriptor_exhaustion_recovers_without_spinning(srv):
     """RLIMIT_NOFILE 64 and 120 connections that sent an empty line: while the server is out of
     descriptors it does not spin (< 0.25 s of CPU per second) and still answers

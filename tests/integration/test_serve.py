@@ -1195,6 +1195,47 @@ def access_log_to_stdout(srv):
              "request, status, bytes")
 
 
+BURST = 60  # connections per listener, all connected before any request is sent
+
+
+@case(start=False, timeout=60)
+def access_log_peer_of_each_listener(srv):
+    """A burst of connections on an IPv4, an IPv6 and a Unix listener, all
+    connected before the first request: every one is answered, and its log
+    line names its own peer (io_uring accepts a burst with one multishot
+    accept, which gives no address: the peer must still be right). Then a
+    stop, with those accepts still armed, ends at once."""
+    need_ipv6_loopback()
+    path = os.path.join(srv.workdir, "peer.sock")
+    srv.start(listen=["127.0.0.1:0", "[::1]:0", "unix:" + path], workers=2)
+    expected = {"v4": "127.0.0.1", "v6": "::1", "unix": "unix"}
+    addrs = dict(zip(("v4", "v6", "unix"), srv.listen))
+    conns = []
+    try:
+        for tag, addr in addrs.items():
+            conns += [(tag, i, HttpConn.open(addr)) for i in range(BURST)]
+        for tag, i, conn in conns:
+            conn.send(http_request("GET", "/style.css?%s-%d" % (tag, i), [("Connection", "close")]))
+        for tag, i, conn in conns:
+            resp = conn.read_response("GET")
+            check_eq((resp.status, resp.body), (200, STYLE), "response to %s connection %d" % (tag, i))
+    finally:
+        for _, _, conn in conns:
+            conn.close()
+    burst_lines = lambda: [l for l in log_lines(read_text(srv.log_path)) if "/style.css?" in l]  # noqa: E731
+    wait_until(lambda: len(burst_lines()) >= len(conns), LOG_POLL)
+    lines = burst_lines()
+    check_eq(len(lines), len(conns), "access-log lines for the burst")
+    for line in lines:
+        m = LOG_LINE.match(line)
+        check(m, "access-log line does not parse: %r" % line)
+        tag = re.search(r"\?(v4|v6|unix)-", m.group(5)).group(1)
+        check_eq(m.group(1), expected[tag], "peer of %s" % m.group(5))
+    began = time.monotonic()
+    check_eq(srv.stop(), 0, "exit status after SIGTERM")
+    check(time.monotonic() - began < 2.0, "the stop took %.1f s with nothing in flight" % (time.monotonic() - began))
+
+
 # ---------------------------------------------------------------------------
 # The confined process (src/serve/sandbox.c).
 

@@ -46,7 +46,7 @@ def case(models=None, timeout=40):
     return TESTS.case(models=models, timeout=timeout)
 
 
-def start_tls(srv, *extra, plain=False):
+def start_tls(srv, *extra, plain=False, access_log=None):
     """A certificate for localhost in the test's directory, and the server
     with an https:// listener (and a plain one after it when plain). Sets
     srv.ctx, a client context that trusts the certificate."""
@@ -54,7 +54,8 @@ def start_tls(srv, *extra, plain=False):
     srv.ctx = client_context(srv.cert)
     listen = ["https://127.0.0.1:0"] + (["127.0.0.1:0"] if plain else [])
     pool = ["--threads", "8"] if srv.model == "pool" else []
-    srv.start(*(pool + ["--tls-cert", srv.cert, "--tls-key", srv.key] + list(extra)), listen=listen)
+    srv.start(*(pool + ["--tls-cert", srv.cert, "--tls-key", srv.key] + list(extra)), listen=listen,
+              access_log=access_log)
     return srv
 
 
@@ -272,8 +273,10 @@ def plaintext_to_the_tls_port_gets_400(srv):
 @case()
 def bad_handshakes_are_counted(srv):
     """A garbage ClientHello and a truncated one: each closed, neither hangs
-    a worker, and the stop line counts the failed handshake."""
-    start_tls(srv)
+    a worker, and the stop line counts the failed handshake. With no access
+    log, the line of a failed handshake still names the peer (io_uring asks
+    for it only where something reads it)."""
+    start_tls(srv, access_log=False)
     garbage = connect(srv.addr)
     try:
         garbage.sendall(b"\x16\x03\x01\x00\x40" + bytes(range(64)))
@@ -294,7 +297,8 @@ def bad_handshakes_are_counted(srv):
     check_eq(srv.stop(), 0, "exit status")
     _, closes = close_summary(srv)
     check(closes.get("tls-handshake-failed", 0) >= 2, "failed handshakes not counted: %s" % closes)
-    check("TLS handshake with" in srv.stderr(), "the failed handshake was not logged")
+    check("TLS handshake with 127.0.0.1 failed" in srv.stderr(), "the failed handshake was not logged with its "
+          "peer: %s" % short(srv.stderr()))
 
 
 @case()

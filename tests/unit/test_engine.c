@@ -270,6 +270,18 @@ static void test_pool_and_peer(void)
     engine_worker_destroy(&ew);
 }
 
+/* Only what reads the peer makes a driver ask the kernel for it. */
+static void test_peer_wanted(void)
+{
+    static const struct serve_proto layer = {.name = "layer"};
+    setup_server(10);
+    srv.stack[1] = &layer;
+    CHECK_EQ_INT(engine_peer_wanted(&srv, 0), 0); /* no access log, no layer */
+    CHECK_EQ_INT(engine_peer_wanted(&srv, 1), 1); /* TLS or PROXY in front */
+    srv.access_fd = 2;
+    CHECK_EQ_INT(engine_peer_wanted(&srv, 0), 1); /* the access log prints it */
+}
+
 /* ---- admission and accepting ---- */
 
 static void test_admission(void)
@@ -470,6 +482,7 @@ int main(void)
     test_track();
     test_wall_clock_jump_changes_no_timeout();
     test_pool_and_peer();
+    test_peer_wanted();
     test_admission();
     test_accept_errors();
     test_reasons();
