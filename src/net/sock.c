@@ -212,40 +212,31 @@ int net_set_nonblock(int fd, int on)
     return 0;
 }
 
-/* 1 when fd is a TCP socket, 0 when it is not, -1 with errno. */
-static int sock_is_tcp(int fd)
+/* A TCP-level option on a TCP socket; 0 without a call on any other kind
+ * (a Unix socket has no TCP level), -1 with errno. */
+static int tcp_setopt(int fd, int option, int value)
 {
     int domain = 0;
     socklen_t len = sizeof domain;
 
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
         return -1;
-    return domain == AF_INET || domain == AF_INET6;
+    if (domain != AF_INET && domain != AF_INET6)
+        return 0;
+    return sock_setopt(fd, IPPROTO_TCP, option, value);
 }
 
 int net_set_nodelay(int fd)
 {
-    int tcp = sock_is_tcp(fd);
-
-    if (tcp <= 0)
-        return tcp;
-    return sock_setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    return tcp_setopt(fd, TCP_NODELAY, 1);
 }
 
 int net_set_defer_accept(int fd, int seconds)
 {
-    int tcp = sock_is_tcp(fd);
-
-    if (tcp <= 0)
-        return tcp;
-    return sock_setopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, seconds);
+    return tcp_setopt(fd, TCP_DEFER_ACCEPT, seconds);
 }
 
 int net_set_notsent_lowat(int fd, int bytes)
 {
-    int tcp = sock_is_tcp(fd);
-
-    if (tcp <= 0)
-        return tcp;
-    return sock_setopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes);
+    return tcp_setopt(fd, TCP_NOTSENT_LOWAT, bytes);
 }
