@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "serve/blocking.h"
+#include "serve/fork_gate.h"
 #include "serve/log.h"
 
 static void *accept_loop(void *arg)
@@ -39,7 +40,7 @@ int acceptor_start(struct acceptor *a)
         log_syscall("eventfd", "acceptor", errno);
         return -1;
     }
-    int err = pthread_create(&a->thread, NULL, accept_loop, a);
+    int err = gate_thread_create(&a->thread, accept_loop, a);
     if (err != 0) {
         log_syscall("pthread_create", "acceptor", err);
         close(a->stop_fd);

@@ -12,25 +12,10 @@
 #include <unistd.h>
 
 #include "serve/codec.h"
+#include "serve/fork_gate.h"
 #include "serve/log.h"
 
 #define BUCKETS 1024 /* a power of two */
-
-/* glibc's fork takes malloc's locks, so a child forked while the compressor
- * allocates finds them free. The allocator of AddressSanitizer in gcc 12
- * (and clang 14) does not: such a child waits forever on a lock held by a
- * thread it does not have (seen as a fork-model answer that never came in
- * CI). Under ASan a fork therefore waits until the job in hand is done. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FORK_WAITS_FOR_JOB 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FORK_WAITS_FOR_JOB 1
-#endif
-#endif
-#ifndef FORK_WAITS_FOR_JOB
-#define FORK_WAITS_FOR_JOB 0
-#endif
 
 enum variant_state { BUILDING, READY, NO_GAIN };
 
@@ -67,7 +52,6 @@ struct media_range {
 
 struct compress_cache {
     pthread_mutex_t lock;
-    pthread_mutex_t working; /* held over each job where a fork must wait for it */
     struct compress_settings settings;
     struct media_range types[COMPRESS_TYPES_MAX];
     int type_count;
@@ -360,8 +344,7 @@ static void *compressor_main(void *arg)
     struct job job;
     int fd;
     while (next_job(cache, &job, &fd)) {
-        if (FORK_WAITS_FOR_JOB)
-            pthread_mutex_lock(&cache->working);
+        fork_gate_enter(); /* a job allocates: a fork waits for it (serve/fork_gate.h) */
         struct variant *v = claim(cache, &job);
         if (v) {
             struct timespec began;
@@ -369,8 +352,7 @@ static void *compressor_main(void *arg)
             int changed = compress_one(v, fd) != 0;
             done(cache, v, changed, &began);
         }
-        if (FORK_WAITS_FOR_JOB)
-            pthread_mutex_unlock(&cache->working);
+        fork_gate_leave();
         close(fd);
     }
     return NULL;
@@ -466,8 +448,6 @@ static void before_fork(void)
 {
     if (!forking)
         return;
-    if (FORK_WAITS_FOR_JOB)
-        pthread_mutex_lock(&forking->working);
     pthread_mutex_lock(&forking->lock);
 }
 
@@ -476,8 +456,6 @@ static void after_fork(void)
     if (!forking)
         return;
     pthread_mutex_unlock(&forking->lock);
-    if (FORK_WAITS_FOR_JOB)
-        pthread_mutex_unlock(&forking->working);
 }
 
 struct compress_cache *compress_cache_new(const struct compress_settings *settings)
@@ -493,7 +471,7 @@ struct compress_cache *compress_cache_new(const struct compress_settings *settin
         free(cache);
         return NULL;
     }
-    if (pthread_mutex_init(&cache->lock, NULL) != 0 || pthread_mutex_init(&cache->working, NULL) != 0) {
+    if (pthread_mutex_init(&cache->lock, NULL) != 0) {
         close(cache->jobs[0]);
         close(cache->jobs[1]);
         free(cache);
@@ -506,7 +484,7 @@ struct compress_cache *compress_cache_new(const struct compress_settings *settin
 
 int compress_cache_start(struct compress_cache *cache)
 {
-    int err = pthread_create(&cache->thread, NULL, compressor_main, cache);
+    int err = gate_thread_create(&cache->thread, compressor_main, cache);
     if (err != 0) {
         log_syscall("pthread_create", "compressor", err);
         return -1;
@@ -529,7 +507,6 @@ void compress_cache_free(struct compress_cache *cache)
     if (forking == cache)
         forking = NULL;
     pthread_mutex_destroy(&cache->lock);
-    pthread_mutex_destroy(&cache->working);
     free(cache);
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "net/sock.h"
+#include "serve/fork_gate.h"
 #include "serve/log.h"
 
 #define HELLO "duct-handover 1\n"
@@ -270,7 +271,9 @@ static void *control_loop(void *arg)
         int fd = net_accept(h->listen_fd, 0, NULL, NULL);
         if (fd < 0)
             continue;
+        fork_gate_enter();
         int done = serve_successor(srv, fd);
+        fork_gate_leave();
         close(fd);
         if (done)
             break;
@@ -289,7 +292,7 @@ int handover_serve(struct server *srv, pthread_t main)
         log_syscall("eventfd", "handover", errno);
         return -1;
     }
-    int err = pthread_create(&h->thread, NULL, control_loop, srv);
+    int err = gate_thread_create(&h->thread, control_loop, srv);
     if (err != 0) {
         log_syscall("pthread_create", "handover", err);
         return -1;

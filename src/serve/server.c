@@ -13,6 +13,7 @@
 #include "net/sock.h"
 #include "serve/auth.h"
 #include "serve/engine.h"
+#include "serve/fork_gate.h"
 #include "serve/handover.h"
 #include "serve/log.h"
 #include "serve/notify.h"
@@ -365,13 +366,14 @@ static int wait_for_stop(const struct server *srv, const sigset_t *set)
         int sig = 0;
         if (sigwait(set, &sig) != 0)
             continue;
-        if (sig == SIGHUP) {
-            serve_stacks_reload(srv);
-            continue;
-        }
-        if (sig != SIGUSR1)
+        if (sig != SIGHUP && sig != SIGUSR1)
             return sig;
-        reopen_log(srv);
+        fork_gate_enter();
+        if (sig == SIGHUP)
+            serve_stacks_reload(srv);
+        else
+            reopen_log(srv);
+        fork_gate_leave();
     }
 }
 
@@ -519,6 +521,22 @@ static void serve_until_stop(struct server *srv, const sigset_t *stop_signals)
     }
 }
 
+/* The model and what runs beside it. The fork model's acceptor may fork
+ * while this thread still allocates here: the start-up is a gated section. */
+static int start_serving(struct server *srv)
+{
+    fork_gate_enter();
+    int ok = srv->model->start(srv) == 0 && status_start(srv) == 0;
+    if (ok) {
+        announce(srv);
+        notify_ready(srv);
+        handover_complete(srv);
+        ok = handover_serve(srv, pthread_self()) == 0;
+    }
+    fork_gate_leave();
+    return ok ? 0 : -1;
+}
+
 int serve_run(const struct serve_config *cfg)
 {
     static struct server srv;
@@ -527,14 +545,7 @@ int serve_run(const struct serve_config *cfg)
     if (prepare(&srv, cfg) != 0 || confine(&srv) != 0 || block_stop_signals(&srv, &stop_signals) != 0 ||
         files_start(&srv.files) != 0)
         goto out;
-    if (srv.model->start(&srv) != 0 || status_start(&srv) != 0) {
-        srv.model->stop(&srv);
-        goto out;
-    }
-    announce(&srv);
-    notify_ready(&srv);
-    handover_complete(&srv);
-    if (handover_serve(&srv, pthread_self()) != 0) {
+    if (start_serving(&srv) != 0) {
         srv.model->stop(&srv);
         goto out;
     }
@@ -542,7 +553,7 @@ int serve_run(const struct serve_config *cfg)
     static struct second_signal second_signal;
     second_signal = (struct second_signal){stop_signals, &srv};
     pthread_t second;
-    if (pthread_create(&second, NULL, stop_at_second_signal, &second_signal) == 0)
+    if (gate_thread_create(&second, stop_at_second_signal, &second_signal) == 0)
         pthread_detach(second);
     srv.model->stop(&srv);
     status_stop(&srv);

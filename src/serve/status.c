@@ -16,6 +16,7 @@
 
 #include "net/sock.h"
 #include "serve/engine.h"
+#include "serve/fork_gate.h"
 #include "serve/log.h"
 
 /* A scrape is small: a request longer than this, or slower than this, is
@@ -270,8 +271,11 @@ static void *status_loop(void *arg)
         }
         if (fds[1].revents)
             break;
-        if (fds[0].revents)
+        if (fds[0].revents) {
+            fork_gate_enter();
             serve_one(srv, body);
+            fork_gate_leave();
+        }
     }
     free(body);
     return NULL;
@@ -306,7 +310,7 @@ int status_start(struct server *srv)
     }
     s->started = time(NULL);
     srv->status = s;
-    int err = pthread_create(&s->thread, NULL, status_loop, srv);
+    int err = gate_thread_create(&s->thread, status_loop, srv);
     if (err != 0) {
         log_syscall("pthread_create", "status listener", err);
         close(s->stop_pipe[0]);

@@ -16,6 +16,7 @@
 
 #include "serve/acceptor.h"
 #include "serve/blocking.h"
+#include "serve/fork_gate.h"
 
 struct fork_model {
     struct acceptor acceptor;
@@ -104,8 +105,10 @@ static void serve_in_child(struct fork_model *m, int fd, int listener, const str
 static void spawn(void *model, int fd, int listener, const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     struct fork_model *m = model;
+    fork_gate_close();
     pthread_mutex_lock(&m->lock);
     pid_t pid = m->count < m->cap ? fork() : (errno = EAGAIN, -1);
+    fork_gate_open();
     if (pid == 0)
         serve_in_child(m, fd, listener, peer, peer_len);
     if (pid > 0) {
@@ -164,7 +167,7 @@ static int start(struct server *srv)
     m->children = calloc((size_t)m->cap, sizeof *m->children);
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->changed, NULL);
-    if (!m->children || pthread_create(&m->reaper, NULL, reap_children, m) != 0)
+    if (!m->children || gate_thread_create(&m->reaper, reap_children, m) != 0)
         return -1;
     m->reaping = 1;
     m->acceptor = (struct acceptor){.srv = srv, .hand_over = spawn, .model = m};
