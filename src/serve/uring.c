@@ -59,36 +59,43 @@ void uring_stop(struct server *srv)
 /* What a completion's user_data points at: the first member of a connection
  * or of a listener slot, or one of the worker's own tokens. user_data 0 is a
  * completion nobody waits for (a cancel's own). */
-enum token_kind { TOKEN_CONN = 1, TOKEN_ACCEPT, TOKEN_WAKE };
+enum token_kind { TOKEN_CONN = 1, TOKEN_READER, TOKEN_ACCEPT, TOKEN_WAKE };
 
 struct token {
     uint8_t kind;
 };
 
-enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_RECV_IDLE, OP_WAIT };
+enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_WAIT };
 
-/* An idle connection waits with a recv that takes a buffer from the worker's
- * provided-buffer ring only when bytes arrive, so it pins no memory while it
- * idles and costs no extra system call when its next request comes. A
- * buffer is no larger than a fresh protocol object's read space (the HTTP
- * read buffer is at least 4 KiB, echo's 16 KiB), so it is copied whole; a
- * longer head is read on from the socket into the object. The ring is small
- * (256 KiB a worker, every buffer touched in turn): when a burst finds it
- * empty, a connection waits with a poll instead. */
+/* A connection reads with one multishot recv, armed when it is admitted and
+ * kept armed across its requests: the kernel takes a buffer from the
+ * worker's provided-buffer ring only when bytes arrive, so an idle
+ * connection pins no memory, and a keep-alive request costs no submission
+ * of its own to read. The bytes are copied into the protocol object when
+ * it wants to read; bytes that come while it writes (a pipelining client)
+ * wait in their buffers, the connection's stash, and the recv is cancelled
+ * until the stash has been taken, so one client holds few buffers. The
+ * ring is small (256 KiB a worker, every buffer touched in turn): when a
+ * burst finds it empty, the connection reads the plain way (a recv into the
+ * object, or a poll while it is idle) until its next idle spell. */
 #define IDLE_BUFS 128
 #define IDLE_BUF_SIZE 2048
 #define IDLE_BUF_GROUP 0
+#define NO_BUF 0xffff
 
-/* An idle connection holds no protocol object and no buffer of its own: it
- * waits with a buffer-selecting recv (or, where the kernel has no
- * provided-buffer rings, a POLLIN poll), so that a read buffer is pinned
- * only while bytes are in hand. */
+/* An idle connection holds no protocol object and no buffer of its own. */
 struct uconn {
     struct token tok;  /* first: user_data of this connection's operations */
-    uint8_t op;        /* the one operation in flight, if any */
-    uint8_t closing;   /* ended early: closed when the operation in flight completes */
+    uint8_t op;        /* the one operation in flight besides the reader, if any */
+    uint8_t closing;   /* ended early: closed when nothing is in flight any more */
     uint8_t why;       /* enum engine_close, while closing */
     uint8_t drained;   /* the protocol object has seen the stop */
+    struct token reader_tok; /* user_data of the multishot recv */
+    uint8_t reading;   /* the multishot recv is armed */
+    uint8_t starved;   /* the ring ran dry: read the plain way until idle */
+    uint8_t eof;       /* the peer's end of input, behind the stash */
+    uint16_t stash_head, stash_tail; /* buffers read ahead of the protocol, oldest first (NO_BUF: none) */
+    uint16_t stash_taken;            /* bytes of the oldest already handed over */
     struct engine_conn ec;
     struct msghdr msg; /* the kernel may read these until the sendmsg completes */
     struct iovec iov[2];
@@ -131,8 +138,11 @@ struct worker {
     struct timer pause_timer; /* resumes paused listeners */
     struct timer drain_timer; /* cuts what a graceful stop has left */
     struct timer_wheel timers;
-    struct io_uring_buf_ring *idle_ring; /* NULL: the kernel has none; idle connections poll */
+    struct io_uring_buf_ring *idle_ring; /* NULL: the kernel has none; connections read the plain way */
     char *idle_bufs;                     /* IDLE_BUFS x IDLE_BUF_SIZE, lent to the kernel */
+    int no_multishot;                    /* the kernel refused a multishot recv (before 6.0) */
+    uint16_t stash_next[IDLE_BUFS];      /* a stashed buffer's successor in its connection's stash */
+    uint16_t stash_len[IDLE_BUFS];       /* the bytes a stashed buffer holds */
 };
 
 struct uring_state {
@@ -173,9 +183,12 @@ static void cancel(struct worker *w, struct token *t)
  * makes anyway: a connection answered and closed costs no close(2) of its
  * own. Nothing of this connection is in flight any more, and the descriptor
  * number cannot be reused before the close has run. */
+static void drop_stash(struct worker *w, struct uconn *c);
+
 static void free_conn(struct worker *w, struct uconn *c, enum engine_close why)
 {
     struct io_uring_sqe *sqe = get_sqe(w);
+    drop_stash(w, c);
     engine_conn_forget(&w->ew, &c->ec, why);
     if (sqe) {
         io_uring_prep_close(sqe, c->ec.fd);
@@ -194,11 +207,12 @@ static void free_conn(struct worker *w, struct uconn *c, enum engine_close why)
 }
 
 /* With nothing in flight the connection goes at once. Otherwise the kernel
- * may still write into its buffer: cancel the operation, and shut the socket
- * down in case it is already past cancelling; it is closed on the completion. */
+ * may still write into its buffer: cancel what is in flight, and shut the
+ * socket down in case it is already past cancelling; it is closed on the
+ * last completion. */
 static void close_conn(struct worker *w, struct uconn *c, enum engine_close why)
 {
-    if (c->op == OP_NONE) {
+    if (c->op == OP_NONE && !c->reading) {
         free_conn(w, c, why);
         return;
     }
@@ -206,7 +220,10 @@ static void close_conn(struct worker *w, struct uconn *c, enum engine_close why)
         return;
     c->closing = 1;
     c->why = (uint8_t)why;
-    cancel(w, &c->tok);
+    if (c->op != OP_NONE)
+        cancel(w, &c->tok);
+    if (c->reading)
+        cancel(w, &c->reader_tok);
     if (shutdown(c->ec.fd, SHUT_RDWR) != 0 && errno != ENOTCONN)
         log_syscall("shutdown", "connection", errno);
 }
@@ -277,48 +294,118 @@ static void submit_wait(struct worker *w, struct uconn *c)
     arm(sqe, c, OP_WAIT);
 }
 
-/* An idle connection waits for its next bytes: a buffer-selecting recv, or
- * a POLLIN poll where the kernel has no provided-buffer rings. */
-static void submit_idle_wait(struct worker *w, struct uconn *c)
+/* A provided buffer goes back to the ring. */
+static void recycle_buf(struct worker *w, uint16_t bid)
 {
-    if (!w->idle_ring) {
-        submit_poll(w, c, POLLIN);
-        return;
-    }
-    struct io_uring_sqe *sqe = get_sqe(w);
-    if (!sqe) {
-        close_conn(w, c, ENGINE_CLOSE_IO_ERROR);
-        return;
-    }
-    io_uring_prep_recv(sqe, c->ec.fd, NULL, IDLE_BUF_SIZE, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = IDLE_BUF_GROUP;
-    arm(sqe, c, OP_RECV_IDLE);
-}
-
-/* A provided buffer the kernel filled goes back to the ring. */
-static void recycle(struct worker *w, unsigned cqe_flags)
-{
-    if (!(cqe_flags & IORING_CQE_F_BUFFER))
-        return;
-    unsigned short bid = (unsigned short)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
     io_uring_buf_ring_add(w->idle_ring, w->idle_bufs + (size_t)bid * IDLE_BUF_SIZE, IDLE_BUF_SIZE, bid,
                           io_uring_buf_ring_mask(IDLE_BUFS), 0);
     io_uring_buf_ring_advance(w->idle_ring, 1);
+}
+
+static void recycle(struct worker *w, unsigned cqe_flags)
+{
+    if (cqe_flags & IORING_CQE_F_BUFFER)
+        recycle_buf(w, (uint16_t)(cqe_flags >> IORING_CQE_BUFFER_SHIFT));
+}
+
+static void drop_stash(struct worker *w, struct uconn *c)
+{
+    while (c->stash_head != NO_BUF) {
+        uint16_t bid = c->stash_head;
+        c->stash_head = w->stash_next[bid];
+        recycle_buf(w, bid);
+    }
+    c->stash_tail = NO_BUF;
+    c->stash_taken = 0;
+}
+
+static void stash(struct worker *w, struct uconn *c, uint16_t bid, uint16_t len)
+{
+    w->stash_len[bid] = len;
+    w->stash_next[bid] = NO_BUF;
+    if (c->stash_tail == NO_BUF)
+        c->stash_head = bid;
+    else
+        w->stash_next[c->stash_tail] = bid;
+    c->stash_tail = bid;
+}
+
+/* Hands the protocol, which wants to read, what the stash holds first: as
+ * much of the oldest buffer as it has room for, or the end of input once
+ * the buffers are gone. -1: the protocol has no memory to read into. */
+static int take_stash(struct worker *w, struct uconn *c, const struct serve_proto *p, void *conn, time_t now)
+{
+    if (c->stash_head == NO_BUF) {
+        c->eof = 0;
+        p->received(conn, 0, now);
+        return 0;
+    }
+    size_t room = 0;
+    char *space = p->read_space(conn, &room);
+    if (!space || room == 0)
+        return -1;
+    uint16_t bid = c->stash_head;
+    size_t n = (size_t)w->stash_len[bid] - c->stash_taken;
+    if (n > room)
+        n = room;
+    memcpy(space, w->idle_bufs + (size_t)bid * IDLE_BUF_SIZE + c->stash_taken, n);
+    c->stash_taken = (uint16_t)(c->stash_taken + n);
+    if (c->stash_taken == w->stash_len[bid]) {
+        c->stash_head = w->stash_next[bid];
+        if (c->stash_head == NO_BUF)
+            c->stash_tail = NO_BUF;
+        c->stash_taken = 0;
+        recycle_buf(w, bid);
+    }
+    p->received(conn, n, now);
+    return 0;
+}
+
+/* Arms the connection's multishot recv unless it is armed. 0: it cannot be
+ * (no provided-buffer ring, a kernel without multishot recv, a dry ring
+ * lately): the connection reads the plain way. */
+static int arm_reader(struct worker *w, struct uconn *c)
+{
+    if (c->reading)
+        return 1;
+    if (!w->idle_ring || w->no_multishot || c->starved)
+        return 0;
+    struct io_uring_sqe *sqe = get_sqe(w);
+    if (!sqe)
+        return 0;
+    io_uring_prep_recv_multishot(sqe, c->ec.fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = IDLE_BUF_GROUP;
+    io_uring_sqe_set_data(sqe, &c->reader_tok);
+    c->reading = 1;
+    return 1;
+}
+
+/* An idle connection waits for its next bytes: with its reader, or with a
+ * POLLIN poll where it has none. */
+static void submit_idle_wait(struct worker *w, struct uconn *c)
+{
+    if (!arm_reader(w, c))
+        submit_poll(w, c, POLLIN);
 }
 
 /* The protocol said close: linger (a POLLIN poll until the peer has sent
  * all) or close now. */
 static void end_conn(struct worker *w, struct uconn *c, enum engine_close why, int64_t now_ms)
 {
-    if (engine_conn_linger(&w->ew, &c->ec, why, now_ms))
+    if (engine_conn_linger(&w->ew, &c->ec, why, now_ms)) {
+        /* The linger reads the socket itself, and throws input away. */
+        if (c->reading)
+            cancel(w, &c->reader_tok);
+        drop_stash(w, c);
+        c->eof = 0;
         submit_poll(w, c, POLLIN);
-    else
+    } else
         close_conn(w, c, why);
 }
 
-/* Runs a connection with nothing in flight until it needs an operation,
- * then submits it. io_uring has no sendfile: a file body goes out by
+/* Runs a connection with nothing in flight but its reader until it needs
+ * an operation, then submits it; a read is the reader's, once armed. io_uring has no sendfile: a file body goes out by
  * sendfile(2) on the non-blocking socket, right here, and a full socket is
  * waited for with a POLLOUT poll. An idle connection gives its protocol
  * object back and waits (submit_idle_wait). */
@@ -336,13 +423,22 @@ static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms,
             end_conn(w, c, engine_end_reason(&w->ew, conn), now_ms);
             return;
         }
+        if (want == SERVE_WANT_READ && (c->stash_head != NO_BUF || c->eof)) {
+            if (take_stash(w, c, p, conn, now) != 0) {
+                close_conn(w, c, ENGINE_CLOSE_NO_MEMORY);
+                return;
+            }
+            progressed = 1;
+            continue;
+        }
         engine_conn_settle(&w->ew, &c->ec, now_ms, progressed);
         if (!c->ec.proto) {
             submit_idle_wait(w, c);
             return;
         }
         if (want == SERVE_WANT_READ) {
-            submit_recv(w, c);
+            if (!arm_reader(w, c))
+                submit_recv(w, c);
             return;
         }
         if (want == SERVE_WANT_WAIT) {
@@ -387,6 +483,7 @@ static void readable(struct worker *w, struct uconn *c, time_t now, int64_t now_
         return;
     }
     c->drained = (uint8_t)w->ew.draining; /* engine_attach drained it */
+    c->starved = 0; /* read the plain way this once: the next idle spell tries the ring again */
     const struct serve_proto *p = engine_proto(&w->ew, &c->ec);
     if (p->want(conn) == SERVE_WANT_READ) {
         enum io_result r = io_recv(c->ec.fd, p, conn, now);
@@ -416,50 +513,71 @@ static enum next_step failed(int err, enum next_step on_again)
     return NEXT_CLOSE;
 }
 
-/* The first bytes after an idle spell, in a provided buffer: a protocol
- * object, the bytes copied into it, the buffer back to the ring. */
-static void idle_recv_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
+/* The reader ended (cancelled, or the ring was dry) with nothing else in
+ * flight: the connection goes on the way it is, and reads the plain way if
+ * it must. */
+static void reader_ended(struct worker *w, struct uconn *c, time_t now, int64_t now_ms)
 {
-    if (res == -ENOBUFS) { /* every buffer is in use: wait the plain way */
-        submit_poll(w, c, POLLIN);
-        return;
-    }
-    if (res <= 0) {
+    if (c->ec.proto)
+        drive(w, c, now, now_ms, 0);
+    else
+        submit_idle_wait(w, c);
+}
+
+/* A completion of the multishot recv: bytes in a provided buffer, or its
+ * end. The bytes join the stash, and go to the protocol at once when it
+ * waits for them (drive takes the stash); while it writes, they wait, and
+ * the reader is cancelled so that one client cannot take many buffers. */
+static void reader_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
+{
+    if (!(flags & IORING_CQE_F_MORE))
+        c->reading = 0;
+    if (c->closing || c->ec.phase == ENGINE_PHASE_LINGER) {
         recycle(w, flags);
-        if (res == -ECANCELED || res == -EINTR)
-            submit_idle_wait(w, c);
-        else
-            close_conn(w, c, res == 0 ? ENGINE_CLOSE_PEER_CLOSED : engine_errno_reason(-res));
+        if (c->closing && !c->reading && c->op == OP_NONE)
+            free_conn(w, c, (enum engine_close)c->why);
         return;
     }
-    void *conn = engine_conn_proto(&w->ew, &c->ec, now);
-    size_t room = 0;
-    char *space = conn ? engine_proto(&w->ew, &c->ec)->read_space(conn, &room) : NULL;
-    if (!space || room < (size_t)res) {
-        recycle(w, flags);
-        close_conn(w, c, ENGINE_CLOSE_NO_MEMORY);
+    if (res == -EINVAL || res == -ENOBUFS || res == -ECANCELED || res == -EINTR) {
+        if (res == -EINVAL)
+            w->no_multishot = 1; /* a kernel before 6.0 */
+        else if (res == -ENOBUFS)
+            c->starved = 1;
+        if (c->op == OP_NONE && !c->reading)
+            reader_ended(w, c, now, now_ms);
         return;
     }
-    unsigned short bid = (unsigned short)(flags >> IORING_CQE_BUFFER_SHIFT);
-    memcpy(space, w->idle_bufs + (size_t)bid * IDLE_BUF_SIZE, (size_t)res);
-    recycle(w, flags);
-    c->drained = (uint8_t)w->ew.draining; /* engine_attach drained it */
-    engine_proto(&w->ew, &c->ec)->received(conn, (size_t)res, now);
-    drive(w, c, now, now_ms, 1);
+    if (res < 0 || (res == 0 && !c->ec.proto && c->stash_head == NO_BUF)) {
+        close_conn(w, c, res == 0 ? ENGINE_CLOSE_PEER_CLOSED : engine_errno_reason(-res));
+        return;
+    }
+    if (res == 0)
+        c->eof = 1;
+    else
+        stash(w, c, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT), (uint16_t)res);
+    if (c->op != OP_NONE) {
+        if (c->reading)
+            cancel(w, &c->reader_tok);
+        return;
+    }
+    if (!c->ec.proto) {
+        if (!engine_conn_proto(&w->ew, &c->ec, now)) {
+            close_conn(w, c, ENGINE_CLOSE_NO_MEMORY);
+            return;
+        }
+        c->drained = (uint8_t)w->ew.draining; /* engine_attach drained it */
+    }
+    drive(w, c, now, now_ms, 0);
 }
 
 static void conn_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
 {
     enum op op = (enum op)c->op;
+    (void)flags;
     c->op = OP_NONE;
     if (c->closing) {
-        if (op == OP_RECV_IDLE)
-            recycle(w, flags);
-        free_conn(w, c, (enum engine_close)c->why);
-        return;
-    }
-    if (op == OP_RECV_IDLE) {
-        idle_recv_done(w, c, res, flags, now, now_ms);
+        if (!c->reading)
+            free_conn(w, c, (enum engine_close)c->why);
         return;
     }
     /* An idle or lingering connection holds no protocol object: its poll
@@ -508,8 +626,12 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
         return;
     }
     c->tok.kind = TOKEN_CONN;
+    c->reader_tok.kind = TOKEN_READER;
     c->op = OP_NONE;
     c->closing = c->drained = 0;
+    c->reading = c->starved = c->eof = 0;
+    c->stash_head = c->stash_tail = NO_BUF;
+    c->stash_taken = 0;
     if (l->wants_peer) {
         peer_len = sizeof peer;
         if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0)
@@ -628,6 +750,8 @@ static void begin_drain(struct worker *w, int64_t now_ms)
             close_conn(w, c, ENGINE_CLOSE_STOP);
         else if (c->op == OP_RECV)
             cancel(w, &c->tok);
+        else if (c->op == OP_NONE && c->reading)
+            cancel(w, &c->reader_tok); /* its end drives the connection, which drains it */
     }
 }
 
@@ -678,6 +802,10 @@ static void complete(struct worker *w, struct token *t, int res, unsigned flags,
     switch (t->kind) {
     case TOKEN_CONN:
         conn_done(w, (struct uconn *)t, res, flags, now, now_ms);
+        break;
+    case TOKEN_READER:
+        reader_done(w, (struct uconn *)(void *)((char *)t - offsetof(struct uconn, reader_tok)), res, flags, now,
+                    now_ms);
         break;
     case TOKEN_ACCEPT:
         accept_done(w, (struct ulistener *)t, res, flags, now_ms);

@@ -22,6 +22,7 @@ every wait is bounded, and only processes started here are signalled.
 """
 
 import os
+import socket
 import sys
 import time
 
@@ -216,6 +217,33 @@ def pipelined_then_close(srv):
         for _ in range(2):
             check_eq(conn.read_response().body, b"closing", "answer before the close")
         check(conn.closed_by_peer(), "the connection stays open after Connection: close")
+
+
+@case()
+def pipelined_then_half_closed(srv):
+    """A request for a big file, and while its answer is stuck behind a client
+    that does not read yet, 40 more requests (several KiB, in several
+    writes) and the client's end of input (shutdown SHUT_WR): every request
+    is answered, in order, and then the server closes. (The uring reader
+    keeps such bytes, and the end, in its stash until the answer ahead of
+    them is out.)"""
+    small, big = pattern(900, 3), pattern(4000000, 7)
+    write(srv, "h.bin", small)
+    write(srv, "hbig.bin", big)
+    pad = [("X-Pad", "p" * 120)]
+    plan = [("/hbig.bin", big)] + [("/h.bin", small)] * 40
+    with srv.conn() as conn:
+        conn.send(http_request("GET", "/hbig.bin"))
+        time.sleep(0.3)  # the answer fills both socket buffers: the server waits to write
+        later = [http_request("GET", target, pad) for target, _ in plan[1:]]
+        for i in range(0, len(later), 10):
+            conn.send(b"".join(later[i:i + 10]))
+            time.sleep(0.05)
+        conn.sock.shutdown(socket.SHUT_WR)
+        for i, (target, body) in enumerate(plan):
+            resp = conn.read_response()
+            check_eq((resp.status, resp.body), (200, body), "answer %d (%s)" % (i, target))
+        check(conn.closed_by_peer(), "the connection stays open after the last answer to a half-closed client")
 
 
 # ---------------------------------------------------------------------------
