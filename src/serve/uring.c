@@ -67,11 +67,12 @@ struct token {
 
 enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_WAIT };
 
-/* A connection reads with one multishot recv, armed when it is admitted and
- * kept armed across its requests: the kernel takes a buffer from the
- * worker's provided-buffer ring only when bytes arrive, so an idle
- * connection pins no memory, and a keep-alive request costs no submission
- * of its own to read. The bytes are copied into the protocol object when
+/* A connection reads with a recv that takes a buffer from the worker's
+ * provided-buffer ring only when bytes arrive, so an idle connection pins no
+ * memory: its reader. Until its first answer the reader is a one-shot recv,
+ * so that a connection answered and closed has nothing left to cancel; once
+ * it has gone idle (a keep-alive client) it is a multishot recv, kept armed
+ * across its requests, so that a request costs no submission to read. The bytes are copied into the protocol object when
  * it wants to read; bytes that come while it writes (a pipelining client)
  * wait in their buffers, the connection's stash, and the recv is cancelled
  * until the stash has been taken, so one client holds few buffers. The
@@ -91,7 +92,8 @@ struct uconn {
     uint8_t why;       /* enum engine_close, while closing */
     uint8_t drained;   /* the protocol object has seen the stop */
     struct token reader_tok; /* user_data of the multishot recv */
-    uint8_t reading;   /* the multishot recv is armed */
+    uint8_t reading;   /* the reader is armed */
+    uint8_t kept;      /* it has gone idle once: a keep-alive client, read with a multishot recv */
     uint8_t starved;   /* the ring ran dry: read the plain way until idle */
     uint8_t eof;       /* the peer's end of input, behind the stash */
     uint16_t stash_head, stash_tail; /* buffers read ahead of the protocol, oldest first (NO_BUF: none) */
@@ -361,19 +363,22 @@ static int take_stash(struct worker *w, struct uconn *c, const struct serve_prot
     return 0;
 }
 
-/* Arms the connection's multishot recv unless it is armed. 0: it cannot be
- * (no provided-buffer ring, a kernel without multishot recv, a dry ring
- * lately): the connection reads the plain way. */
+/* Arms the connection's reader unless it is armed. 0: it cannot be (no
+ * provided-buffer ring, a dry ring lately): the connection reads the plain
+ * way. */
 static int arm_reader(struct worker *w, struct uconn *c)
 {
     if (c->reading)
         return 1;
-    if (!w->idle_ring || w->no_multishot || c->starved)
+    if (!w->idle_ring || c->starved)
         return 0;
     struct io_uring_sqe *sqe = get_sqe(w);
     if (!sqe)
         return 0;
-    io_uring_prep_recv_multishot(sqe, c->ec.fd, NULL, 0, 0);
+    if (c->kept && !w->no_multishot)
+        io_uring_prep_recv_multishot(sqe, c->ec.fd, NULL, 0, 0);
+    else
+        io_uring_prep_recv(sqe, c->ec.fd, NULL, IDLE_BUF_SIZE, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = IDLE_BUF_GROUP;
     io_uring_sqe_set_data(sqe, &c->reader_tok);
@@ -433,6 +438,7 @@ static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms,
         }
         engine_conn_settle(&w->ew, &c->ec, now_ms, progressed);
         if (!c->ec.proto) {
+            c->kept = 1;
             submit_idle_wait(w, c);
             return;
         }
@@ -524,8 +530,8 @@ static void reader_ended(struct worker *w, struct uconn *c, time_t now, int64_t 
         submit_idle_wait(w, c);
 }
 
-/* A completion of the multishot recv: bytes in a provided buffer, or its
- * end. The bytes join the stash, and go to the protocol at once when it
+/* A completion of the reader: bytes in a provided buffer, or its end (a
+ * one-shot recv ends with every completion). The bytes join the stash, and go to the protocol at once when it
  * waits for them (drive takes the stash); while it writes, they wait, and
  * the reader is cancelled so that one client cannot take many buffers. */
 static void reader_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
@@ -538,9 +544,12 @@ static void reader_done(struct worker *w, struct uconn *c, int res, unsigned fla
             free_conn(w, c, (enum engine_close)c->why);
         return;
     }
-    if (res == -EINVAL || res == -ENOBUFS || res == -ECANCELED || res == -EINTR) {
-        if (res == -EINVAL)
-            w->no_multishot = 1; /* a kernel before 6.0 */
+    if (res <= 0)
+        recycle(w, flags); /* a kernel may lend a buffer to a recv that found nothing */
+    int refused = res == -EINVAL && c->kept && !w->no_multishot; /* a kernel before 6.0 */
+    if (refused || res == -ENOBUFS || res == -ECANCELED || res == -EINTR) {
+        if (refused)
+            w->no_multishot = 1; /* one-shot recvs from now on */
         else if (res == -ENOBUFS)
             c->starved = 1;
         if (c->op == OP_NONE && !c->reading)
@@ -629,7 +638,7 @@ static void admit(struct worker *w, int fd, const struct ulistener *l, int64_t n
     c->reader_tok.kind = TOKEN_READER;
     c->op = OP_NONE;
     c->closing = c->drained = 0;
-    c->reading = c->starved = c->eof = 0;
+    c->reading = c->kept = c->starved = c->eof = 0;
     c->stash_head = c->stash_tail = NO_BUF;
     c->stash_taken = 0;
     if (l->wants_peer) {

@@ -221,7 +221,7 @@ def pipelined_then_close(srv):
 
 @case()
 def pipelined_then_half_closed(srv):
-    """A request for a big file, and while its answer is stuck behind a client
+    """On a kept-alive connection, a request for a big file, and while its answer is stuck behind a client
     that does not read yet, 40 more requests (several KiB, in several
     writes) and the client's end of input (shutdown SHUT_WR): every request
     is answered, in order, and then the server closes. (The uring reader
@@ -233,6 +233,7 @@ def pipelined_then_half_closed(srv):
     pad = [("X-Pad", "p" * 120)]
     plan = [("/hbig.bin", big)] + [("/h.bin", small)] * 40
     with srv.conn() as conn:
+        check_eq(get_on(conn, "/h.bin").body, small, "a first answer: the connection is kept alive")
         conn.send(http_request("GET", "/hbig.bin"))
         time.sleep(0.3)  # the answer fills both socket buffers: the server waits to write
         later = [http_request("GET", target, pad) for target, _ in plan[1:]]
@@ -244,6 +245,41 @@ def pipelined_then_half_closed(srv):
             resp = conn.read_response()
             check_eq((resp.status, resp.body), (200, body), "answer %d (%s)" % (i, target))
         check(conn.closed_by_peer(), "the connection stays open after the last answer to a half-closed client")
+
+
+STUCK_CLIENTS = 150  # more than the 128 provided buffers of a uring worker (IDLE_BUFS)
+
+
+@case(models=("epoll", "uring"), timeout=90)
+def more_clients_read_ahead_than_buffers(srv):
+    """150 kept-alive clients with a 4 KiB receive buffer each ask for a
+    600 KB file and, while its answer is stuck, send two more requests; then
+    every client reads its three answers, whole and in order. (In uring a
+    stuck client's early requests wait in one of the worker's 128 provided
+    buffers: 150 of them outnumber the ring, and a client that finds it dry
+    reads the plain way.)"""
+    small, big = pattern(500, 1), pattern(600000, 2)
+    write(srv, "r.bin", small)
+    write(srv, "rbig.bin", big)
+    conns = []
+    try:
+        for i in range(STUCK_CLIENTS):
+            conns.append(HttpConn(connect(srv.addr, timeout=20.0, rcvbuf=4096)))
+            check_eq(get_on(conns[-1], "/r.bin").body, small, "client %d: a first answer" % i)
+        for conn in conns:
+            conn.send(http_request("GET", "/rbig.bin"))
+        time.sleep(0.3)  # every big answer is stuck behind its client's full window
+        for conn in conns:
+            conn.send(http_request("GET", "/r.bin") * 2)
+        time.sleep(0.3)
+        for i, conn in enumerate(conns):
+            for n, body in enumerate((big, small, small)):
+                resp = conn.read_response()
+                check_eq((resp.status, resp.body), (200, body), "client %d, answer %d" % (i, n))
+    finally:
+        for conn in conns:
+            conn.sock.close()
+    check(srv.alive(), "server died")
 
 
 # ---------------------------------------------------------------------------
