@@ -251,30 +251,38 @@ static int open_tls(const struct bench_config *cfg, struct bench_shared *sh)
 
 int bench_run(const struct bench_config *cfg)
 {
-    static struct runner rs[BENCH_MAX_THREADS];
-    static struct bench_result result;
+    /* On the heap, for the threads asked for: a static table for the most
+     * threads would be 72 MB of bss in every duct process, which a leak
+     * checker scans at each exit. */
+    struct runner *rs = calloc((size_t)cfg->threads, sizeof *rs);
+    struct bench_result *result = calloc(1, sizeof *result);
     struct bench_shared sh = {.cfg = cfg, .stop = &run_stop};
     atomic_int finished;
     char err[256] = "", *request = NULL;
     int started, status;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 
-    if (raise_fd_limit(cfg) != 0)
-        return 1;
-    if (cfg->url.tls && open_tls(cfg, &sh) != 0)
-        return 1;
+    if (!rs || !result) {
+        fprintf(stderr, "duct bench: out of memory\n");
+        status = 1;
+        goto out;
+    }
+    if (raise_fd_limit(cfg) != 0 || (cfg->url.tls && open_tls(cfg, &sh) != 0)) {
+        status = 1;
+        goto out;
+    }
     if (bench_request_build(cfg, &request, &sh.request_len, err, sizeof err) != 0) {
         fprintf(stderr, "duct bench: %s\n", err);
-        return 1;
+        status = 1;
+        goto out;
     }
     sh.request = request;
     sh.request_is_head = strcmp(cfg->method, "HEAD") == 0;
-    memset(&result, 0, sizeof result);
-    result.cfg = cfg;
-    if (bench_stats_init(&result.total, timeline_seconds(cfg)) != 0) {
-        free(request);
+    result->cfg = cfg;
+    if (bench_stats_init(&result->total, timeline_seconds(cfg)) != 0) {
         fprintf(stderr, "duct bench: out of memory\n");
-        return 1;
+        status = 1;
+        goto out;
     }
     atomic_init(&finished, 0);
     atomic_store(&run_stop, 0);
@@ -288,14 +296,17 @@ int bench_run(const struct bench_config *cfg)
     if (started < cfg->threads)
         atomic_store(&run_stop, 1);
     watch_threads(cfg, rs, started, &finished, &sh);
-    result.interrupted = atomic_load(&run_stop);
-    status = collect(cfg, rs, started, &result) == 0 && started == cfg->threads ? 0 : 1;
+    result->interrupted = atomic_load(&run_stop);
+    status = collect(cfg, rs, started, result) == 0 && started == cfg->threads ? 0 : 1;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (status == 0)
-        status = report(cfg, &result);
-    bench_stats_free(&result.total);
+        status = report(cfg, result);
+    bench_stats_free(&result->total);
+out:
     free(request);
     SSL_CTX_free(sh.tls);
+    free(result);
+    free(rs);
     return status;
 }
