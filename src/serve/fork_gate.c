@@ -3,16 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define GATED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GATED 1
-#endif
-#endif
-#ifndef GATED
-#define GATED 0
-#endif
+#include "serve/asan.h"
+
+#define GATED SERVE_ASAN
 
 static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t emptied = PTHREAD_COND_INITIALIZER;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "serve/asan.h"
 #include "serve/log.h"
 
 /* The installed <linux/landlock.h> may predate the later ABIs; these values
@@ -39,13 +40,7 @@
 
 /* A sanitizer reads /proc/self/maps and /proc/self/task when it checks for
  * leaks at exit or writes a report: a sanitizer build may read /proc. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANDBOX_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANDBOX_SANITIZED 1
-#endif
-#endif
+#define SANDBOX_SANITIZED SERVE_ASAN
 
 /* struct landlock_ruleset_attr as ABI 6 defines it (the installed header may
  * know only the first field). A kernel takes a longer struct than it knows
@@ -262,7 +257,7 @@ static int add_rules(int ruleset, const struct sandbox_rules *rules, uint64_t ha
         return -1;
     if (add_read_rules(ruleset, rules, handled, note, len) != 0)
         return -1;
-#ifdef SANDBOX_SANITIZED
+#if SANDBOX_SANITIZED
     int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
     int rc = proc < 0 ? 0 : add_rule(ruleset, proc, GRANT_TREE & handled, "/proc");
     if (proc >= 0)

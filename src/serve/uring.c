@@ -72,10 +72,11 @@ enum op { OP_NONE, OP_RECV, OP_SEND, OP_POLL, OP_WAIT };
  * memory: its reader. Until its first answer the reader is a one-shot recv,
  * so that a connection answered and closed has nothing left to cancel; once
  * it has gone idle (a keep-alive client) it is a multishot recv, kept armed
- * across its requests, so that a request costs no submission to read. The bytes are copied into the protocol object when
- * it wants to read; bytes that come while it writes (a pipelining client)
- * wait in their buffers, the connection's stash, and the recv is cancelled
- * until the stash has been taken, so one client holds few buffers. The
+ * across its requests, so that a request costs no submission to read. The
+ * bytes are copied into the protocol object when it wants to read; bytes
+ * that come while it writes (a pipelining client) wait in their buffers,
+ * the connection's stash, and the recv is cancelled until the stash has
+ * been taken, so one client holds few buffers. The
  * ring is small (256 KiB a worker, every buffer touched in turn): when a
  * burst finds it empty, the connection reads the plain way (a recv into the
  * object, or a poll while it is idle) until its next idle spell. */
@@ -91,7 +92,7 @@ struct uconn {
     uint8_t closing;   /* ended early: closed when nothing is in flight any more */
     uint8_t why;       /* enum engine_close, while closing */
     uint8_t drained;   /* the protocol object has seen the stop */
-    struct token reader_tok; /* user_data of the multishot recv */
+    struct token reader_tok; /* user_data of the reader */
     uint8_t reading;   /* the reader is armed */
     uint8_t kept;      /* it has gone idle once: a keep-alive client, read with a multishot recv */
     uint8_t starved;   /* the ring ran dry: read the plain way until idle */
@@ -410,9 +411,10 @@ static void end_conn(struct worker *w, struct uconn *c, enum engine_close why, i
 }
 
 /* Runs a connection with nothing in flight but its reader until it needs
- * an operation, then submits it; a read is the reader's, once armed. io_uring has no sendfile: a file body goes out by
- * sendfile(2) on the non-blocking socket, right here, and a full socket is
- * waited for with a POLLOUT poll. An idle connection gives its protocol
+ * an operation, then submits it; a read is the reader's, once armed.
+ * io_uring has no sendfile: a file body goes out by sendfile(2) on the
+ * non-blocking socket, right here, and a full socket is waited for with a
+ * POLLOUT poll. An idle connection gives its protocol
  * object back and waits (submit_idle_wait). */
 static void drive(struct worker *w, struct uconn *c, time_t now, int64_t now_ms, int progressed)
 {
@@ -531,9 +533,10 @@ static void reader_ended(struct worker *w, struct uconn *c, time_t now, int64_t 
 }
 
 /* A completion of the reader: bytes in a provided buffer, or its end (a
- * one-shot recv ends with every completion). The bytes join the stash, and go to the protocol at once when it
- * waits for them (drive takes the stash); while it writes, they wait, and
- * the reader is cancelled so that one client cannot take many buffers. */
+ * one-shot recv ends with every completion). The bytes join the stash, and
+ * go to the protocol at once when it waits for them (drive takes the
+ * stash); while it writes, they wait, and the reader is cancelled so that
+ * one client cannot take many buffers. */
 static void reader_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
 {
     if (!(flags & IORING_CQE_F_MORE))
@@ -579,10 +582,9 @@ static void reader_done(struct worker *w, struct uconn *c, int res, unsigned fla
     drive(w, c, now, now_ms, 0);
 }
 
-static void conn_done(struct worker *w, struct uconn *c, int res, unsigned flags, time_t now, int64_t now_ms)
+static void conn_done(struct worker *w, struct uconn *c, int res, time_t now, int64_t now_ms)
 {
     enum op op = (enum op)c->op;
-    (void)flags;
     c->op = OP_NONE;
     if (c->closing) {
         if (!c->reading)
@@ -810,7 +812,7 @@ static void complete(struct worker *w, struct token *t, int res, unsigned flags,
 {
     switch (t->kind) {
     case TOKEN_CONN:
-        conn_done(w, (struct uconn *)t, res, flags, now, now_ms);
+        conn_done(w, (struct uconn *)t, res, now, now_ms);
         break;
     case TOKEN_READER:
         reader_done(w, (struct uconn *)(void *)((char *)t - offsetof(struct uconn, reader_tok)), res, flags, now,

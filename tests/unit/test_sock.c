@@ -382,6 +382,19 @@ static void test_nodelay_socketpair(void)
     close(sv[1]);
 }
 
+/* A TCP option setter does nothing, successfully, on a Unix socket, and
+ * fails on a descriptor that is not open. */
+static void check_tcp_only(int (*set)(int fd, int value), int value)
+{
+    int sv[2];
+
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    CHECK_EQ_INT(set(sv[0], value), 0);
+    CHECK_EQ_INT(set(-1, value), -1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* With TCP_DEFER_ACCEPT, a connected client that has sent nothing is not
  * yet accept's; its first byte hands it over. */
 static void test_defer_accept(void)
@@ -390,7 +403,7 @@ static void test_defer_accept(void)
     int fd = net_listen(&a, 16, NET_NONBLOCK, NULL);
     struct pollfd p = {.fd = fd, .events = POLLIN};
     struct net_addr to;
-    int sv[2], c, s;
+    int c, s;
 
     CHECK(fd >= 0);
     if (fd < 0)
@@ -414,11 +427,7 @@ static void test_defer_accept(void)
     if (c >= 0)
         close(c);
     close(fd);
-    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    CHECK_EQ_INT(net_set_defer_accept(sv[0], 1), 0);
-    CHECK_EQ_INT(net_set_defer_accept(-1, 1), -1);
-    close(sv[0]);
-    close(sv[1]);
+    check_tcp_only(net_set_defer_accept, 1);
 }
 
 /* TCP_NOTSENT_LOWAT set on a listener is the accepted socket's too. */
@@ -427,7 +436,7 @@ static void test_notsent_lowat(void)
     struct net_addr a = parse("127.0.0.1:0");
     int fd = net_listen(&a, 16, 0, NULL);
     struct net_addr to;
-    int sv[2], c, s;
+    int c, s;
 
     CHECK(fd >= 0);
     if (fd < 0)
@@ -444,11 +453,7 @@ static void test_notsent_lowat(void)
     if (c >= 0)
         close(c);
     close(fd);
-    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    CHECK_EQ_INT(net_set_notsent_lowat(sv[0], 131072), 0);
-    CHECK_EQ_INT(net_set_notsent_lowat(-1, 131072), -1);
-    close(sv[0]);
-    close(sv[1]);
+    check_tcp_only(net_set_notsent_lowat, 131072);
 }
 
 /* A datagram goes from a connected socket to a bound one, and the reply goes
